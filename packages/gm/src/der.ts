@@ -1,0 +1,168 @@
+/**
+ * The small strict-DER subset gm needs for keys, signatures and ciphertexts (SEQUENCE, INTEGER,
+ * OCTET STRING, BIT STRING, OBJECT IDENTIFIER, NULL, context tags). Reading rejects indefinite and
+ * non-minimal lengths, non-minimal INTEGERs and trailing bytes; full ASN.1 lives in @medsign/pki.
+ */
+
+import { bytesToBigInt, concatBytes, hexToBytes } from './bytes.js';
+import { DecodeError } from './errors.js';
+
+export const TAG = {
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  SEQUENCE: 0x30,
+} as const;
+
+/** One decoded TLV: `value` is a view into the input. `end` is the offset just past it. */
+export type Tlv = { tag: number; value: Uint8Array; start: number; end: number };
+
+/** Reads one TLV at `offset` with strict DER length rules (low-tag-number form only). */
+export function readTlv(input: Uint8Array, offset = 0): Tlv {
+  if (offset >= input.length) throw new DecodeError('unexpected end of DER data', offset);
+  const tag = input[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new DecodeError('high tag numbers are not supported', offset);
+  let pos = offset + 1;
+  if (pos >= input.length) throw new DecodeError('missing DER length', pos);
+  const first = input[pos++]!;
+  let length: number;
+  if (first < 0x80) {
+    length = first;
+  } else if (first === 0x80) {
+    throw new DecodeError('indefinite length is not DER', pos - 1);
+  } else {
+    const n = first & 0x7f;
+    if (n > 4) throw new DecodeError('DER length too large', pos - 1);
+    if (pos + n > input.length) throw new DecodeError('truncated DER length', pos);
+    if (input[pos] === 0) throw new DecodeError('non-minimal DER length', pos);
+    length = 0;
+    for (let i = 0; i < n; i++) length = length * 256 + input[pos++]!;
+    if (length < 0x80) throw new DecodeError('non-minimal DER length', pos - n);
+  }
+  const end = pos + length;
+  if (end > input.length) throw new DecodeError('truncated DER value', pos);
+  return { tag, value: input.subarray(pos, end), start: offset, end };
+}
+
+/** Reads exactly one TLV that must span all of `input` and carry `tag`. */
+export function readWhole(input: Uint8Array, tag: number, what: string): Tlv {
+  const tlv = readTlv(input, 0);
+  if (tlv.tag !== tag) throw new DecodeError(`${what}: unexpected tag 0x${tlv.tag.toString(16)}`, 0);
+  if (tlv.end !== input.length) throw new DecodeError(`${what}: trailing bytes`, tlv.end);
+  return tlv;
+}
+
+/** Splits the contents of a constructed value into its child TLVs. */
+export function readChildren(value: Uint8Array, baseOffset = 0): Tlv[] {
+  const out: Tlv[] = [];
+  let pos = 0;
+  while (pos < value.length) {
+    let tlv: Tlv;
+    try {
+      tlv = readTlv(value, pos);
+    } catch (e) {
+      if (e instanceof DecodeError && e.offset !== undefined) {
+        throw new DecodeError(e.message.replace(/ \(at offset \d+\)$/, ''), e.offset + baseOffset);
+      }
+      throw e;
+    }
+    out.push(tlv);
+    pos = tlv.end;
+  }
+  return out;
+}
+
+/** Decodes a non-negative DER INTEGER, rejecting negative and non-minimal encodings. */
+export function readUnsignedInteger(tlv: Tlv, what: string): bigint {
+  if (tlv.tag !== TAG.INTEGER) throw new DecodeError(`${what}: expected INTEGER`, tlv.start);
+  const v = tlv.value;
+  if (v.length === 0) throw new DecodeError(`${what}: empty INTEGER`, tlv.start);
+  if (v[0]! & 0x80) throw new DecodeError(`${what}: negative INTEGER`, tlv.start);
+  if (v.length > 1 && v[0] === 0 && !(v[1]! & 0x80)) {
+    throw new DecodeError(`${what}: non-minimal INTEGER`, tlv.start);
+  }
+  return bytesToBigInt(v);
+}
+
+function encodeLength(length: number): Uint8Array {
+  if (length < 0x80) return Uint8Array.of(length);
+  const bytes: number[] = [];
+  for (let l = length; l > 0; l = Math.floor(l / 256)) bytes.unshift(l & 0xff);
+  return Uint8Array.of(0x80 | bytes.length, ...bytes);
+}
+
+/** Encodes one TLV. */
+export function encodeTlv(tag: number, value: Uint8Array): Uint8Array {
+  return concatBytes(Uint8Array.of(tag), encodeLength(value.length), value);
+}
+
+export function encodeSequence(...children: Uint8Array[]): Uint8Array {
+  return encodeTlv(TAG.SEQUENCE, concatBytes(...children));
+}
+
+/** Minimal DER INTEGER for a non-negative value. */
+export function encodeUnsignedInteger(value: bigint): Uint8Array {
+  if (value < 0n) throw new RangeError('INTEGER value must not be negative');
+  let hex = value.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  let bytes = hexToBytes(hex);
+  if (bytes[0]! & 0x80) bytes = concatBytes(Uint8Array.of(0), bytes);
+  return encodeTlv(TAG.INTEGER, bytes);
+}
+
+export function encodeOctetString(value: Uint8Array): Uint8Array {
+  return encodeTlv(TAG.OCTET_STRING, value);
+}
+
+/** BIT STRING with zero unused bits. */
+export function encodeBitString(value: Uint8Array): Uint8Array {
+  return encodeTlv(TAG.BIT_STRING, concatBytes(Uint8Array.of(0), value));
+}
+
+/** Reads a BIT STRING that must have zero unused bits (keys and signatures never have any). */
+export function readBitStringBytes(tlv: Tlv, what: string): Uint8Array {
+  if (tlv.tag !== TAG.BIT_STRING) throw new DecodeError(`${what}: expected BIT STRING`, tlv.start);
+  if (tlv.value.length < 1 || tlv.value[0] !== 0) {
+    throw new DecodeError(`${what}: BIT STRING with unused bits`, tlv.start);
+  }
+  return tlv.value.subarray(1);
+}
+
+/** Encodes a dotted OID string. */
+export function encodeOid(oid: string): Uint8Array {
+  const arcs = oid.split('.').map((a) => BigInt(a));
+  if (arcs.length < 2) throw new RangeError(`invalid OID ${oid}`);
+  const body: number[] = [];
+  const pushArc = (arc: bigint) => {
+    const chunk: number[] = [Number(arc & 0x7fn)];
+    for (let a = arc >> 7n; a > 0n; a >>= 7n) chunk.unshift(Number(a & 0x7fn) | 0x80);
+    body.push(...chunk);
+  };
+  pushArc(arcs[0]! * 40n + arcs[1]!);
+  for (const arc of arcs.slice(2)) pushArc(arc);
+  return encodeTlv(TAG.OID, Uint8Array.from(body));
+}
+
+/** Decodes an OBJECT IDENTIFIER to dotted form, rejecting non-minimal arcs. */
+export function readOid(tlv: Tlv, what: string): string {
+  if (tlv.tag !== TAG.OID) throw new DecodeError(`${what}: expected OBJECT IDENTIFIER`, tlv.start);
+  const v = tlv.value;
+  if (v.length === 0 || v[v.length - 1]! & 0x80) throw new DecodeError(`${what}: malformed OID`, tlv.start);
+  const arcs: bigint[] = [];
+  let acc = 0n;
+  let fresh = true;
+  for (const b of v) {
+    if (fresh && b === 0x80) throw new DecodeError(`${what}: non-minimal OID arc`, tlv.start);
+    acc = (acc << 7n) | BigInt(b & 0x7f);
+    fresh = !(b & 0x80);
+    if (fresh) {
+      arcs.push(acc);
+      acc = 0n;
+    }
+  }
+  const first = arcs.shift()!;
+  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
+  return [...head, ...arcs].join('.');
+}
