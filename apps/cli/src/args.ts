@@ -1,0 +1,28 @@
+/** Strict option parsing on node:util parseArgs, turning its errors into usage errors (exit 2). */
+
+import { parseArgs } from 'node:util';
+import { CliError } from './io.js';
+
+/** Every medsign option takes a string value. */
+type Options = Record<string, { type: 'string' }>;
+
+export type Parsed<O extends Options> = { values: { [K in keyof O]?: string }; positionals: string[] };
+
+export function parse<O extends Options>(argv: string[], options: O, maxPositionals = 0): Parsed<O> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: maxPositionals > 0, strict: true });
+  } catch (e) {
+    throw new CliError((e as Error).message.split('\n')[0]!);
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    throw new CliError(`unexpected argument ${parsed.positionals[maxPositionals]}`);
+  }
+  return parsed as Parsed<O>;
+}
+
+/** Requires an option to be present. */
+export function required<T>(value: T | undefined, flag: string): T {
+  if (value === undefined) throw new CliError(`missing ${flag}`);
+  return value;
+}

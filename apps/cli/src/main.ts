@@ -1,0 +1,68 @@
+/**
+ * The `medsign` command-line tool. Every command returns an exit code: 0 success/valid, 1 invalid
+ * signature or failed check, 2 usage error or unreadable input — with one line on stderr, never a stack.
+ */
+
+import { readFileSync } from 'node:fs';
+import { GM_USAGE, gmCommand } from './commands/gm.js';
+import { CliError, EXIT } from './io.js';
+
+const version = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export const USAGE = `medsign ${version} — hospital e-signature platform (SM2 certificates, seals, time-stamps)
+
+Usage: medsign <command> [options]
+
+Commands:
+  gm      SM2 / SM3 / SM4 operations (medsign gm --help)
+  start   run the platform server (arrives with the CA/server work; for now prints this help)
+  help    show this help
+  version print the version
+
+${GM_USAGE}`;
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return EXIT.ok;
+  }
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n');
+      return EXIT.ok;
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(version + '\n');
+      return EXIT.ok;
+    case 'start':
+      process.stdout.write(
+        `medsign ${version}: the platform server is not built yet; available commands:\n\n${USAGE}\n`,
+      );
+      return EXIT.ok;
+    case 'gm':
+      return gmCommand(rest);
+    default:
+      throw new CliError(`unknown command ${command} (try medsign --help)`);
+  }
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`medsign: ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`medsign: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT.usage;
+  }
+}
