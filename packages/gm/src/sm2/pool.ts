@@ -50,6 +50,16 @@ const workerUrl = new URL(
   import.meta.url,
 );
 
+function startWorker(): Worker {
+  if (workerUrl.pathname.endsWith('.ts')) {
+    // Running from the TypeScript sources (tests, benchmarks): Node 20 does not apply --import hooks
+    // to worker threads, so the worker registers tsx itself before loading its module.
+    const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
+    return new Worker(boot, { eval: true });
+  }
+  return new Worker(workerUrl);
+}
+
 export class Sm2SignerPool {
   readonly #slots: WorkerSlot[] = [];
   readonly #pending = new Map<number, Pending>();
@@ -61,7 +71,7 @@ export class Sm2SignerPool {
     if (!Number.isInteger(size) || size < 1 || size > 256)
       throw new RangeError('size must be an integer in [1, 256]');
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(workerUrl);
+      const worker = startWorker();
       const slot: WorkerSlot = { worker, inflight: 0 };
       worker.on('message', (msg: PoolResponse) => this.#settle(msg));
       worker.on('error', (err) => this.#failWorker(slot, err));
