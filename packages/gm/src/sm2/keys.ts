@@ -307,20 +307,37 @@ export class SM2PrivateKey {
     checkSm2Algorithm(parts[1]!, 'PrivateKeyInfo.privateKeyAlgorithm');
     if (parts[2]!.tag !== TAG.OCTET_STRING)
       throw new DecodeError('PrivateKeyInfo.privateKey must be an OCTET STRING');
+    // RFC 5958: [0] attributes, then (version 1 only) [1] IMPLICIT BIT STRING publicKey, in that order.
+    let publicKey: SM2PublicKey | undefined;
+    let lastTag = 0;
     for (const extra of parts.slice(3)) {
-      if (extra.tag !== 0xa0 && extra.tag !== 0x81 && extra.tag !== 0xa1) {
+      if (extra.tag <= lastTag) throw new DecodeError('PrivateKeyInfo: fields out of order');
+      lastTag = extra.tag;
+      if (extra.tag === 0x81 && version === 1n) {
+        publicKey = SM2PublicKey.fromBytes(
+          readBitStringBytes({ ...extra, tag: TAG.BIT_STRING }, 'OneAsymmetricKey.publicKey'),
+        );
+      } else if (extra.tag !== 0xa0) {
         throw new DecodeError('PrivateKeyInfo: unexpected trailing field');
       }
     }
-    return SM2PrivateKey.#fromEcPrivateKey(parts[2]!.value, false);
+    const key = SM2PrivateKey.#fromEcPrivateKey(parts[2]!.value, false);
+    if (publicKey && !publicKey.equals(key.publicKey)) {
+      key.destroy();
+      throw new DecodeError('OneAsymmetricKey: publicKey does not match the private key');
+    }
+    return key;
   }
 
-  /** From PEM: "PRIVATE KEY" (PKCS#8) or "EC PRIVATE KEY" (SEC1). */
+  /**
+   * From PEM: "PRIVATE KEY" (PKCS#8) or "EC PRIVATE KEY" (SEC1). "SM2 PRIVATE KEY" is SEC1 too: OpenSSL
+   * 3.0's `openssl ec` writes SM2 keys under that label.
+   */
   static fromPem(pem: string): SM2PrivateKey {
     const { label, der } = decodePem(pem);
     try {
       if (label === 'PRIVATE KEY') return SM2PrivateKey.fromPkcs8(der);
-      if (label === 'EC PRIVATE KEY') return SM2PrivateKey.fromSec1(der);
+      if (label === 'EC PRIVATE KEY' || label === 'SM2 PRIVATE KEY') return SM2PrivateKey.fromSec1(der);
       if (label === 'ENCRYPTED PRIVATE KEY')
         throw new DecodeError('encrypted private keys need @medsign/pki');
       throw new DecodeError(`expected a PRIVATE KEY or EC PRIVATE KEY PEM block, got ${label}`);
