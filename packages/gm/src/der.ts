@@ -166,3 +166,30 @@ export function readOid(tlv: Tlv, what: string): string {
   const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
   return [...head, ...arcs].join('.');
 }
+
+/**
+ * Walks a whole DER encoding, descending into every constructed value, and throws DecodeError (with
+ * the absolute offset) at the first indefinite, non-minimal, overrunning or trailing length. Primitive
+ * contents (OCTET STRING, BIT STRING) are not descended into: what they wrap is checked by its own parser.
+ */
+export function checkDerStructure(input: Uint8Array, what = 'DER'): void {
+  const walk = (start: number, end: number, depth: number) => {
+    if (depth > 64) throw new DecodeError(`${what}: nesting too deep`, start);
+    let pos = start;
+    while (pos < end) {
+      let tlv: Tlv;
+      try {
+        tlv = readTlv(input.subarray(0, end), pos);
+      } catch (e) {
+        if (e instanceof DecodeError) throw new DecodeError(`${what}: ${e.message.replace(/ \(at offset \d+\)$/, '')}`, e.offset);
+        throw e;
+      }
+      if (tlv.tag & 0x20) walk(tlv.value.byteOffset - input.byteOffset, tlv.end, depth + 1);
+      pos = tlv.end;
+    }
+  };
+  if (input.length === 0) throw new DecodeError(`${what}: empty input`, 0);
+  const first = readTlv(input, 0);
+  if (first.end !== input.length) throw new DecodeError(`${what}: trailing bytes after the outer value`, first.end);
+  walk(0, input.length, 0);
+}

@@ -3,7 +3,7 @@
  * raw r‖s (64 bytes) is accepted because vendor seals and JS front ends use it (gm-standards §2.5).
  */
 
-import { bigIntToBytes, bytesToBigInt, checkBytes, concatBytes } from '../bytes.js';
+import { bigIntToBytes, checkBytes, concatBytes } from '../bytes.js';
 import {
   encodeSequence,
   encodeUnsignedInteger,
@@ -15,12 +15,25 @@ import {
 import { DecodeError } from '../errors.js';
 import { SM2_SIZE } from './curve.js';
 
+/** Minimal DER INTEGER contents for a 32-byte big-endian unsigned value (hot path: no BigInt). */
+function integerBytes(v: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < v.length - 1 && v[i] === 0) i++;
+  const body = v.subarray(i);
+  return body[0]! & 0x80 ? concatBytes(Uint8Array.of(0), body) : body;
+}
+
 /** Raw r‖s (64 bytes) → DER SM2Signature. */
 export function sm2SignatureToDer(raw: Uint8Array): Uint8Array {
   checkBytes(raw, 'signature', 2 * SM2_SIZE);
-  return encodeSequence(
-    encodeUnsignedInteger(bytesToBigInt(raw.subarray(0, SM2_SIZE))),
-    encodeUnsignedInteger(bytesToBigInt(raw.subarray(SM2_SIZE))),
+  const r = integerBytes(raw.subarray(0, SM2_SIZE));
+  const s = integerBytes(raw.subarray(SM2_SIZE));
+  // At most 2 × (2 + 33) = 70 content bytes, so the SEQUENCE length always fits the short form.
+  return concatBytes(
+    Uint8Array.of(TAG.SEQUENCE, 4 + r.length + s.length, TAG.INTEGER, r.length),
+    r,
+    Uint8Array.of(TAG.INTEGER, s.length),
+    s,
   );
 }
 
