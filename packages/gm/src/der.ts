@@ -181,7 +181,8 @@ export function checkDerStructure(input: Uint8Array, what = 'DER'): void {
       try {
         tlv = readTlv(input.subarray(0, end), pos);
       } catch (e) {
-        if (e instanceof DecodeError) throw new DecodeError(`${what}: ${e.message.replace(/ \(at offset \d+\)$/, '')}`, e.offset);
+        if (e instanceof DecodeError)
+          throw new DecodeError(`${what}: ${e.message.replace(/ \(at offset \d+\)$/, '')}`, e.offset);
         throw e;
       }
       if (tlv.tag & 0x20) walk(tlv.value.byteOffset - input.byteOffset, tlv.end, depth + 1);
@@ -190,6 +191,7 @@ export function checkDerStructure(input: Uint8Array, what = 'DER'): void {
   };
   if (input.length === 0) throw new DecodeError(`${what}: empty input`, 0);
   const first = readTlv(input, 0);
-  if (first.end !== input.length) throw new DecodeError(`${what}: trailing bytes after the outer value`, first.end);
+  if (first.end !== input.length)
+    throw new DecodeError(`${what}: trailing bytes after the outer value`, first.end);
   walk(0, input.length, 0);
 }

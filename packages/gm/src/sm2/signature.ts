@@ -4,14 +4,7 @@
  */
 
 import { bigIntToBytes, checkBytes, concatBytes } from '../bytes.js';
-import {
-  encodeSequence,
-  encodeUnsignedInteger,
-  readChildren,
-  readUnsignedInteger,
-  readWhole,
-  TAG,
-} from '../der.js';
+import { readChildren, readUnsignedInteger, readWhole, TAG } from '../der.js';
 import { DecodeError } from '../errors.js';
 import { SM2_SIZE } from './curve.js';
 
