@@ -1,0 +1,282 @@
+/**
+ * X.509 certificates (RFC 5280): build a TBSCertificate, sign it through a Signer, parse certificates
+ * with every field a verifier or an operator needs, and check a signature over the exact received TBS
+ * bytes (never a re-encoding).
+ */
+
+import { createHash } from 'node:crypto';
+import { bytesToHex, DecodeError, encodePem, sm3 } from '@medsign/gm';
+import { encodeBitString, encodeSequence } from '@medsign/gm/der';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  Certificate,
+  Extensions,
+  Name,
+  SubjectPublicKeyInfo,
+  TBSCertificate,
+  Validity,
+  Version,
+} from '@peculiar/asn1-x509';
+import {
+  identifySignatureAlgorithm,
+  sameAlgorithmIdentifier,
+  signatureAlgorithmIdentifier,
+  type SignatureAlgorithm,
+} from './algorithms.js';
+import { derFromInput, outerSequence, rawTlv } from './der-input.js';
+import {
+  fromAsnExtension,
+  readAuthorityInfoAccess,
+  readAuthorityKeyIdentifier,
+  readBasicConstraints,
+  readCertificatePolicies,
+  readCrlDistributionPoints,
+  readExtKeyUsage,
+  readKeyUsage,
+  readSubjectAltNames,
+  readSubjectKeyIdentifier,
+  toAsnExtension,
+  type CertExtension,
+  type KeyUsageName,
+} from './extensions.js';
+import { describePublicKey, verifySignature, type PublicKeyDescription, type Signer } from './keys.js';
+import { buildName, formatName, type NameAttribute } from './name.js';
+import * as oid from './oids.js';
+
+/** What a CA decides about a certificate before any key signs it. */
+export type CertificateTemplate = {
+  /** Positive, at most 20 octets (RFC 5280 §4.1.2.2). */
+  serialNumber: bigint;
+  issuer: Name | readonly NameAttribute[];
+  subject: Name | readonly NameAttribute[];
+  notBefore: Date;
+  notAfter: Date;
+  /** DER SubjectPublicKeyInfo of the subject's key. */
+  publicKeyInfo: Uint8Array;
+  extensions?: readonly CertExtension[];
+};
+
+const asName = (n: Name | readonly NameAttribute[]) => (n instanceof Name ? n : buildName(n));
+
+function serialBytes(serial: bigint): ArrayBuffer {
+  if (serial <= 0n) throw new RangeError('serialNumber must be positive');
+  let hex = serial.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = '00' + hex;
+  if (hex.length / 2 > 20) throw new RangeError('serialNumber must fit in 20 octets');
+  return new Uint8Array(Buffer.from(hex, 'hex')).buffer;
+}
+
+/** Encodes a TBSCertificate for a signature algorithm (the inner AlgorithmIdentifier). */
+export function buildTbsCertificate(
+  t: CertificateTemplate,
+  algorithm: SignatureAlgorithm['name'],
+): Uint8Array {
+  if (!(t.notBefore instanceof Date) || !(t.notAfter instanceof Date) || t.notAfter <= t.notBefore) {
+    throw new RangeError('validity: notAfter must be after notBefore');
+  }
+  const oids = new Set<string>();
+  for (const e of t.extensions ?? []) {
+    if (oids.has(e.oid)) throw new RangeError(`extension ${e.oid} appears twice`);
+    oids.add(e.oid);
+  }
+  const tbs = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: serialBytes(t.serialNumber),
+    signature: signatureAlgorithmIdentifier(algorithm),
+    issuer: asName(t.issuer),
+    validity: new Validity({ notBefore: t.notBefore, notAfter: t.notAfter }),
+    subject: asName(t.subject),
+    subjectPublicKeyInfo: AsnConvert.parse(t.publicKeyInfo, SubjectPublicKeyInfo),
+  });
+  if (t.extensions?.length) tbs.extensions = new Extensions(t.extensions.map(toAsnExtension));
+  return new Uint8Array(AsnConvert.serialize(tbs));
+}
+
+/**
+ * Wraps signed TBS bytes into a Certificate. `tbs` is used byte for byte; its inner AlgorithmIdentifier
+ * must be the signer's (checked after parsing by the caller's lint step too).
+ */
+export async function signTbsCertificate(tbs: Uint8Array, signer: Signer): Promise<Uint8Array> {
+  const algId = new Uint8Array(AsnConvert.serialize(signatureAlgorithmIdentifier(signer.algorithm)));
+  const signature = await signer.sign(tbs);
+  return encodeSequence(tbs, algId, encodeBitString(signature));
+}
+
+/** build + sign in one step, for callers that lint elsewhere (tests, tools). */
+export async function issueCertificate(t: CertificateTemplate, signer: Signer): Promise<Uint8Array> {
+  return signTbsCertificate(buildTbsCertificate(t, signer.algorithm), signer);
+}
+
+/** A parsed certificate. Raw encodings of the signed parts are kept for verification and matching. */
+export class ParsedCertificate {
+  readonly der: Uint8Array;
+  readonly tbsDer: Uint8Array;
+  readonly issuerDer: Uint8Array;
+  readonly subjectDer: Uint8Array;
+  readonly publicKeyInfo: Uint8Array;
+  readonly asn: Certificate;
+  readonly extensions: readonly CertExtension[];
+
+  private constructor(der: Uint8Array) {
+    this.der = der;
+    const top = outerSequence(der, 'Certificate');
+    if (top.length !== 3)
+      throw new DecodeError('Certificate: expected tbsCertificate, signatureAlgorithm, signatureValue');
+    this.tbsDer = rawTlv(der, top[0]!);
+    const tbsParts = outerSequence(this.tbsDer, 'TBSCertificate');
+    const offset = tbsParts[0]?.tag === 0xa0 ? 1 : 0;
+    if (tbsParts.length < 6 + offset) throw new DecodeError('TBSCertificate: missing fields');
+    this.issuerDer = rawTlv(this.tbsDer, tbsParts[2 + offset]!);
+    this.subjectDer = rawTlv(this.tbsDer, tbsParts[4 + offset]!);
+    this.publicKeyInfo = rawTlv(this.tbsDer, tbsParts[5 + offset]!);
+    try {
+      this.asn = AsnConvert.parse(der, Certificate);
+    } catch (e) {
+      throw new DecodeError(`Certificate: ${(e as Error).message}`);
+    }
+    const exts = (this.asn.tbsCertificate.extensions ?? []).map(fromAsnExtension);
+    const seen = new Set<string>();
+    for (const e of exts) {
+      if (seen.has(e.oid)) throw new DecodeError(`Certificate: extension ${e.oid} appears twice`);
+      seen.add(e.oid);
+    }
+    this.extensions = exts;
+  }
+
+  /** Parses PEM ("CERTIFICATE") or DER; throws DecodeError for anything malformed. */
+  static parse(input: Uint8Array | string): ParsedCertificate {
+    return new ParsedCertificate(derFromInput(input, ['CERTIFICATE'], 'Certificate'));
+  }
+
+  get version(): number {
+    return this.asn.tbsCertificate.version + 1;
+  }
+
+  /** Serial number as lower-case hex without leading zeros (as `openssl x509 -serial` prints, but lower case). */
+  get serialNumber(): string {
+    return BigInt('0x' + (bytesToHex(new Uint8Array(this.asn.tbsCertificate.serialNumber)) || '0')).toString(
+      16,
+    );
+  }
+
+  get subject(): Name {
+    return this.asn.tbsCertificate.subject;
+  }
+
+  get issuer(): Name {
+    return this.asn.tbsCertificate.issuer;
+  }
+
+  get subjectText(): string {
+    return formatName(this.subject);
+  }
+
+  get issuerText(): string {
+    return formatName(this.issuer);
+  }
+
+  get notBefore(): Date {
+    return this.asn.tbsCertificate.validity.notBefore.getTime();
+  }
+
+  get notAfter(): Date {
+    return this.asn.tbsCertificate.validity.notAfter.getTime();
+  }
+
+  get publicKey(): PublicKeyDescription {
+    return describePublicKey(this.publicKeyInfo);
+  }
+
+  /** The outer signature algorithm; throws UnsupportedError / DecodeError for unknown or malformed ones. */
+  get signatureAlgorithm(): SignatureAlgorithm {
+    return identifySignatureAlgorithm(this.asn.signatureAlgorithm);
+  }
+
+  /** RFC 5280 §4.1.1.2: the outer signatureAlgorithm must equal TBSCertificate.signature. */
+  get algorithmsMatch(): boolean {
+    return sameAlgorithmIdentifier(this.asn.signatureAlgorithm, this.asn.tbsCertificate.signature);
+  }
+
+  get signatureValue(): Uint8Array {
+    return new Uint8Array(this.asn.signatureValue);
+  }
+
+  extension(id: string): CertExtension | undefined {
+    return this.extensions.find((e) => e.oid === id);
+  }
+
+  get basicConstraints(): { ca: boolean; pathLength?: number } | undefined {
+    const e = this.extension(oid.id_ce_basicConstraints);
+    return e && readBasicConstraints(e.value);
+  }
+
+  get keyUsage(): KeyUsageName[] | undefined {
+    const e = this.extension(oid.id_ce_keyUsage);
+    return e && readKeyUsage(e.value);
+  }
+
+  get extKeyUsage(): string[] | undefined {
+    const e = this.extension(oid.id_ce_extKeyUsage);
+    return e && readExtKeyUsage(e.value);
+  }
+
+  get subjectKeyIdentifier(): Uint8Array | undefined {
+    const e = this.extension(oid.id_ce_subjectKeyIdentifier);
+    return e && readSubjectKeyIdentifier(e.value);
+  }
+
+  get authorityKeyIdentifier(): Uint8Array | undefined {
+    const e = this.extension(oid.id_ce_authorityKeyIdentifier);
+    return e && readAuthorityKeyIdentifier(e.value);
+  }
+
+  get subjectAltNames(): string[] {
+    const e = this.extension(oid.id_ce_subjectAltName);
+    return e ? readSubjectAltNames(e.value) : [];
+  }
+
+  get crlDistributionPoints(): string[] {
+    const e = this.extension(oid.id_ce_cRLDistributionPoints);
+    return e ? readCrlDistributionPoints(e.value) : [];
+  }
+
+  get authorityInfoAccess(): { ocsp: string[]; caIssuers: string[] } {
+    const e = this.extension(oid.id_pe_authorityInfoAccess);
+    return e ? readAuthorityInfoAccess(e.value) : { ocsp: [], caIssuers: [] };
+  }
+
+  get policies(): string[] {
+    const e = this.extension(oid.id_ce_certificatePolicies);
+    return e ? readCertificatePolicies(e.value) : [];
+  }
+
+  /** True when subject and issuer are the same name (it may still be signed by another key). */
+  get isSelfIssued(): boolean {
+    return Buffer.from(this.subjectDer).equals(Buffer.from(this.issuerDer));
+  }
+
+  /** Checks the signature over the exact TBS bytes with an issuer's SPKI. Never throws. */
+  verifySignature(issuerPublicKeyInfo: Uint8Array): boolean {
+    try {
+      return verifySignature(issuerPublicKeyInfo, this.signatureAlgorithm, this.tbsDer, this.signatureValue);
+    } catch {
+      return false;
+    }
+  }
+
+  isValidAt(at: Date): boolean {
+    return at >= this.notBefore && at <= this.notAfter;
+  }
+
+  /** Fingerprint of the DER encoding. */
+  fingerprint(hash: 'sm3' | 'sha256' | 'sha1' = 'sha256'): string {
+    return bytesToHex(
+      hash === 'sm3' ? sm3(this.der) : new Uint8Array(createHash(hash).update(this.der).digest()),
+    );
+  }
+
+  toPem(): string {
+    return encodePem('CERTIFICATE', this.der);
+  }
+}

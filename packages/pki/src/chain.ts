@@ -1,0 +1,201 @@
+/**
+ * Certification path building and validation (a practical subset of RFC 5280 §6): chains by name
+ * and key identifier, signatures over the exact TBS bytes, validity at a given time, CA flags, key
+ * usage, path length, outer/inner algorithm equality and unknown critical extensions. Every check is
+ * reported with a reason so a verifier can print why a chain failed; nothing here throws on bad input.
+ */
+
+import type { ParsedCertificate } from './certificate.js';
+import { namesMatch } from './name.js';
+import * as oid from './oids.js';
+
+/** One check on one certificate of a path. */
+export type ChainCheck = { certificate: string; check: string; ok: boolean; detail?: string };
+
+export type ChainResult = {
+  valid: boolean;
+  /** The path found, leaf first, ending at the trust anchor (empty if none was found). */
+  path: ParsedCertificate[];
+  checks: ChainCheck[];
+  /** Human-readable reasons for failure (empty when valid). */
+  errors: string[];
+};
+
+export type ChainOptions = {
+  /** Trusted certificates; a path must end at one of them. */
+  anchors: readonly ParsedCertificate[];
+  /** Untrusted certificates that may fill the path. */
+  intermediates?: readonly ParsedCertificate[];
+  /** Validation time (default: now). */
+  at?: Date;
+  /** If set, the leaf must carry this extended key usage (e.g. id-kp-timeStamping). */
+  requiredExtKeyUsage?: string;
+  /** Maximum number of certificates in a path (default 8). */
+  maxLength?: number;
+};
+
+/** Extensions this validator understands; an unknown one marked critical fails the path. */
+const KNOWN_EXTENSIONS = new Set([
+  oid.id_ce_basicConstraints,
+  oid.id_ce_keyUsage,
+  oid.id_ce_extKeyUsage,
+  oid.id_ce_subjectKeyIdentifier,
+  oid.id_ce_authorityKeyIdentifier,
+  oid.id_ce_subjectAltName,
+  oid.id_ce_issuerAltName,
+  oid.id_ce_cRLDistributionPoints,
+  oid.id_ce_certificatePolicies,
+  oid.id_pe_authorityInfoAccess,
+  oid.id_ce_freshestCRL,
+]);
+
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+function label(c: ParsedCertificate): string {
+  return c.subjectText || `serial ${c.serialNumber}`;
+}
+
+/** Could `issuer` have issued `child`? (name chaining, plus key identifiers when both are present). */
+export function isPossibleIssuer(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  if (!same(child.issuerDer, issuer.subjectDer) && !namesMatch(child.issuer, issuer.subject)) return false;
+  const aki = child.authorityKeyIdentifier;
+  const ski = issuer.subjectKeyIdentifier;
+  return !(aki && ski && !same(aki, ski));
+}
+
+function candidates(
+  cert: ParsedCertificate,
+  pool: readonly ParsedCertificate[],
+  path: ParsedCertificate[],
+): ParsedCertificate[] {
+  return pool.filter((c) => isPossibleIssuer(cert, c) && !path.some((p) => same(p.der, c.der)));
+}
+
+/** Builds every candidate path from the leaf to an anchor (depth-first, shortest tried first). */
+function buildPaths(leaf: ParsedCertificate, opts: ChainOptions): ParsedCertificate[][] {
+  const max = opts.maxLength ?? 8;
+  const out: ParsedCertificate[][] = [];
+  const walk = (path: ParsedCertificate[]) => {
+    const last = path[path.length - 1]!;
+    if (opts.anchors.some((a) => same(a.der, last.der))) {
+      out.push(path);
+      return;
+    }
+    if (path.length >= max) return;
+    for (const anchor of candidates(last, opts.anchors, path)) out.push([...path, anchor]);
+    for (const next of candidates(last, opts.intermediates ?? [], path)) walk([...path, next]);
+  };
+  walk([leaf]);
+  return out.sort((a, b) => a.length - b.length);
+}
+
+function validatePath(
+  path: ParsedCertificate[],
+  opts: ChainOptions,
+): { checks: ChainCheck[]; errors: string[] } {
+  const at = opts.at ?? new Date();
+  const checks: ChainCheck[] = [];
+  const add = (c: ParsedCertificate, check: string, ok: boolean, detail?: string) =>
+    checks.push({ certificate: label(c), check, ok, ...(detail ? { detail } : {}) });
+
+  path.forEach((cert, i) => {
+    const issuer = path[i + 1];
+    const isAnchor = i === path.length - 1;
+    add(
+      cert,
+      'validity',
+      cert.isValidAt(at),
+      cert.isValidAt(at)
+        ? undefined
+        : `valid ${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()}, checked at ${at.toISOString()}`,
+    );
+    add(
+      cert,
+      'algorithm identifiers match',
+      cert.algorithmsMatch,
+      cert.algorithmsMatch ? undefined : 'outer signatureAlgorithm differs from TBSCertificate.signature',
+    );
+    const unknownCritical = cert.extensions
+      .filter((e) => e.critical && !KNOWN_EXTENSIONS.has(e.oid))
+      .map((e) => e.oid);
+    add(
+      cert,
+      'no unknown critical extensions',
+      unknownCritical.length === 0,
+      unknownCritical.length ? `unknown critical: ${unknownCritical.join(', ')}` : undefined,
+    );
+    if (issuer) {
+      const sigOk = cert.verifySignature(issuer.publicKeyInfo);
+      add(
+        cert,
+        'signature',
+        sigOk,
+        sigOk ? `signed by ${label(issuer)}` : `signature does not verify with the key of ${label(issuer)}`,
+      );
+      const bc = issuer.basicConstraints;
+      add(
+        issuer,
+        'issuer is a CA (basicConstraints cA)',
+        bc?.ca === true,
+        bc?.ca ? undefined : 'basicConstraints cA is absent or false',
+      );
+      const ku = issuer.keyUsage;
+      const kuOk = !ku || ku.includes('keyCertSign');
+      add(issuer, 'issuer key usage keyCertSign', kuOk, kuOk ? undefined : `key usage is ${ku?.join(', ')}`);
+      // pathLenConstraint counts the non-self-issued intermediates below the issuer (RFC 5280 §4.2.1.9).
+      if (bc?.pathLength !== undefined) {
+        const below = path.slice(1, i + 1).filter((c) => !c.isSelfIssued).length;
+        add(
+          issuer,
+          'path length constraint',
+          below <= bc.pathLength,
+          below <= bc.pathLength ? undefined : `${below} intermediate(s) below a pathLen of ${bc.pathLength}`,
+        );
+      }
+    }
+    if (isAnchor && cert.isSelfIssued) {
+      const selfOk = cert.verifySignature(cert.publicKeyInfo);
+      add(cert, 'trust anchor self-signature', selfOk, selfOk ? undefined : 'self-signature does not verify');
+    }
+  });
+
+  const leaf = path[0]!;
+  if (opts.requiredExtKeyUsage) {
+    const eku = leaf.extKeyUsage ?? [];
+    const ok = eku.includes(opts.requiredExtKeyUsage);
+    add(
+      leaf,
+      `extended key usage ${opts.requiredExtKeyUsage}`,
+      ok,
+      ok ? undefined : `EKU is ${eku.join(', ') || 'absent'}`,
+    );
+  }
+  const errors = checks
+    .filter((c) => !c.ok)
+    .map((c) => `${c.certificate}: ${c.check} failed${c.detail ? ` (${c.detail})` : ''}`);
+  return { checks, errors };
+}
+
+/**
+ * Finds and validates a path from `leaf` to a trust anchor. When several paths exist the first valid
+ * one wins; otherwise the shortest is reported with its failures.
+ */
+export function verifyCertificateChain(leaf: ParsedCertificate, opts: ChainOptions): ChainResult {
+  const paths = buildPaths(leaf, opts);
+  if (paths.length === 0) {
+    return {
+      valid: false,
+      path: [],
+      checks: [],
+      errors: [`${label(leaf)}: no path to a trust anchor (issuer ${leaf.issuerText})`],
+    };
+  }
+  let first: ChainResult | undefined;
+  for (const path of paths) {
+    const { checks, errors } = validatePath(path, opts);
+    const result = { valid: errors.length === 0, path, checks, errors };
+    if (result.valid) return result;
+    first ??= result;
+  }
+  return first!;
+}

@@ -1,0 +1,252 @@
+/**
+ * Keys for SM2, RSA and ECDSA (P-256, P-384): software private keys, the `Signer` port that CA, TSA and
+ * signing services sign through (so keys can live in a keystore, USB key or HSM later), and signature
+ * verification against a SubjectPublicKeyInfo. SM2 goes through @medsign/gm — never Node's crypto,
+ * which signs SM2 with an empty ID.
+ */
+
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
+import { DecodeError, decodePem, encodePem, SM2PrivateKey, SM2PublicKey, type BytesLike } from '@medsign/gm';
+import { readOid, readWhole, TAG } from '@medsign/gm/der';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import {
+  SIGNATURE_ALGORITHMS,
+  type KeyFamily,
+  type SignatureAlgorithm,
+  type SignatureAlgorithmName,
+} from './algorithms.js';
+import { UnsupportedError } from './errors.js';
+import * as oid from './oids.js';
+
+/** Key types medsign generates and accepts. */
+export type KeyType = 'sm2' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096' | 'ec-p256' | 'ec-p384';
+
+/**
+ * Signs on behalf of one key. `sign` receives the exact bytes to be signed (a TBS structure, signed
+ * attributes, …) and returns the signature value as it goes into the structure (DER for SM2 and ECDSA).
+ */
+export interface Signer {
+  readonly algorithm: SignatureAlgorithmName;
+  /** DER SubjectPublicKeyInfo of the signing key. */
+  readonly publicKeyInfo: Uint8Array;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** What a SubjectPublicKeyInfo holds. */
+export type PublicKeyDescription = {
+  family: KeyFamily;
+  curve?: 'sm2p256v1' | 'P-256' | 'P-384';
+  bits: number;
+};
+
+/** The named curve in ECParameters, if that is what the parameters hold. */
+function curveOf(params: ArrayBuffer | null | undefined): string | undefined {
+  if (!params) return undefined;
+  try {
+    return readOid(readWhole(new Uint8Array(params), TAG.OID, 'ECParameters'), 'ECParameters.namedCurve');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Describes an SPKI; UnsupportedError for key types medsign does not handle. */
+export function describePublicKey(spki: Uint8Array): PublicKeyDescription {
+  const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+  const alg = info.algorithm.algorithm;
+  if (alg === oid.id_rsaEncryption) {
+    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    return { family: 'rsa', bits: key.asymmetricKeyDetails?.modulusLength ?? 0 };
+  }
+  if (alg === oid.id_ecPublicKey || alg === oid.id_sm2p256v1) {
+    const curve = alg === oid.id_sm2p256v1 ? oid.id_sm2p256v1 : curveOf(info.algorithm.parameters);
+    if (curve === oid.id_sm2p256v1) return { family: 'sm2', curve: 'sm2p256v1', bits: 256 };
+    if (curve === oid.id_prime256v1) return { family: 'ec', curve: 'P-256', bits: 256 };
+    if (curve === oid.id_secp384r1) return { family: 'ec', curve: 'P-384', bits: 384 };
+    throw new UnsupportedError(`unsupported elliptic curve ${curve ?? '(none)'}`);
+  }
+  throw new UnsupportedError(`unsupported public key algorithm ${alg}`);
+}
+
+/** Options for SM2 verification: the signer ID (default "1234567812345678"). */
+export type VerifyOptions = { sm2Id?: BytesLike };
+
+/**
+ * Verifies `signature` over `data` with the key in `spki`. Returns false — never throws — for a
+ * malformed key or signature, a key that does not fit the algorithm, or a mismatch.
+ */
+export function verifySignature(
+  spki: Uint8Array,
+  algorithm: SignatureAlgorithm | SignatureAlgorithmName,
+  data: Uint8Array,
+  signature: Uint8Array,
+  opts: VerifyOptions = {},
+): boolean {
+  try {
+    const alg = typeof algorithm === 'string' ? { name: algorithm } : algorithm;
+    const info = SIGNATURE_ALGORITHMS[alg.name];
+    const key = describePublicKey(spki);
+    if (!info || key.family !== info.key) return false;
+    if (key.family === 'sm2') {
+      return SM2PublicKey.fromSpki(spki).verify(
+        data,
+        signature,
+        opts.sm2Id === undefined ? {} : { id: opts.sm2Id },
+      );
+    }
+    const publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    if (key.family === 'rsa') {
+      const padding = info.pss
+        ? {
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: alg.saltLength ?? constants.RSA_PSS_SALTLEN_AUTO,
+          }
+        : { padding: constants.RSA_PKCS1_PADDING };
+      return nodeVerify(info.hash, data, { key: publicKey, ...padding }, signature);
+    }
+    return nodeVerify(info.hash, data, { key: publicKey, dsaEncoding: 'der' }, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A software private key (SM2, RSA or ECDSA). Key bytes stay inside; `signer()` hands out the
+ * signing capability, `toPkcs8()` / `toPem()` export it deliberately.
+ */
+export class PrivateKey {
+  readonly #sm2: SM2PrivateKey | undefined;
+  readonly #node: KeyObject | undefined;
+  readonly publicKeyInfo: Uint8Array;
+  readonly description: PublicKeyDescription;
+
+  private constructor(sm2: SM2PrivateKey | undefined, node: KeyObject | undefined) {
+    this.#sm2 = sm2;
+    this.#node = node;
+    this.publicKeyInfo = sm2
+      ? sm2.publicKey.toSpki()
+      : new Uint8Array(createPublicKey(node!).export({ format: 'der', type: 'spki' }));
+    this.description = describePublicKey(this.publicKeyInfo);
+  }
+
+  static generate(type: KeyType): PrivateKey {
+    switch (type) {
+      case 'sm2':
+        return new PrivateKey(SM2PrivateKey.generate(), undefined);
+      case 'rsa-2048':
+      case 'rsa-3072':
+      case 'rsa-4096':
+        return new PrivateKey(
+          undefined,
+          generateKeyPairSync('rsa', { modulusLength: Number(type.slice(4)) }).privateKey,
+        );
+      case 'ec-p256':
+      case 'ec-p384':
+        return new PrivateKey(
+          undefined,
+          generateKeyPairSync('ec', { namedCurve: type === 'ec-p256' ? 'prime256v1' : 'secp384r1' })
+            .privateKey,
+        );
+      default:
+        throw new RangeError(`unknown key type ${String(type)}`);
+    }
+  }
+
+  /** From unencrypted PKCS#8 DER (SM2, RSA or EC). */
+  static fromPkcs8(der: Uint8Array): PrivateKey {
+    const info = AsnConvert.parse(der, PrivateKeyInfo);
+    const alg = info.privateKeyAlgorithm;
+    const isSm2 =
+      alg.algorithm === oid.id_sm2p256v1 ||
+      (alg.algorithm === oid.id_ecPublicKey && curveOf(alg.parameters) === oid.id_sm2p256v1);
+    if (isSm2) return new PrivateKey(SM2PrivateKey.fromPkcs8(der), undefined);
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' });
+    } catch (e) {
+      throw new DecodeError(`unreadable PKCS#8 private key: ${(e as Error).message}`);
+    }
+    return new PrivateKey(undefined, key);
+  }
+
+  /** From PEM: PKCS#8 "PRIVATE KEY", or SEC1 "EC PRIVATE KEY" / "SM2 PRIVATE KEY", or "RSA PRIVATE KEY". */
+  static fromPem(pem: string): PrivateKey {
+    const { label, der } = decodePem(pem);
+    if (label === 'PRIVATE KEY') return PrivateKey.fromPkcs8(der);
+    if (label === 'SM2 PRIVATE KEY') return new PrivateKey(SM2PrivateKey.fromSec1(der), undefined);
+    if (label === 'EC PRIVATE KEY') {
+      try {
+        return new PrivateKey(SM2PrivateKey.fromSec1(der), undefined);
+      } catch {
+        return new PrivateKey(
+          undefined,
+          createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'sec1' }),
+        );
+      }
+    }
+    if (label === 'RSA PRIVATE KEY') {
+      return new PrivateKey(
+        undefined,
+        createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs1' }),
+      );
+    }
+    throw new DecodeError(`expected a private key PEM block, got ${label}`);
+  }
+
+  /** The signature algorithm this key signs with unless told otherwise. */
+  get defaultAlgorithm(): SignatureAlgorithmName {
+    const { family, curve } = this.description;
+    if (family === 'sm2') return 'SM3withSM2';
+    if (family === 'rsa') return 'SHA256withRSA';
+    return curve === 'P-384' ? 'SHA384withECDSA' : 'SHA256withECDSA';
+  }
+
+  toPkcs8(): Uint8Array {
+    if (this.#sm2) return this.#sm2.toPkcs8();
+    return new Uint8Array(this.#node!.export({ format: 'der', type: 'pkcs8' }));
+  }
+
+  toPem(): string {
+    return encodePem('PRIVATE KEY', this.toPkcs8());
+  }
+
+  /** A Signer for this key; the algorithm must fit the key (e.g. no SHA256withRSA for an SM2 key). */
+  signer(algorithm: SignatureAlgorithmName = this.defaultAlgorithm): Signer {
+    const info = SIGNATURE_ALGORITHMS[algorithm];
+    if (!info) throw new RangeError(`unknown signature algorithm ${String(algorithm)}`);
+    if (info.key !== this.description.family) {
+      throw new RangeError(`${algorithm} does not fit a ${this.description.family} key`);
+    }
+    const sm2 = this.#sm2;
+    const node = this.#node;
+    const signOnce = (data: Uint8Array): Uint8Array => {
+      if (sm2) return sm2.sign(data);
+      if (info.key === 'rsa') {
+        const padding = info.pss
+          ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
+          : { padding: constants.RSA_PKCS1_PADDING };
+        return new Uint8Array(nodeSign(info.hash, data, { key: node!, ...padding }));
+      }
+      return new Uint8Array(nodeSign(info.hash, data, { key: node!, dsaEncoding: 'der' }));
+    };
+    return {
+      algorithm,
+      publicKeyInfo: this.publicKeyInfo,
+      sign: async (data) => signOnce(data),
+    };
+  }
+
+  /** Wipes SM2 key bytes (Node KeyObjects cannot be wiped from JS; they are released with the object). */
+  destroy(): void {
+    this.#sm2?.destroy();
+  }
+}

@@ -1,0 +1,3 @@
+/** @medsign/testkit — helpers for tests across packages (never a runtime dependency of the product). */
+export * from './hierarchy.js';
+export * from './peers.js';
