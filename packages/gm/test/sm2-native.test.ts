@@ -325,7 +325,7 @@ test('native: randomPrivateKey is 32 bytes in [1, n−2] and not repeating', { s
   assert.equal(seen.size, 64);
 });
 
-test('native: handles are cached, released, rebuilt, and never clobber a foreign slot', { skip }, () => {
+test('native: handles are cached, released and rebuilt', { skip }, () => {
   const key = v1Key();
   nb().signDigest(key, V1.e);
   const first = key.handle;
@@ -346,13 +346,6 @@ test('native: handles are cached, released, rebuilt, and never clobber a foreign
   nb().signDigest(k2, V1.e);
   assert.equal(k2.handle, h2);
   nb().release(k2);
-
-  const foreign = { portable: true };
-  const k3: Sm2PrivateMaterial = { d: V1.d, pub: V1.pub, handle: foreign };
-  assert.ok(nb().verifyDigest(k3, V1.e, nb().signDigest(k3, V1.e)));
-  assert.equal(k3.handle, foreign);
-  nb().release(k3);
-  assert.equal(k3.handle, foreign);
 });
 
 test('native: unreleased handles are freed by GC without trouble', { skip }, () => {

@@ -3,7 +3,11 @@
  * input, computes Z and e = SM3(Z ‖ M) and converts encodings; a backend only does the curve work.
  */
 
-/** A validated private key: d ∈ [1, n−2] (32 bytes) and its public point (65 bytes, 04‖X‖Y). */
+/**
+ * A validated private key: d ∈ [1, n−2] (32 bytes) and its public point (65 bytes, 04‖X‖Y).
+ * A material object is only ever handed to one backend (keys.ts keeps one per backend), so `handle`
+ * always holds that backend's own cache.
+ */
 export interface Sm2PrivateMaterial {
   readonly d: Uint8Array;
   readonly pub: Uint8Array;

@@ -9,17 +9,9 @@
  */
 
 import { createRequire } from 'node:module';
-import { bigIntToBytes, bytesToBigInt, concatBytes, constantTimeEqual, hexToBytes, wipe } from '../bytes.js';
-import {
-  encodeOctetString,
-  encodeSequence,
-  encodeUnsignedInteger,
-  readChildren,
-  readUnsignedInteger,
-  readWhole,
-  TAG,
-} from '../der.js';
+import { bytesToBigInt, constantTimeEqual, hexToBytes, wipe } from '../bytes.js';
 import type { Sm2Backend, Sm2PrivateMaterial, Sm2PublicMaterial } from './backend.js';
+import { convertSm2Ciphertext } from './ciphertext.js';
 import { SM2_CURVE, SM2_SIZE } from './curve.js';
 
 /** An opaque N-API external owning an EVP_PKEY; freed by `release` or by GC. */
@@ -47,34 +39,11 @@ const C3_LENGTH = 32;
 /** C1‖C3‖C2 → the DER the addon decrypts; undefined when C1 cannot be a point. */
 function rawToDer(ct: Uint8Array): Uint8Array | undefined {
   if (ct.length <= C1_LENGTH + C3_LENGTH || ct[0] !== 0x04) return undefined;
+  // OpenSSL 3.0's SM2 decrypt reduces a coordinate ≥ p instead of rejecting it (checked), so refuse here.
   const x = bytesToBigInt(ct.subarray(1, 1 + SM2_SIZE));
   const y = bytesToBigInt(ct.subarray(1 + SM2_SIZE, C1_LENGTH));
-  // OpenSSL 3.0's SM2 decrypt reduces a coordinate ≥ p instead of rejecting it (checked), so refuse here.
   if (x >= SM2_CURVE.p || y >= SM2_CURVE.p) return undefined;
-  return encodeSequence(
-    encodeUnsignedInteger(x),
-    encodeUnsignedInteger(y),
-    encodeOctetString(ct.subarray(C1_LENGTH, C1_LENGTH + C3_LENGTH)),
-    encodeOctetString(ct.subarray(C1_LENGTH + C3_LENGTH)),
-  );
-}
-
-/** The addon's DER → C1‖C3‖C2. */
-function derToRaw(der: Uint8Array): Uint8Array {
-  const seq = readWhole(der, TAG.SEQUENCE, 'SM2Cipher');
-  const f = readChildren(seq.value);
-  const [x, y, c3, c2] = f;
-  if (f.length !== 4 || !x || !y || !c3 || !c2) throw new Error('native SM2: unexpected ciphertext shape');
-  if (c3.tag !== TAG.OCTET_STRING || c3.value.length !== C3_LENGTH || c2.tag !== TAG.OCTET_STRING) {
-    throw new Error('native SM2: unexpected ciphertext fields');
-  }
-  return concatBytes(
-    Uint8Array.of(0x04),
-    bigIntToBytes(readUnsignedInteger(x, 'SM2Cipher.XCoordinate'), SM2_SIZE),
-    bigIntToBytes(readUnsignedInteger(y, 'SM2Cipher.YCoordinate'), SM2_SIZE),
-    c3.value,
-    c2.value,
-  );
+  return convertSm2Ciphertext(ct, 'c1c3c2', 'der');
 }
 
 function createBackend(addon: Addon): Sm2Backend {
@@ -89,22 +58,11 @@ function createBackend(addon: Addon): Sm2Backend {
     return h;
   }
 
-  /**
-   * Stores a new handle in the key's slot, freeing a previous one of ours. A slot holding something
-   * else (another backend's cache) is left alone; the caller then frees `h` after the call — see
-   * `done`.
-   */
+  /** Stores a fresh handle in the key's slot, freeing the one it replaces. */
   function adopt(key: Sm2PublicMaterial, h: Handle): Handle {
-    const old = key.handle;
-    if (old === undefined || ours.has(old as Handle)) {
-      if (old !== undefined) addon.release(old as Handle);
-      key.handle = h;
-    }
+    if (key.handle !== undefined && ours.has(key.handle as Handle)) addon.release(key.handle as Handle);
+    key.handle = h;
     return h;
-  }
-
-  function done(key: Sm2PublicMaterial, h: Handle): void {
-    if (key.handle !== h) addon.release(h);
   }
 
   function privateHandle(key: Sm2PrivateMaterial): Handle {
@@ -131,22 +89,12 @@ function createBackend(addon: Addon): Sm2Backend {
     isValidPublicKey: (pub) => pub instanceof Uint8Array && addon.isValidPublicKey(pub),
 
     signDigest(key, e) {
-      const h = privateHandle(key);
-      try {
-        return addon.sign(h, e);
-      } finally {
-        done(key, h);
-      }
+      return addon.sign(privateHandle(key), e);
     },
 
     verifyDigest(key, e, rs) {
       try {
-        const h = publicHandle(key);
-        try {
-          return addon.verify(h, e, rs);
-        } finally {
-          done(key, h);
-        }
+        return addon.verify(publicHandle(key), e, rs);
       } catch {
         return false;
       }
@@ -155,36 +103,27 @@ function createBackend(addon: Addon): Sm2Backend {
     encrypt(key, message) {
       if (message.length === 0) throw new RangeError('SM2 cannot encrypt an empty message');
       const h = publicHandle(key);
-      try {
-        // GB/T 32918.4 A5: if t = KDF(x2‖y2) is all zero, pick another k. OpenSSL 3.0 does not check;
-        // t = C2 ⊕ M, so an all-zero t shows as C2 = M (likely only for very short messages).
-        for (let attempt = 0; attempt < 16; attempt++) {
-          const raw = derToRaw(addon.encrypt(h, message));
-          if (!constantTimeEqual(raw.subarray(C1_LENGTH + C3_LENGTH), message)) return raw;
-        }
-        throw new Error('SM2 encryption failed');
-      } finally {
-        done(key, h);
+      // GB/T 32918.4 A5: if t = KDF(x2‖y2) is all zero, pick another k. OpenSSL 3.0 does not check;
+      // t = C2 ⊕ M, so an all-zero t shows as C2 = M (likely only for very short messages).
+      for (let attempt = 0; attempt < 16; attempt++) {
+        const raw = convertSm2Ciphertext(addon.encrypt(h, message), 'der', 'c1c3c2');
+        if (!constantTimeEqual(raw.subarray(C1_LENGTH + C3_LENGTH), message)) return raw;
       }
+      throw new Error('SM2 encryption failed');
     },
 
     decrypt(key, ciphertext) {
       try {
         const der = rawToDer(ciphertext);
         if (!der) return undefined;
-        const h = privateHandle(key);
-        try {
-          const m = addon.decrypt(h, der);
-          if (!m) return undefined;
-          // B4: reject an all-zero t (C2 = M), which OpenSSL 3.0 does not check.
-          if (constantTimeEqual(m, ciphertext.subarray(C1_LENGTH + C3_LENGTH))) {
-            wipe(m);
-            return undefined;
-          }
-          return m;
-        } finally {
-          done(key, h);
+        const m = addon.decrypt(privateHandle(key), der);
+        if (!m) return undefined;
+        // B4: reject an all-zero t (C2 = M), which OpenSSL 3.0 does not check.
+        if (constantTimeEqual(m, ciphertext.subarray(C1_LENGTH + C3_LENGTH))) {
+          wipe(m);
+          return undefined;
         }
+        return m;
       } catch {
         return undefined;
       }
