@@ -3,10 +3,16 @@
 import { parseArgs } from 'node:util';
 import { CliError } from './io.js';
 
-/** Every medsign option takes a string value. */
-type Options = Record<string, { type: 'string' }>;
+/** medsign options: strings (possibly repeatable) and boolean flags. */
+type Options = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 
-export type Parsed<O extends Options> = { values: { [K in keyof O]?: string }; positionals: string[] };
+type ValueOf<T extends Options[string]> = T['type'] extends 'boolean'
+  ? boolean
+  : T['multiple'] extends true
+    ? string[]
+    : string;
+
+export type Parsed<O extends Options> = { values: { [K in keyof O]?: ValueOf<O[K]> }; positionals: string[] };
 
 export function parse<O extends Options>(argv: string[], options: O, maxPositionals = 0): Parsed<O> {
   let parsed;

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { GM_USAGE, gmCommand } from './commands/gm.js';
+import { certCommand, VERIFY_USAGE, verifyCommand } from './commands/verify.js';
 import { CliError, EXIT } from './io.js';
 
 const version = (
@@ -16,10 +17,14 @@ export const USAGE = `medsign ${version} — hospital e-signature platform (SM2 
 Usage: medsign <command> [options]
 
 Commands:
-  gm      SM2 / SM3 / SM4 operations (medsign gm --help)
+  verify  verify a certificate, chain, CSR, CRL, OCSP response, CMS signature or time-stamp
+  cert    show a certificate (medsign cert show FILE)
+  gm      SM2 / SM3 / SM4 operations
   start   run the platform server (arrives with the CA/server work; for now prints this help)
   help    show this help
   version print the version
+
+${VERIFY_USAGE}
 
 ${GM_USAGE}`;
 
@@ -48,6 +53,10 @@ async function run(argv: string[]): Promise<number> {
       return EXIT.ok;
     case 'gm':
       return gmCommand(rest);
+    case 'verify':
+      return verifyCommand(rest);
+    case 'cert':
+      return certCommand(rest);
     default:
       throw new CliError(`unknown command ${command} (try medsign --help)`);
   }

@@ -12,3 +12,4 @@ export * from './keys.js';
 export * from './name.js';
 export * as oids from './oids.js';
 export { derFromInput, looksLikePem } from './der-input.js';
+export * from './verifier.js';
