@@ -3,13 +3,14 @@
  * labels; `--json` prints the report object itself.
  */
 
+import type {
+  ParsedCertificate} from '@medsign/pki';
 import {
   DecodeError,
   UnsupportedError,
   verifyArtifact,
   loadCertificates,
   certificateFields,
-  ParsedCertificate,
   type VerificationReport,
 } from '@medsign/pki';
 import { parse, required } from '../args.js';
