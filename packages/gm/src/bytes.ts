@@ -23,6 +23,15 @@ export function checkBytes(value: unknown, name: string, length?: number): Uint8
   return value;
 }
 
+/**
+ * A copy with its own memory. Use this, never `.slice()`, on bytes that came from outside: a Node
+ * Buffer's `slice()` returns a view of the same memory (so wiping or transferring it would touch the
+ * caller's buffer, or Node's shared Buffer pool).
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const p of parts) length += p.length;

@@ -5,7 +5,7 @@
  */
 
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { checkBytes, concatBytes, constantTimeEqual, toBytes, type BytesLike } from './bytes.js';
+import { checkBytes, concatBytes, constantTimeEqual, copyBytes, toBytes, type BytesLike } from './bytes.js';
 import { DecryptError } from './errors.js';
 import { GHash } from './ghash.js';
 
@@ -81,7 +81,7 @@ export function gctr(key: Uint8Array, counter: Uint8Array, data: Uint8Array): Ui
   const split = Math.min(data.length, blocksBeforeWrap * SM4_BLOCK_LENGTH);
   const first = runNode(false, { mode: 'ctr', key, iv: counter }, data.subarray(0, split));
   if (split === data.length) return first;
-  const wrapped = counter.slice();
+  const wrapped = copyBytes(counter);
   wrapped.fill(0, 12);
   return concatBytes(first, runNode(false, { mode: 'ctr', key, iv: wrapped }, data.subarray(split)));
 }
@@ -106,7 +106,7 @@ function gcmSetup(key: Uint8Array, iv: Uint8Array): { h: Uint8Array; j0: Uint8Ar
 }
 
 function inc32(block: Uint8Array): Uint8Array {
-  const out = block.slice();
+  const out = copyBytes(block);
   const v = new DataView(out.buffer);
   v.setUint32(12, (v.getUint32(12) + 1) >>> 0);
   return out;

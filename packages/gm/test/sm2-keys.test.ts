@@ -520,3 +520,34 @@ test('PKCS#8 v2 (OneAsymmetricKey) publicKey field must match d and needs versio
   assert.throws(() => SM2PrivateKey.fromPkcs8(build(1n, other.publicKey.toBytes())), DecodeError);
   assert.throws(() => SM2PrivateKey.fromPkcs8(build(0n, key.publicKey.toBytes())), DecodeError);
 });
+
+test("keys copy Buffer inputs: wiping the caller's Buffer leaves the key intact (Buffer#slice shares memory)", () => {
+  const key = SM2PrivateKey.generate();
+  const pkcs8 = Buffer.from(key.toPkcs8());
+  const raw = Buffer.from(key.toBytes());
+  const fromP8 = SM2PrivateKey.fromPkcs8(pkcs8);
+  const fromRaw = SM2PrivateKey.fromBytes(raw);
+  pkcs8.fill(0);
+  raw.fill(0);
+  for (const k of [fromP8, fromRaw]) {
+    assert.ok(k.publicKey.equals(key.publicKey));
+    assert.ok(key.publicKey.verify('m', k.sign('m')));
+  }
+});
+
+test("the signer pool never detaches a caller's pooled Buffer", async () => {
+  const { Sm2SignerPool } = await import('../src/index.js');
+  const pool = new Sm2SignerPool({ size: 1 });
+  try {
+    const key = SM2PrivateKey.generate();
+    const neighbour = Buffer.from('pooled neighbour'); // small Buffers share Node's pool
+    const message = Buffer.from('pooled message');
+    const sig = await pool.sign(key, message);
+    assert.equal(message.toString(), 'pooled message');
+    assert.equal(neighbour.toString(), 'pooled neighbour');
+    assert.ok(key.publicKey.verify(message, sig));
+    assert.equal(await pool.verify(key.publicKey, message, Buffer.from(sig)), true);
+  } finally {
+    await pool.close();
+  }
+});

@@ -4,7 +4,7 @@
  * guessed from the bytes, so every interface names its format.
  */
 
-import { bigIntToBytes, checkBytes, concatBytes } from '../bytes.js';
+import { bigIntToBytes, bytesToBigInt, checkBytes, concatBytes, copyBytes } from '../bytes.js';
 import {
   encodeOctetString,
   encodeSequence,
@@ -16,7 +16,6 @@ import {
 } from '../der.js';
 import { DecodeError } from '../errors.js';
 import { SM2_SIZE } from './curve.js';
-import { bytesToBigInt } from '../bytes.js';
 
 /** `der`: GM/T 0009 SM2Cipher; `c1c3c2`: GB/T 32918.4-2016 raw order; `c1c2c3`: the legacy raw order. */
 export type Sm2CiphertextFormat = 'der' | 'c1c3c2' | 'c1c2c3';
@@ -52,7 +51,7 @@ export function parseSm2Ciphertext(ciphertext: Uint8Array, format: Sm2Ciphertext
     if (f[3]!.tag !== TAG.OCTET_STRING)
       throw new DecodeError('SM2Cipher.CipherText must be an OCTET STRING', f[3]!.start);
     const c1 = concatBytes(Uint8Array.of(4), bigIntToBytes(x, SM2_SIZE), bigIntToBytes(y, SM2_SIZE));
-    return { c1, c3: f[2]!.value.slice(), c2: f[3]!.value.slice() };
+    return { c1, c3: copyBytes(f[2]!.value), c2: copyBytes(f[3]!.value) };
   }
   if (format !== 'c1c3c2' && format !== 'c1c2c3')
     throw new RangeError(`unknown ciphertext format ${String(format)}`);
@@ -60,14 +59,18 @@ export function parseSm2Ciphertext(ciphertext: Uint8Array, format: Sm2Ciphertext
   const l1 = c1Length(ciphertext);
   if (ciphertext.length < l1 + HASH_LENGTH)
     throw new DecodeError('SM2 ciphertext is too short', ciphertext.length);
-  const c1 = ciphertext.slice(0, l1);
+  const c1 = copyBytes(ciphertext.subarray(0, l1));
   if (format === 'c1c3c2') {
-    return { c1, c3: ciphertext.slice(l1, l1 + HASH_LENGTH), c2: ciphertext.slice(l1 + HASH_LENGTH) };
+    return {
+      c1,
+      c3: copyBytes(ciphertext.subarray(l1, l1 + HASH_LENGTH)),
+      c2: copyBytes(ciphertext.subarray(l1 + HASH_LENGTH)),
+    };
   }
   return {
     c1,
-    c2: ciphertext.slice(l1, ciphertext.length - HASH_LENGTH),
-    c3: ciphertext.slice(ciphertext.length - HASH_LENGTH),
+    c2: copyBytes(ciphertext.subarray(l1, ciphertext.length - HASH_LENGTH)),
+    c3: copyBytes(ciphertext.subarray(ciphertext.length - HASH_LENGTH)),
   };
 }
 

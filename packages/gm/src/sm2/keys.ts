@@ -7,6 +7,7 @@ import {
   bytesToBigInt,
   bytesToHex,
   checkBytes,
+  copyBytes,
   hexToBytes,
   toBytes,
   wipe,
@@ -133,7 +134,7 @@ export class SM2PublicKey {
 
   /** Uncompressed (65 bytes, default) or compressed (33 bytes) point. */
   toBytes(compressed = false): Uint8Array {
-    return compressed ? decodePoint(this.#point).toBytes(true) : this.#point.slice();
+    return compressed ? decodePoint(this.#point).toBytes(true) : copyBytes(this.#point);
   }
 
   toHex(compressed = false): string {
@@ -244,7 +245,7 @@ export class SM2PrivateKey {
   /** From the 32-byte big-endian scalar (copied). */
   static fromBytes(d: Uint8Array): SM2PrivateKey {
     checkBytes(d, 'private key', SM2_SIZE);
-    return new SM2PrivateKey(d.slice());
+    return new SM2PrivateKey(copyBytes(d));
   }
 
   static fromHex(hex: string): SM2PrivateKey {
@@ -293,7 +294,7 @@ export class SM2PrivateKey {
       }
     }
     if (needCurve && !sawCurve) throw new DecodeError('ECPrivateKey: missing curve parameters');
-    return new SM2PrivateKey(keyTlv.value.slice(), publicKey);
+    return new SM2PrivateKey(copyBytes(keyTlv.value), publicKey);
   }
 
   /** From a DER PKCS#8 PrivateKeyInfo / OneAsymmetricKey (unencrypted; encrypted PKCS#8 is in @medsign/pki). */
@@ -348,7 +349,7 @@ export class SM2PrivateKey {
 
   /** A copy of the 32-byte scalar. Handle with care: the caller owns wiping it. */
   toBytes(): Uint8Array {
-    return this.#alive().slice();
+    return copyBytes(this.#alive());
   }
 
   toHex(): string {

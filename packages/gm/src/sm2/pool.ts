@@ -6,7 +6,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { toBytes, type BytesLike } from '../bytes.js';
+import { copyBytes, toBytes, type BytesLike } from '../bytes.js';
 import { idBytes } from './z.js';
 import type { SM2PrivateKey, SM2PublicKey } from './keys.js';
 
@@ -108,9 +108,9 @@ export class Sm2SignerPool {
       seq: 0,
       op: 'verify',
       pub: publicKey.toBytes(),
-      message: toBytes(message, 'message').slice(),
-      id: opts.id === undefined ? null : idBytes(opts.id).slice(),
-      signature: signature instanceof Uint8Array ? signature.slice() : new Uint8Array(0),
+      message: copyBytes(toBytes(message, 'message')),
+      id: opts.id === undefined ? null : copyBytes(idBytes(opts.id)),
+      signature: signature instanceof Uint8Array ? copyBytes(signature) : new Uint8Array(0),
       prehashed: false,
     }).then((v) => v === true);
   }
@@ -126,8 +126,8 @@ export class Sm2SignerPool {
       op: 'sign',
       d: key.toBytes(),
       pub: key.publicKey.toBytes(),
-      message: data.slice(),
-      id: id === undefined ? null : idBytes(id).slice(),
+      message: copyBytes(data),
+      id: id === undefined ? null : copyBytes(idBytes(id)),
       prehashed,
     }) as Promise<Uint8Array>;
   }

@@ -3,7 +3,7 @@
  * raw r‖s (64 bytes) is accepted because vendor seals and JS front ends use it (gm-standards §2.5).
  */
 
-import { bigIntToBytes, checkBytes, concatBytes } from '../bytes.js';
+import { bigIntToBytes, checkBytes, concatBytes, copyBytes } from '../bytes.js';
 import { readChildren, readUnsignedInteger, readWhole, TAG } from '../der.js';
 import { DecodeError } from '../errors.js';
 import { SM2_SIZE } from './curve.js';
@@ -55,6 +55,6 @@ export function sm2SignatureToRaw(signature: Uint8Array): Uint8Array {
       if (signature.length !== 2 * SM2_SIZE) throw e;
     }
   }
-  if (signature.length === 2 * SM2_SIZE) return signature.slice();
+  if (signature.length === 2 * SM2_SIZE) return copyBytes(signature);
   throw new DecodeError(`SM2 signature must be DER or 64 raw bytes, got ${signature.length} bytes`);
 }
