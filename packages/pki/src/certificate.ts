@@ -67,6 +67,8 @@ function serialBytes(serial: bigint): ArrayBuffer {
   return new Uint8Array(Buffer.from(hex, 'hex')).buffer;
 }
 
+const wholeSeconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
+
 /** Encodes a TBSCertificate for a signature algorithm (the inner AlgorithmIdentifier). */
 export function buildTbsCertificate(
   t: CertificateTemplate,
@@ -85,7 +87,8 @@ export function buildTbsCertificate(
     serialNumber: serialBytes(t.serialNumber),
     signature: signatureAlgorithmIdentifier(algorithm),
     issuer: asName(t.issuer),
-    validity: new Validity({ notBefore: t.notBefore, notAfter: t.notAfter }),
+    // RFC 5280 §4.1.2.5.2: no fractional seconds (the schema would write them into a GeneralizedTime).
+    validity: new Validity({ notBefore: wholeSeconds(t.notBefore), notAfter: wholeSeconds(t.notAfter) }),
     subject: asName(t.subject),
     subjectPublicKeyInfo: AsnConvert.parse(t.publicKeyInfo, SubjectPublicKeyInfo),
   });
@@ -127,6 +130,16 @@ export class ParsedCertificate {
     const tbsParts = outerSequence(this.tbsDer, 'TBSCertificate');
     const offset = tbsParts[0]?.tag === 0xa0 ? 1 : 0;
     if (tbsParts.length < 6 + offset) throw new DecodeError('TBSCertificate: missing fields');
+    // X.690 §8.3.2: DER INTEGERs are minimal (the schema parser does not check; negative serials stay
+    // parseable so lints can report them).
+    const serial = tbsParts[offset]!;
+    const sv = serial.value;
+    if (
+      serial.tag !== 0x02 ||
+      sv.length === 0 ||
+      (sv.length > 1 && ((sv[0] === 0 && !(sv[1]! & 0x80)) || (sv[0] === 0xff && sv[1]! & 0x80)))
+    )
+      throw new DecodeError('TBSCertificate: serialNumber is not a minimal DER INTEGER', serial.start);
     this.issuerDer = rawTlv(this.tbsDer, tbsParts[2 + offset]!);
     this.subjectDer = rawTlv(this.tbsDer, tbsParts[4 + offset]!);
     this.publicKeyInfo = rawTlv(this.tbsDer, tbsParts[5 + offset]!);
@@ -135,7 +148,8 @@ export class ParsedCertificate {
     } catch (e) {
       throw new DecodeError(`Certificate: ${(e as Error).message}`);
     }
-    const exts = (this.asn.tbsCertificate.extensions ?? []).map(fromAsnExtension);
+    // Spread first: mapping the schema's Array subclass would return that subclass, not a plain array.
+    const exts = [...(this.asn.tbsCertificate.extensions ?? [])].map(fromAsnExtension);
     const seen = new Set<string>();
     for (const e of exts) {
       if (seen.has(e.oid)) throw new DecodeError(`Certificate: extension ${e.oid} appears twice`);

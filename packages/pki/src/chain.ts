@@ -68,7 +68,15 @@ function candidates(
   pool: readonly ParsedCertificate[],
   path: ParsedCertificate[],
 ): ParsedCertificate[] {
-  return pool.filter((c) => isPossibleIssuer(cert, c) && !path.some((p) => same(p.der, c.der)));
+  // A candidate whose extensions cannot be read (malformed AKI/SKI) is simply not a candidate.
+  const possible = (c: ParsedCertificate) => {
+    try {
+      return isPossibleIssuer(cert, c);
+    } catch {
+      return false;
+    }
+  };
+  return pool.filter((c) => possible(c) && !path.some((p) => same(p.der, c.der)));
 }
 
 /** Builds every candidate path from the leaf to an anchor (depth-first, shortest tried first). */
@@ -192,7 +200,14 @@ export function verifyCertificateChain(leaf: ParsedCertificate, opts: ChainOptio
   }
   let first: ChainResult | undefined;
   for (const path of paths) {
-    const { checks, errors } = validatePath(path, opts);
+    let checked: { checks: ChainCheck[]; errors: string[] };
+    try {
+      checked = validatePath(path, opts);
+    } catch (e) {
+      // A malformed extension value (read lazily by the getters) fails the path instead of throwing.
+      checked = { checks: [], errors: [`path could not be evaluated: ${(e as Error).message}`] };
+    }
+    const { checks, errors } = checked;
     const result = { valid: errors.length === 0, path, checks, errors };
     if (result.valid) return result;
     first ??= result;

@@ -5,7 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { sm3 } from '@medsign/gm';
+import { DecodeError, sm3 } from '@medsign/gm';
 import { encodeTlv } from '@medsign/gm/der';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -202,26 +202,38 @@ export function fromAsnExtension(ext: AsnExtension): CertExtension {
 
 // --- readers -------------------------------------------------------------------------------------
 
+/**
+ * Parses an extension value with its schema; a value that does not match (attacker-controlled bytes
+ * in a received certificate) is a DecodeError, not the schema library's own error type.
+ */
+function parseValue<T>(value: Uint8Array, type: new () => T, what: string): T {
+  try {
+    return AsnConvert.parse(value, type);
+  } catch (e) {
+    throw new DecodeError(`${what}: ${(e as Error).message}`);
+  }
+}
+
 export function readBasicConstraints(value: Uint8Array): { ca: boolean; pathLength?: number } {
-  const bc = AsnConvert.parse(value, BasicConstraints);
+  const bc = parseValue(value, BasicConstraints, 'basicConstraints');
   return { ca: bc.cA, ...(bc.pathLenConstraint !== undefined ? { pathLength: bc.pathLenConstraint } : {}) };
 }
 
 export function readKeyUsage(value: Uint8Array): KeyUsageName[] {
-  const flags = AsnConvert.parse(value, KeyUsage).toNumber();
+  const flags = parseValue(value, KeyUsage, 'keyUsage').toNumber();
   return (Object.keys(KEY_USAGES) as KeyUsageName[]).filter((k) => flags & KEY_USAGES[k]);
 }
 
 export function readExtKeyUsage(value: Uint8Array): string[] {
-  return [...AsnConvert.parse(value, ExtendedKeyUsage)];
+  return [...parseValue(value, ExtendedKeyUsage, 'extKeyUsage')];
 }
 
 export function readSubjectKeyIdentifier(value: Uint8Array): Uint8Array {
-  return new Uint8Array(AsnConvert.parse(value, SubjectKeyIdentifier).buffer);
+  return new Uint8Array(parseValue(value, SubjectKeyIdentifier, 'subjectKeyIdentifier').buffer);
 }
 
 export function readAuthorityKeyIdentifier(value: Uint8Array): Uint8Array | undefined {
-  const aki = AsnConvert.parse(value, AuthorityKeyIdentifier);
+  const aki = parseValue(value, AuthorityKeyIdentifier, 'authorityKeyIdentifier');
   return aki.keyIdentifier ? new Uint8Array(aki.keyIdentifier.buffer) : undefined;
 }
 
@@ -237,11 +249,11 @@ function describeGeneralName(g: GeneralName): string {
 }
 
 export function readSubjectAltNames(value: Uint8Array): string[] {
-  return AsnConvert.parse(value, SubjectAlternativeName).map(describeGeneralName);
+  return [...parseValue(value, SubjectAlternativeName, 'subjectAltName')].map(describeGeneralName);
 }
 
 export function readCrlDistributionPoints(value: Uint8Array): string[] {
-  return AsnConvert.parse(value, CRLDistributionPoints).flatMap((dp) =>
+  return [...parseValue(value, CRLDistributionPoints, 'cRLDistributionPoints')].flatMap((dp) =>
     (dp.distributionPoint?.fullName ?? []).flatMap((g) =>
       g.uniformResourceIdentifier ? [g.uniformResourceIdentifier] : [],
     ),
@@ -250,7 +262,7 @@ export function readCrlDistributionPoints(value: Uint8Array): string[] {
 
 export function readAuthorityInfoAccess(value: Uint8Array): { ocsp: string[]; caIssuers: string[] } {
   const out = { ocsp: [] as string[], caIssuers: [] as string[] };
-  for (const ad of AsnConvert.parse(value, AuthorityInfoAccessSyntax)) {
+  for (const ad of parseValue(value, AuthorityInfoAccessSyntax, 'authorityInfoAccess')) {
     const uri = ad.accessLocation.uniformResourceIdentifier;
     if (!uri) continue;
     if (ad.accessMethod === oid.id_ad_ocsp) out.ocsp.push(uri);
@@ -260,5 +272,5 @@ export function readAuthorityInfoAccess(value: Uint8Array): { ocsp: string[]; ca
 }
 
 export function readCertificatePolicies(value: Uint8Array): string[] {
-  return AsnConvert.parse(value, CertificatePolicies).map((p) => p.policyIdentifier);
+  return [...parseValue(value, CertificatePolicies, 'certificatePolicies')].map((p) => p.policyIdentifier);
 }

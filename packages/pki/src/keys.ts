@@ -61,10 +61,21 @@ function curveOf(params: ArrayBuffer | null | undefined): string | undefined {
 
 /** Describes an SPKI; UnsupportedError for key types medsign does not handle. */
 export function describePublicKey(spki: Uint8Array): PublicKeyDescription {
-  const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+  // Malformed keys (attacker bytes in a received certificate) are DecodeErrors, not library errors.
+  let info: SubjectPublicKeyInfo;
+  try {
+    info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+  } catch (e) {
+    throw new DecodeError(`SubjectPublicKeyInfo: ${(e as Error).message}`);
+  }
   const alg = info.algorithm.algorithm;
   if (alg === oid.id_rsaEncryption) {
-    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    } catch (e) {
+      throw new DecodeError(`unreadable RSA public key: ${(e as Error).message}`);
+    }
     return { family: 'rsa', bits: key.asymmetricKeyDetails?.modulusLength ?? 0 };
   }
   if (alg === oid.id_ecPublicKey || alg === oid.id_sm2p256v1) {

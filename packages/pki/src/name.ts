@@ -86,8 +86,9 @@ function valueText(v: AttributeValue): string {
 
 /** The attributes of a name as [short name or OID, value] pairs, in order. */
 export function nameAttributes(name: Name): NameAttribute[] {
-  return name.flatMap((rdn) =>
-    rdn.map((atv) => [SHORT_BY_OID.get(atv.type) ?? atv.type, valueText(atv.value)] as NameAttribute),
+  // Spread first: mapping the schema's Array subclasses would return those subclasses, not plain arrays.
+  return [...name].flatMap((rdn) =>
+    [...rdn].map((atv) => [SHORT_BY_OID.get(atv.type) ?? atv.type, valueText(atv.value)] as NameAttribute),
   );
 }
 

@@ -103,3 +103,61 @@ export const id_gmt0015_taxationNumber = '1.2.156.10260.4.1.5';
 export const id_gmt0015_residentIdCard = '1.2.156.10260.4.1.1.1';
 /** GM/T 0015-2023 Passport Number. */
 export const id_gmt0015_passportNumber = '1.2.156.10260.4.1.1.2';
+/**
+ * GM/T 0015-2023 Unified Social Credit Code (统一社会信用代码). UNCONFIRMED [U]: single source (XiPKI);
+ * many field readers use 4.1.4 instead (gm-standards.md §1.4, §11). Read it, but prefer not to rely on it.
+ */
+export const id_gmt0015_unifiedSocialCreditCode = '1.2.156.10260.4.4';
+
+// --- RFC 5652 CMS content types and attributes; RFC 3161 (TSP), RFC 2634 / 5035 (ESS), RFC 6211
+export const id_data = '1.2.840.113549.1.7.1';
+export const id_signedData = '1.2.840.113549.1.7.2';
+export const id_contentType = '1.2.840.113549.1.9.3';
+export const id_messageDigest = '1.2.840.113549.1.9.4';
+export const id_signingTime = '1.2.840.113549.1.9.5';
+export const id_ct_TSTInfo = '1.2.840.113549.1.9.16.1.4';
+export const id_aa_signingCertificate = '1.2.840.113549.1.9.16.2.12';
+export const id_aa_timeStampToken = '1.2.840.113549.1.9.16.2.14';
+export const id_aa_signingCertificateV2 = '1.2.840.113549.1.9.16.2.47';
+export const id_aa_cmsAlgorithmProtect = '1.2.840.113549.1.9.52';
+
+// --- PKCS #9 (RFC 2985) CSR attributes; RFC 6960 OCSP
+export const id_pkcs9_challengePassword = '1.2.840.113549.1.9.7';
+export const id_pkcs9_extensionRequest = '1.2.840.113549.1.9.14';
+export const id_pkix_ocsp_basic = '1.3.6.1.5.5.7.48.1.1';
+export const id_pkix_ocsp_nonce = '1.3.6.1.5.5.7.48.1.2';
+export const id_pkix_ocsp_nocheck = '1.3.6.1.5.5.7.48.1.5';
+
+// --- RFC 8018 (PKCS #5 v2.1) password-based encryption; RFC 7914 scrypt; RFC 9579 PBMAC1
+export const id_PBES2 = '1.2.840.113549.1.5.13';
+export const id_PBKDF2 = '1.2.840.113549.1.5.12';
+export const id_PBMAC1 = '1.2.840.113549.1.5.14';
+export const id_scrypt = '1.3.6.1.4.1.11591.4.11';
+export const id_hmacWithSHA1 = '1.2.840.113549.2.7';
+export const id_hmacWithSHA224 = '1.2.840.113549.2.8';
+export const id_hmacWithSHA256 = '1.2.840.113549.2.9';
+export const id_hmacWithSHA384 = '1.2.840.113549.2.10';
+export const id_hmacWithSHA512 = '1.2.840.113549.2.11';
+export const id_aes128_CBC = '2.16.840.1.101.3.4.1.2';
+export const id_aes192_CBC = '2.16.840.1.101.3.4.1.22';
+export const id_aes256_CBC = '2.16.840.1.101.3.4.1.42';
+export const id_des_ede3_cbc = '1.2.840.113549.3.7';
+
+// --- RFC 7292 (PKCS #12 v1.1): PBE schemes, bag types, PKCS #9 bag attributes
+export const id_pbeWithSHAAnd128BitRC4 = '1.2.840.113549.1.12.1.1';
+export const id_pbeWithSHAAnd40BitRC4 = '1.2.840.113549.1.12.1.2';
+export const id_pbeWithSHAAnd3_KeyTripleDES_CBC = '1.2.840.113549.1.12.1.3';
+export const id_pbeWithSHAAnd2_KeyTripleDES_CBC = '1.2.840.113549.1.12.1.4';
+export const id_pbeWithSHAAnd128BitRC2_CBC = '1.2.840.113549.1.12.1.5';
+export const id_pbewithSHAAnd40BitRC2_CBC = '1.2.840.113549.1.12.1.6';
+export const id_pkcs12_keyBag = '1.2.840.113549.1.12.10.1.1';
+export const id_pkcs12_pkcs8ShroudedKeyBag = '1.2.840.113549.1.12.10.1.2';
+export const id_pkcs12_certBag = '1.2.840.113549.1.12.10.1.3';
+export const id_pkcs12_crlBag = '1.2.840.113549.1.12.10.1.4';
+export const id_pkcs12_secretBag = '1.2.840.113549.1.12.10.1.5';
+export const id_pkcs12_safeContentsBag = '1.2.840.113549.1.12.10.1.6';
+export const id_pkcs9_friendlyName = '1.2.840.113549.1.9.20';
+export const id_pkcs9_localKeyId = '1.2.840.113549.1.9.21';
+export const id_pkcs9_x509Certificate = '1.2.840.113549.1.9.22.1';
+export const id_encryptedData = '1.2.840.113549.1.7.6';
+export const id_envelopedData = '1.2.840.113549.1.7.3';

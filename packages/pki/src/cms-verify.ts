@@ -1,0 +1,173 @@
+/**
+ * Whole-message CMS verification (RFC 5652, GM/T 0010) — every SignerInfo checked by verifyCmsSigner,
+ * optionally each signer's chain to trust anchors, and RFC 3161 Appendix A signature time-stamps — and
+ * adding such a time-stamp to an existing SignedData. Kept apart from cms.ts because it needs tsp.ts,
+ * which itself signs through cms.ts.
+ */
+
+import { encodeOid, encodeSequence, readOid } from '@medsign/gm/der';
+import { digest } from './algorithms.js';
+import type { ParsedCertificate } from './certificate.js';
+import { verifyCertificateChain, type ChainResult } from './chain.js';
+import { CMS_PEM_LABELS, ParsedCms, verifyCmsSigner, type CmsSignerCheck } from './cms.js';
+import { encodeAttribute, timeStampTokenAttribute, type CmsAttribute } from './cms-attributes.js';
+import { childrenOf, encodeContext, encodeSetOf, sameBytes, tlvBytes } from './cms-der.js';
+import { derFromInput, outerSequence } from './der-input.js';
+import * as oid from './oids.js';
+import { parseTstInfo, verifyTimeStampToken, type TimeStampVerifyResult } from './tsp.js';
+
+/** What verifyCms checks against. */
+export type CmsVerifyOptions = {
+  /** The content of a detached signature (compared with the content when it is encapsulated). */
+  content?: Uint8Array;
+  /** Trust anchors: when given, each signer's certificate chain is validated too. */
+  anchors?: readonly ParsedCertificate[];
+  /** Validation time for chains (default now). */
+  at?: Date;
+  /** Certificates besides the embedded ones (signer certificates, intermediates, TSA certificates). */
+  extraCertificates?: readonly ParsedCertificate[];
+};
+
+/** One signer's outcome. */
+export type CmsSignerResult = CmsSignerCheck & {
+  /** Position of the SignerInfo in the received SET. */
+  index: number;
+  chain?: ChainResult;
+  /** The first signature time-stamp, if any (all of them in `timestamps`). */
+  timestamp?: TimeStampVerifyResult;
+  timestamps?: TimeStampVerifyResult[];
+};
+
+/** The outcome of verifyCms. */
+export type CmsVerifyResult = {
+  valid: boolean;
+  contentType?: string;
+  eContentType?: string;
+  gmOids?: boolean;
+  detached?: boolean;
+  /** The encapsulated content, when attached. */
+  content?: Uint8Array;
+  signers: CmsSignerResult[];
+  errors: string[];
+};
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Verifies a CMS SignedData (ParsedCms, PEM or DER; either OID style). Never throws: malformed input
+ * is reported as an error. Valid only when there is at least one signer and every signer — with its
+ * chain when `anchors` are given, and its time-stamps — verifies.
+ */
+export function verifyCms(
+  input: ParsedCms | Uint8Array | string,
+  opts: CmsVerifyOptions = {},
+): CmsVerifyResult {
+  let cms: ParsedCms;
+  try {
+    cms = input instanceof ParsedCms ? input : ParsedCms.parse(input);
+  } catch (e) {
+    return { valid: false, signers: [], errors: [`malformed CMS: ${message(e)}`] };
+  }
+  const errors: string[] = [];
+  const signers: CmsSignerResult[] = [];
+  if (cms.signerInfos.length === 0) errors.push('no SignerInfo');
+  const extra = opts.extraCertificates ?? [];
+  cms.signerInfos.forEach((si, index) => {
+    const base = verifyCmsSigner(cms, index, {
+      ...(opts.content ? { content: opts.content } : {}),
+      certificates: extra,
+    });
+    const r: CmsSignerResult = { ...base, index, checks: [...base.checks], errors: [...base.errors] };
+    const fail = (check: string, detail: string) => {
+      r.checks.push({ check, ok: false, detail });
+      r.errors.push(`${check} failed: ${detail}`);
+    };
+    if (opts.anchors && r.certificate) {
+      const chain = verifyCertificateChain(r.certificate, {
+        anchors: opts.anchors,
+        intermediates: [...cms.certificates, ...extra],
+        ...(opts.at ? { at: opts.at } : {}),
+      });
+      r.chain = chain;
+      if (chain.valid) r.checks.push({ check: 'certificate chain', ok: true });
+      else fail('certificate chain', chain.errors.join('; '));
+    }
+    const tsValues = (si.unsignedAttributes ?? [])
+      .filter((a) => a.oid === oid.id_aa_timeStampToken)
+      .flatMap((a) => a.values);
+    if (tsValues.length) {
+      r.timestamps = tsValues.map((token) =>
+        verifyTimeStampToken(token, {
+          data: si.signature,
+          certificates: [...extra, ...cms.certificates],
+          ...(opts.anchors ? { anchors: opts.anchors } : {}),
+          ...(opts.at ? { at: opts.at } : {}),
+        }),
+      );
+      r.timestamp = r.timestamps[0];
+      r.timestamps.forEach((t, i) => {
+        if (t.valid)
+          r.checks.push({ check: `signature time-stamp ${i}`, ok: true, detail: t.genTime?.toISOString() });
+        else fail(`signature time-stamp ${i}`, t.errors.join('; '));
+      });
+    }
+    r.valid = r.errors.length === 0 && r.checks.length > 0;
+    signers.push(r);
+    for (const e of r.errors) errors.push(`signer[${index}]: ${e}`);
+  });
+  return {
+    valid: errors.length === 0 && signers.length > 0 && signers.every((s) => s.valid),
+    contentType: cms.contentType,
+    eContentType: cms.eContentType,
+    gmOids: cms.gmOids,
+    detached: cms.detached,
+    ...(cms.content ? { content: cms.content } : {}),
+    signers,
+    errors,
+  };
+}
+
+/**
+ * Adds an RFC 3161 signature time-stamp (unsigned attribute id-aa-timeStampToken,
+ * 1.2.840.113549.1.9.16.2.14) to SignerInfo `signerIndex` and returns the new ContentInfo DER. The
+ * token's message imprint must cover that SignerInfo's signature value (RFC 3161 Appendix A); every
+ * other byte of the SignedData is kept as received. A second token is added as a further value.
+ */
+export function addTimestampToken(
+  cmsDer: Uint8Array | string,
+  signerIndex: number,
+  tokenDer: Uint8Array,
+): Uint8Array {
+  const der = derFromInput(cmsDer, CMS_PEM_LABELS, 'CMS');
+  const cms = ParsedCms.parse(der);
+  const si = cms.signerInfos[signerIndex];
+  if (!si) throw new RangeError(`no SignerInfo at index ${signerIndex}`);
+
+  const token = ParsedCms.parse(tokenDer);
+  if (!token.content) throw new RangeError('the time-stamp token carries no TSTInfo');
+  const mi = parseTstInfo(token.content).messageImprint;
+  if (!mi.hash || !sameBytes(digest(mi.hash, si.signature), mi.hashedMessage))
+    throw new RangeError('the time-stamp token does not cover this SignerInfo signature value');
+
+  // Rebuild the SignerInfo: the fields up to the signature as received, then the unsigned attributes.
+  const fields = outerSequence(si.der, 'SignerInfo');
+  const kept = fields.filter((f) => f.tag !== 0xa1).map(tlvBytes);
+  const attrs: CmsAttribute[] = (si.unsignedAttributes ?? []).map((a) => ({
+    oid: a.oid,
+    values: [...a.values],
+  }));
+  const existing = attrs.find((a) => a.oid === oid.id_aa_timeStampToken);
+  if (existing) existing.values.push(tokenDer);
+  else attrs.push(timeStampTokenAttribute(tokenDer));
+  const newSignerInfo = encodeSequence(...kept, encodeSetOf(attrs.map(encodeAttribute), 0xa1));
+
+  // Rebuild the SignedData with the signerInfos SET changed and every other field kept.
+  const top = outerSequence(der, 'ContentInfo');
+  const contentType = readOid(top[0]!, 'ContentInfo contentType');
+  const signedData = childrenOf(top[1]!)[0]!;
+  const sdFields = childrenOf(signedData);
+  const signerSet = sdFields[sdFields.length - 1]!;
+  const infos = childrenOf(signerSet).map((t, i) => (i === signerIndex ? newSignerInfo : tlvBytes(t)));
+  const newSignedData = encodeSequence(...sdFields.slice(0, -1).map(tlvBytes), encodeSetOf(infos));
+  return encodeSequence(encodeOid(contentType), encodeContext(0, newSignedData));
+}
