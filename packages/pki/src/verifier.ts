@@ -7,7 +7,15 @@
 import { decodePemBlocks, DecodeError } from '@medsign/gm';
 import { ParsedCertificate } from './certificate.js';
 import { verifyCertificateChain, type ChainCheck } from './chain.js';
+import { ParsedCms } from './cms.js';
+import { verifyCms } from './cms-verify.js';
+import { ParsedCrl, verifyCrl } from './crl.js';
+import { ParsedCsr } from './csr.js';
 import { looksLikePem } from './der-input.js';
+import { namesMatch } from './name.js';
+import { id_ct_TSTInfo } from './oids.js';
+import { parseTimeStampResp, verifyTimeStampToken } from './tsp.js';
+import { certIdMatchesIssuer, ParsedOcspResponse, verifyOcspResponse } from './ocsp.js';
 
 /** What the verifier recognised. */
 export type ArtifactKind =
@@ -46,18 +54,11 @@ export type VerifyArtifactOptions = {
 };
 
 /** A verifier for one artifact kind: returns undefined when the bytes are not that kind. */
-export type ArtifactVerifier = (
+type ArtifactVerifier = (
   der: Uint8Array,
   label: string | undefined,
   opts: VerifyArtifactOptions,
 ) => VerificationReport | undefined;
-
-const verifiers: ArtifactVerifier[] = [];
-
-/** Registers a verifier (formats modules call this, so the verifier grows with the package). */
-export function registerArtifactVerifier(v: ArtifactVerifier): void {
-  verifiers.push(v);
-}
 
 function fromChecks(kind: ArtifactKind, fields: ReportField[], checks: ReportCheck[]): VerificationReport {
   const errors = checks
@@ -65,8 +66,6 @@ function fromChecks(kind: ArtifactKind, fields: ReportField[], checks: ReportChe
     .map((c) => `${c.subject ? `${c.subject}: ` : ''}${c.check} failed${c.detail ? ` (${c.detail})` : ''}`);
   return { kind, valid: errors.length === 0, fields, checks, errors };
 }
-
-export { fromChecks as reportFromChecks };
 
 /** Fields every certificate report shows. */
 export function certificateFields(cert: ParsedCertificate, prefix = ''): ReportField[] {
@@ -152,17 +151,209 @@ export function loadCertificates(input: Uint8Array): ParsedCertificate[] {
   return splitArtifacts(input).map((a) => ParsedCertificate.parse(a.der));
 }
 
-registerArtifactVerifier((der, label, opts) => {
-  if (label !== undefined && label !== 'CERTIFICATE') return undefined;
-  let cert: ParsedCertificate;
+/**
+ * Tries a parser: undefined when the bytes are not this kind (a DecodeError without a matching PEM
+ * label), the parse error itself when the label says they should have been.
+ */
+function attempt<T>(label: string | undefined, labels: readonly string[], parse: () => T): T | undefined {
+  if (label !== undefined && !labels.includes(label)) return undefined;
   try {
-    cert = ParsedCertificate.parse(der);
+    return parse();
   } catch (e) {
-    if (label === 'CERTIFICATE') throw e;
+    if (label !== undefined || !(e instanceof DecodeError)) throw e;
     return undefined;
   }
-  return verifyCertificateReport([cert], opts);
-});
+}
+
+/** Finds the trusted certificate that `matches`, and validates its own path to the anchors. */
+function trustedIssuer(
+  matches: (c: ParsedCertificate) => boolean,
+  what: string,
+  opts: VerifyArtifactOptions,
+): { issuer?: ParsedCertificate; checks: ReportCheck[] } {
+  const issuer = (opts.trusted ?? []).find(matches);
+  if (!issuer) {
+    return {
+      checks: [
+        {
+          check: `${what} issuer among the trusted certificates`,
+          ok: false,
+          detail: 'pass the issuing CA certificate with --ca',
+        },
+      ],
+    };
+  }
+  const chain = verifyCertificateReport([issuer], opts);
+  return { issuer, checks: chain.checks };
+}
+
+const verifyCertificateArtifact: ArtifactVerifier = (der, label, opts) => {
+  const cert = attempt(label, ['CERTIFICATE'], () => ParsedCertificate.parse(der));
+  return cert && verifyCertificateReport([cert], opts);
+};
+
+const verifyCsrArtifact: ArtifactVerifier = (der, label) => {
+  const csr = attempt(label, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'], () => ParsedCsr.parse(der));
+  if (!csr) return undefined;
+  let algorithm: string;
+  try {
+    algorithm = csr.signatureAlgorithm.name;
+  } catch (e) {
+    algorithm = `unsupported (${(e as Error).message})`;
+  }
+  return fromChecks(
+    'csr',
+    [
+      { key: 'subject', value: csr.subjectText },
+      { key: 'signatureAlgorithm', value: algorithm },
+    ],
+    [{ check: 'proof of possession (request signature)', ok: csr.verifyProofOfPossession() }],
+  );
+};
+
+const verifyCrlArtifact: ArtifactVerifier = (der, label, opts) => {
+  const crl = attempt(label, ['X509 CRL'], () => ParsedCrl.parse(der));
+  if (!crl) return undefined;
+  const fields: ReportField[] = [
+    { key: 'issuer', value: crl.issuerText },
+    { key: 'thisUpdate', value: crl.thisUpdate.toISOString() },
+    { key: 'nextUpdate', value: crl.nextUpdate?.toISOString() ?? '-' },
+    { key: 'crlNumber', value: crl.crlNumber?.toString() ?? '-' },
+    { key: 'revoked', value: String(crl.entries.length) },
+  ];
+  const { issuer, checks } = trustedIssuer((c) => namesMatch(c.subject, crl.issuer), 'CRL', opts);
+  if (issuer) {
+    const r = verifyCrl(crl, issuer, opts.at ? { at: opts.at } : {});
+    checks.push(...r.checks.map((c) => ({ ...c, subject: 'CRL' })));
+  }
+  return fromChecks('crl', fields, checks);
+};
+
+const verifyOcspArtifact: ArtifactVerifier = (der, label, opts) => {
+  const resp = attempt(label, ['OCSP RESPONSE'], () => ParsedOcspResponse.parse(der));
+  if (!resp) return undefined;
+  const fields: ReportField[] = [
+    { key: 'status', value: resp.status },
+    { key: 'producedAt', value: resp.producedAt?.toISOString() ?? '-' },
+    ...resp.responses.map((r, i) => ({
+      key: `response${i + 1}`,
+      value: `serial ${r.certId.serialNumber}: ${r.status}${r.revocationTime ? ` since ${r.revocationTime.toISOString()}` : ''}`,
+    })),
+  ];
+  const first = resp.responses[0];
+  const { issuer, checks } = first
+    ? trustedIssuer((c) => certIdMatchesIssuer(first.certId, c), 'OCSP', opts)
+    : {
+        issuer: undefined,
+        checks: [{ check: 'single responses present', ok: false, detail: `response status ${resp.status}` }],
+      };
+  if (issuer) {
+    const r = verifyOcspResponse(resp, issuer, opts.at ? { at: opts.at } : {});
+    checks.push(...r.checks.map((c) => ({ ...c, subject: 'OCSP' })));
+  }
+  return fromChecks('ocsp-response', fields, checks);
+};
+
+function anchorsAndExtras(opts: VerifyArtifactOptions) {
+  const trusted = opts.trusted ?? [];
+  const anchors = trusted.filter((c) => c.isSelfIssued);
+  return { anchors: anchors.length ? anchors : trusted, extra: trusted.filter((c) => !anchors.includes(c)) };
+}
+
+function timeStampReport(
+  kind: ArtifactKind,
+  der: Uint8Array,
+  opts: VerifyArtifactOptions,
+): VerificationReport {
+  const { anchors, extra } = anchorsAndExtras(opts);
+  const checks: ReportCheck[] = [];
+  if (!opts.data)
+    checks.push({ check: 'data given', ok: false, detail: 'pass the time-stamped data with --data' });
+  if (anchors.length === 0)
+    checks.push({
+      check: 'trust anchor',
+      ok: false,
+      detail: 'no trust anchor given (pass the root certificate with --ca)',
+    });
+  const r = verifyTimeStampToken(der, {
+    ...(opts.data ? { data: opts.data } : {}),
+    ...(anchors.length ? { anchors } : {}),
+    certificates: extra,
+    ...(opts.at ? { at: opts.at } : {}),
+  });
+  const fields: ReportField[] = [
+    { key: 'genTime', value: r.genTime?.toISOString() ?? '-' },
+    { key: 'tsa', value: r.tsaCertificate?.subjectText ?? r.tsaName ?? '-' },
+    { key: 'serialNumber', value: r.serial?.toString(16) ?? '-' },
+    { key: 'policy', value: r.policy ?? '-' },
+    { key: 'digestAlgorithm', value: String(r.hashAlgorithm ?? '-') },
+  ];
+  if (r.tsaCertificate)
+    fields.push({ key: 'signatureAlgorithm', value: safe(() => r.tsaCertificate!.signatureAlgorithm.name) });
+  checks.push(...r.checks.map((c) => ({ ...c, subject: 'TSA' })));
+  return fromChecks(kind, fields, checks);
+}
+
+function safe(f: () => string): string {
+  try {
+    return f();
+  } catch (e) {
+    return `unsupported (${(e as Error).message})`;
+  }
+}
+
+const verifyTimeStampRespArtifact: ArtifactVerifier = (der, label, opts) => {
+  const resp = attempt(label, ['TIMESTAMP RESPONSE', 'TSR'], () => parseTimeStampResp(der));
+  return resp && timeStampReport('timestamp-response', der, opts);
+};
+
+const verifyCmsArtifact: ArtifactVerifier = (der, label, opts) => {
+  const cms = attempt(label, ['PKCS7', 'CMS', 'SIGNED DATA'], () => ParsedCms.parse(der));
+  if (!cms) return undefined;
+  if (cms.eContentType === id_ct_TSTInfo) return timeStampReport('timestamp-token', der, opts);
+  const { anchors, extra } = anchorsAndExtras(opts);
+  const r = verifyCms(cms, {
+    ...(opts.data ? { content: opts.data } : {}),
+    ...(anchors.length ? { anchors } : {}),
+    extraCertificates: extra,
+    ...(opts.at ? { at: opts.at } : {}),
+  });
+  const fields: ReportField[] = [
+    { key: 'contentType', value: `${cms.contentType}${r.gmOids ? ' (GM/T 0010)' : ''}` },
+    { key: 'detached', value: cms.content === undefined ? 'yes' : 'no' },
+  ];
+  const checks: ReportCheck[] = [];
+  if (anchors.length === 0)
+    checks.push({
+      check: 'trust anchor',
+      ok: false,
+      detail: 'no trust anchor given (pass the root certificate with --ca)',
+    });
+  r.signers.forEach((signer, i) => {
+    const n = r.signers.length > 1 ? `signer${i + 1}.` : '';
+    fields.push({ key: `${n}signer`, value: signer.subject ?? '-' });
+    fields.push({ key: `${n}signatureAlgorithm`, value: signer.signatureAlgorithm ?? '-' });
+    fields.push({ key: `${n}digestAlgorithm`, value: signer.digestAlgorithm ?? '-' });
+    if (signer.signingTime) fields.push({ key: `${n}signingTime`, value: signer.signingTime.toISOString() });
+    if (signer.timestamp?.genTime)
+      fields.push({ key: `${n}genTime`, value: signer.timestamp.genTime.toISOString() });
+    checks.push(...signer.checks.map((c) => ({ ...c, subject: signer.subject ?? `signer ${i + 1}` })));
+  });
+  for (const e of r.errors.filter((e) => !r.signers.some((s) => s.errors.includes(e))))
+    checks.push({ check: 'signed data', ok: false, detail: e });
+  if (r.signers.length === 0) checks.push({ check: 'signers present', ok: false, detail: 'no SignerInfo' });
+  return fromChecks('cms', fields, checks);
+};
+
+/** Tried in order; a PEM label selects one directly. */
+const VERIFIERS: readonly ArtifactVerifier[] = [
+  verifyCertificateArtifact,
+  verifyCrlArtifact,
+  verifyCsrArtifact,
+  verifyCmsArtifact,
+  verifyTimeStampRespArtifact,
+  verifyOcspArtifact,
+];
 
 /**
  * Recognises and verifies one artifact. A PEM file with several CERTIFICATE blocks is a chain (leaf
@@ -178,7 +369,7 @@ export function verifyArtifact(input: Uint8Array, opts: VerifyArtifactOptions = 
   }
   const { der, label } = parts[0]!;
   let lastError: unknown;
-  for (const v of verifiers) {
+  for (const v of VERIFIERS) {
     try {
       const report = v(der, label, opts);
       if (report) return report;
