@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { GM_USAGE, gmCommand } from './commands/gm.js';
+import { CMS_USAGE, cmsCommand } from './commands/cms.js';
 import { certCommand, VERIFY_USAGE, verifyCommand } from './commands/verify.js';
 import { CliError, EXIT } from './io.js';
 
@@ -19,12 +20,15 @@ Usage: medsign <command> [options]
 Commands:
   verify  verify a certificate, chain, CSR, CRL, OCSP response, CMS signature or time-stamp
   cert    show a certificate (medsign cert show FILE)
+  cms     make a CMS / PKCS#7 signature (medsign cms sign …)
   gm      SM2 / SM3 / SM4 operations
   start   run the platform server (arrives with the CA/server work; for now prints this help)
   help    show this help
   version print the version
 
 ${VERIFY_USAGE}
+
+${CMS_USAGE}
 
 ${GM_USAGE}`;
 
@@ -57,6 +61,8 @@ async function run(argv: string[]): Promise<number> {
       return verifyCommand(rest);
     case 'cert':
       return certCommand(rest);
+    case 'cms':
+      return cmsCommand(rest);
     default:
       throw new CliError(`unknown command ${command} (try medsign --help)`);
   }
