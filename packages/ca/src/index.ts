@@ -1,0 +1,9 @@
+/**
+ * @medsign/ca — the certificate authority core: profiles, issuance, revocation, CRL and OCSP. Pure logic:
+ * the clock, CA keys, storage and the audit log come in through the ports in ports.ts.
+ */
+
+export * from './ports.js';
+export * from './profiles.js';
+export * from './issue.js';
+export * from './revocation.js';

@@ -1,0 +1,108 @@
+/**
+ * Domain errors (conventions.md §3, tier 2): one class, one table of codes. Each code has a coarse kind
+ * that the transport maps to a status (HTTP problem+json, CLI exit code); `detail` is safe to show to the
+ * caller, `cause` is for logs only. docs/errors.md is generated from this table and a test keeps it in sync.
+ */
+
+/** Coarse kinds, each with one HTTP status. */
+export const ERROR_KINDS = {
+  malformed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  notFound: 404,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+} as const;
+
+export type ErrorKind = keyof typeof ERROR_KINDS;
+
+/** Every domain error code: its kind and what it means (English; the docs table shows it). */
+export const ERROR_CODES = {
+  CA_PROFILE_NOT_FOUND: { kind: 'notFound', meaning: 'No certificate profile has this id.' },
+  CA_NOT_FOUND: {
+    kind: 'notFound',
+    meaning: 'No certificate authority has this id, or none fits the key algorithm.',
+  },
+  CA_CSR_INVALID: {
+    kind: 'malformed',
+    meaning: 'The certificate request is malformed or its proof of possession does not verify.',
+  },
+  CA_KEY_NOT_ALLOWED: {
+    kind: 'malformed',
+    meaning: 'The profile does not accept this key algorithm or size.',
+  },
+  CA_SUBJECT_INVALID: {
+    kind: 'malformed',
+    meaning: 'A subject field the profile needs is missing or not acceptable.',
+  },
+  CA_VALIDITY_INVALID: {
+    kind: 'malformed',
+    meaning: 'The requested validity is outside what the profile or the issuing CA allows.',
+  },
+  CA_LINT_FAILED: {
+    kind: 'internal',
+    meaning: 'The certificate to be issued failed an error-level lint; nothing was signed.',
+  },
+  CA_SIGNATURE_CHECK_FAILED: {
+    kind: 'internal',
+    meaning:
+      'The signed certificate did not match what was linted, or its signature did not verify; it was not stored.',
+  },
+  CA_SERIAL_COLLISION: { kind: 'unavailable', meaning: 'No unique serial number could be reserved; retry.' },
+  CA_CERT_NOT_FOUND: {
+    kind: 'notFound',
+    meaning: 'No certificate with this serial number was issued by this CA.',
+  },
+  CA_ALREADY_REVOKED: { kind: 'conflict', meaning: 'The certificate is already revoked.' },
+  CA_NOT_ON_HOLD: {
+    kind: 'conflict',
+    meaning: 'Only a certificate on hold (certificateHold) can be resumed.',
+  },
+  CA_REASON_INVALID: { kind: 'malformed', meaning: 'Unknown revocation reason.' },
+} as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one domain error class. */
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+  readonly code: ErrorCode;
+  readonly kind: ErrorKind;
+  /** Safe to show to the caller (no secrets, no personal data in clear). */
+  readonly detail: string;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const entry = ERROR_CODES[code];
+    super(`${code}: ${detail ?? entry.meaning}`, options);
+    this.code = code;
+    this.kind = entry.kind;
+    this.detail = detail ?? entry.meaning;
+  }
+
+  /** HTTP status for this error's kind. */
+  get status(): number {
+    return ERROR_KINDS[this.kind];
+  }
+}
+
+/** The Markdown of docs/errors.md, generated from the table. */
+export function renderErrorsMarkdown(): string {
+  const rows = (Object.keys(ERROR_CODES) as ErrorCode[])
+    .sort()
+    .map(
+      (code) =>
+        `| \`${code}\` | ${ERROR_CODES[code].kind} | ${ERROR_KINDS[ERROR_CODES[code].kind]} | ${ERROR_CODES[code].meaning} |`,
+    );
+  return [
+    '# medsign error codes',
+    '',
+    'Generated from `packages/errors/src/index.ts` (a test fails when this file and the table differ).',
+    'HTTP APIs answer with `application/problem+json` carrying the code; the CLI prints it on one line.',
+    '',
+    '| code | kind | HTTP | meaning |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
