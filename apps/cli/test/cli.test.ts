@@ -1,33 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { REPO_ROOT, runMedsignCli as medsign, tempDir } from '@medsign/testkit';
 
-const repo = new URL('../../../', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'medsign-cli-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const p = (name: string) => join(dir, name);
-
-/** Runs the CLI from its TypeScript sources, as `medsign ARGS`. */
-function medsign(args: string[], input?: Uint8Array | string) {
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--conditions=medsign-source',
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      "import { main } from '@medsign/cli'; process.exitCode = await main(process.argv.slice(1));",
-      '--',
-      ...args,
-    ],
-    { cwd: repo, input: input ?? '', env: { ...process.env, NODE_NO_WARNINGS: '1' } },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
-}
+const tmp = tempDir('medsign-cli-');
+after(() => tmp.cleanup());
+const p = (name: string) => tmp.file(name);
 
 function openssl(args: string[]) {
   return spawnSync('openssl', args, { encoding: 'utf8' });
@@ -238,9 +218,15 @@ describe('medsign gm sm3 / sm4', () => {
 
 test(
   'the built `medsign` binary is reachable through npx from the repository root',
-  { skip: !existsSync(join(repo, 'apps/cli/dist/main.js')) && 'apps/cli/dist not built (npm ci builds it)' },
+  {
+    skip:
+      !existsSync(join(REPO_ROOT, 'apps/cli/dist/main.js')) && 'apps/cli/dist not built (npm ci builds it)',
+  },
   () => {
-    const r = spawnSync('npx', ['--no-install', 'medsign', '--version'], { cwd: repo, encoding: 'utf8' });
+    const r = spawnSync('npx', ['--no-install', 'medsign', '--version'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^\d+\.\d+\.\d+/);
   },

@@ -1,33 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { makeHierarchy } from '@medsign/testkit';
+import { makeHierarchy, runMedsignCliText as medsign, tempDir } from '@medsign/testkit';
 
-const repo = new URL('../../../', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'medsign-verify-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const p = (name: string) => join(dir, name);
-
-function medsign(args: string[]) {
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--conditions=medsign-source',
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      "import { main } from '@medsign/cli'; process.exitCode = await main(process.argv.slice(1));",
-      '--',
-      ...args,
-    ],
-    { cwd: repo, encoding: 'utf8', env: { ...process.env, NODE_NO_WARNINGS: '1' } },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const tmp = tempDir('medsign-verify-');
+after(() => tmp.cleanup());
+const p = (name: string) => tmp.file(name);
 
 describe('medsign verify / cert show on certificates', () => {
   before(async () => {

@@ -15,5 +15,12 @@ export {
   type Sm4Options,
 } from './sm4.js';
 export { DecodeError, DecryptError } from './errors.js';
-export { bytesToHex, hexToBytes, constantTimeEqual, type BytesLike } from './bytes.js';
+export {
+  bytesToHex,
+  hexToBytes,
+  concatBytes,
+  copyBytes,
+  constantTimeEqual,
+  type BytesLike,
+} from './bytes.js';
 export { encodePem, decodePem, decodePemBlocks } from './pem.js';

@@ -23,7 +23,7 @@ import {
   signatureAlgorithmIdentifier,
   type SignatureAlgorithm,
 } from './algorithms.js';
-import { derFromInput, outerSequence, rawTlv } from './der-input.js';
+import { derFromInput, outerSequence, tlvBytes } from './der-input.js';
 import {
   fromAsnExtension,
   readAuthorityInfoAccess,
@@ -126,7 +126,7 @@ export class ParsedCertificate {
     const top = outerSequence(der, 'Certificate');
     if (top.length !== 3)
       throw new DecodeError('Certificate: expected tbsCertificate, signatureAlgorithm, signatureValue');
-    this.tbsDer = rawTlv(der, top[0]!);
+    this.tbsDer = tlvBytes(top[0]!);
     const tbsParts = outerSequence(this.tbsDer, 'TBSCertificate');
     const offset = tbsParts[0]?.tag === 0xa0 ? 1 : 0;
     if (tbsParts.length < 6 + offset) throw new DecodeError('TBSCertificate: missing fields');
@@ -140,9 +140,9 @@ export class ParsedCertificate {
       (sv.length > 1 && ((sv[0] === 0 && !(sv[1]! & 0x80)) || (sv[0] === 0xff && sv[1]! & 0x80)))
     )
       throw new DecodeError('TBSCertificate: serialNumber is not a minimal DER INTEGER', serial.start);
-    this.issuerDer = rawTlv(this.tbsDer, tbsParts[2 + offset]!);
-    this.subjectDer = rawTlv(this.tbsDer, tbsParts[4 + offset]!);
-    this.publicKeyInfo = rawTlv(this.tbsDer, tbsParts[5 + offset]!);
+    this.issuerDer = tlvBytes(tbsParts[2 + offset]!);
+    this.subjectDer = tlvBytes(tbsParts[4 + offset]!);
+    this.publicKeyInfo = tlvBytes(tbsParts[5 + offset]!);
     try {
       this.asn = AsnConvert.parse(der, Certificate);
     } catch (e) {

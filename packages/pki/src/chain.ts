@@ -6,17 +6,18 @@
  */
 
 import type { ParsedCertificate } from './certificate.js';
+import { Checks, type Check } from './checks.js';
+import { sameBytes } from './der-input.js';
+import { message } from './errors.js';
 import { namesMatch } from './name.js';
 import * as oid from './oids.js';
-
-/** One check on one certificate of a path. */
-export type ChainCheck = { certificate: string; check: string; ok: boolean; detail?: string };
 
 export type ChainResult = {
   valid: boolean;
   /** The path found, leaf first, ending at the trust anchor (empty if none was found). */
   path: ParsedCertificate[];
-  checks: ChainCheck[];
+  /** Every check, each about one certificate of the path (`subject`). */
+  checks: Check[];
   /** Human-readable reasons for failure (empty when valid). */
   errors: string[];
 };
@@ -49,18 +50,17 @@ const KNOWN_EXTENSIONS = new Set([
   oid.id_ce_freshestCRL,
 ]);
 
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
-
 function label(c: ParsedCertificate): string {
   return c.subjectText || `serial ${c.serialNumber}`;
 }
 
 /** Could `issuer` have issued `child`? (name chaining, plus key identifiers when both are present). */
 export function isPossibleIssuer(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
-  if (!same(child.issuerDer, issuer.subjectDer) && !namesMatch(child.issuer, issuer.subject)) return false;
+  if (!sameBytes(child.issuerDer, issuer.subjectDer) && !namesMatch(child.issuer, issuer.subject))
+    return false;
   const aki = child.authorityKeyIdentifier;
   const ski = issuer.subjectKeyIdentifier;
-  return !(aki && ski && !same(aki, ski));
+  return !(aki && ski && !sameBytes(aki, ski));
 }
 
 function candidates(
@@ -76,7 +76,7 @@ function candidates(
       return false;
     }
   };
-  return pool.filter((c) => possible(c) && !path.some((p) => same(p.der, c.der)));
+  return pool.filter((c) => possible(c) && !path.some((p) => sameBytes(p.der, c.der)));
 }
 
 /** Builds every candidate path from the leaf to an anchor (depth-first, shortest tried first). */
@@ -85,7 +85,7 @@ function buildPaths(leaf: ParsedCertificate, opts: ChainOptions): ParsedCertific
   const out: ParsedCertificate[][] = [];
   const walk = (path: ParsedCertificate[]) => {
     const last = path[path.length - 1]!;
-    if (opts.anchors.some((a) => same(a.der, last.der))) {
+    if (opts.anchors.some((a) => sameBytes(a.der, last.der))) {
       out.push(path);
       return;
     }
@@ -97,91 +97,90 @@ function buildPaths(leaf: ParsedCertificate, opts: ChainOptions): ParsedCertific
   return out.sort((a, b) => a.length - b.length);
 }
 
-function validatePath(
-  path: ParsedCertificate[],
-  opts: ChainOptions,
-): { checks: ChainCheck[]; errors: string[] } {
+function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
   const at = opts.at ?? new Date();
-  const checks: ChainCheck[] = [];
-  const add = (c: ParsedCertificate, check: string, ok: boolean, detail?: string) =>
-    checks.push({ certificate: label(c), check, ok, ...(detail ? { detail } : {}) });
+  const checks = new Checks();
+  const expect = (c: ParsedCertificate, check: string, ok: boolean, failure: string) =>
+    checks.expect(check, ok, failure, label(c));
 
   path.forEach((cert, i) => {
     const issuer = path[i + 1];
     const isAnchor = i === path.length - 1;
-    add(
+    expect(
       cert,
       'validity',
       cert.isValidAt(at),
-      cert.isValidAt(at)
-        ? undefined
-        : `valid ${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()}, checked at ${at.toISOString()}`,
+      `valid ${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()}, checked at ${at.toISOString()}`,
     );
-    add(
+    expect(
       cert,
       'algorithm identifiers match',
       cert.algorithmsMatch,
-      cert.algorithmsMatch ? undefined : 'outer signatureAlgorithm differs from TBSCertificate.signature',
+      'outer signatureAlgorithm differs from TBSCertificate.signature',
     );
     const unknownCritical = cert.extensions
       .filter((e) => e.critical && !KNOWN_EXTENSIONS.has(e.oid))
       .map((e) => e.oid);
-    add(
+    expect(
       cert,
       'no unknown critical extensions',
       unknownCritical.length === 0,
-      unknownCritical.length ? `unknown critical: ${unknownCritical.join(', ')}` : undefined,
+      `unknown critical: ${unknownCritical.join(', ')}`,
     );
     if (issuer) {
       const sigOk = cert.verifySignature(issuer.publicKeyInfo);
-      add(
-        cert,
+      checks.add(
         'signature',
         sigOk,
         sigOk ? `signed by ${label(issuer)}` : `signature does not verify with the key of ${label(issuer)}`,
+        label(cert),
       );
       const bc = issuer.basicConstraints;
-      add(
+      expect(
         issuer,
         'issuer is a CA (basicConstraints cA)',
         bc?.ca === true,
-        bc?.ca ? undefined : 'basicConstraints cA is absent or false',
+        'basicConstraints cA is absent or false',
       );
       const ku = issuer.keyUsage;
-      const kuOk = !ku || ku.includes('keyCertSign');
-      add(issuer, 'issuer key usage keyCertSign', kuOk, kuOk ? undefined : `key usage is ${ku?.join(', ')}`);
+      expect(
+        issuer,
+        'issuer key usage keyCertSign',
+        !ku || ku.includes('keyCertSign'),
+        `key usage is ${ku?.join(', ')}`,
+      );
       // pathLenConstraint counts the non-self-issued intermediates below the issuer (RFC 5280 §4.2.1.9).
       if (bc?.pathLength !== undefined) {
         const below = path.slice(1, i + 1).filter((c) => !c.isSelfIssued).length;
-        add(
+        expect(
           issuer,
           'path length constraint',
           below <= bc.pathLength,
-          below <= bc.pathLength ? undefined : `${below} intermediate(s) below a pathLen of ${bc.pathLength}`,
+          `${below} intermediate(s) below a pathLen of ${bc.pathLength}`,
         );
       }
     }
     if (isAnchor && cert.isSelfIssued) {
-      const selfOk = cert.verifySignature(cert.publicKeyInfo);
-      add(cert, 'trust anchor self-signature', selfOk, selfOk ? undefined : 'self-signature does not verify');
+      expect(
+        cert,
+        'trust anchor self-signature',
+        cert.verifySignature(cert.publicKeyInfo),
+        'self-signature does not verify',
+      );
     }
   });
 
   const leaf = path[0]!;
   if (opts.requiredExtKeyUsage) {
     const eku = leaf.extKeyUsage ?? [];
-    const ok = eku.includes(opts.requiredExtKeyUsage);
-    add(
+    expect(
       leaf,
       `extended key usage ${opts.requiredExtKeyUsage}`,
-      ok,
-      ok ? undefined : `EKU is ${eku.join(', ') || 'absent'}`,
+      eku.includes(opts.requiredExtKeyUsage),
+      `EKU is ${eku.join(', ') || 'absent'}`,
     );
   }
-  const errors = checks
-    .filter((c) => !c.ok)
-    .map((c) => `${c.certificate}: ${c.check} failed${c.detail ? ` (${c.detail})` : ''}`);
-  return { checks, errors };
+  return checks;
 }
 
 /**
@@ -200,15 +199,14 @@ export function verifyCertificateChain(leaf: ParsedCertificate, opts: ChainOptio
   }
   let first: ChainResult | undefined;
   for (const path of paths) {
-    let checked: { checks: ChainCheck[]; errors: string[] };
+    let result: ChainResult;
     try {
-      checked = validatePath(path, opts);
+      const checks = validatePath(path, opts);
+      result = { valid: checks.valid, path, checks: checks.list, errors: checks.errors };
     } catch (e) {
       // A malformed extension value (read lazily by the getters) fails the path instead of throwing.
-      checked = { checks: [], errors: [`path could not be evaluated: ${(e as Error).message}`] };
+      result = { valid: false, path, checks: [], errors: [`path could not be evaluated: ${message(e)}`] };
     }
-    const { checks, errors } = checked;
-    const result = { valid: errors.length === 0, path, checks, errors };
     if (result.valid) return result;
     first ??= result;
   }

@@ -6,6 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { concatBytes } from '@medsign/gm';
 import {
   encodeOctetString,
   encodeOid,
@@ -20,7 +21,6 @@ import { digest, hashAlgorithmIdentifier, identifyHash, type HashName } from './
 import type { ParsedCertificate } from './certificate.js';
 import {
   childrenOf,
-  concatBytes,
   encodeAlgorithm,
   encodeSetOf,
   encodeTime,
@@ -29,7 +29,7 @@ import {
   sameBytes,
   TAG_SET,
   tlvBytes,
-} from './cms-der.js';
+} from './der-input.js';
 import { DecodeError } from './errors.js';
 import { namesMatch, parseName } from './name.js';
 import * as oid from './oids.js';

@@ -9,10 +9,19 @@ import { encodeOid, encodeSequence, readOid } from '@medsign/gm/der';
 import { digest } from './algorithms.js';
 import type { ParsedCertificate } from './certificate.js';
 import { verifyCertificateChain, type ChainResult } from './chain.js';
+import { Checks } from './checks.js';
 import { CMS_PEM_LABELS, ParsedCms, verifyCmsSigner, type CmsSignerCheck } from './cms.js';
 import { encodeAttribute, timeStampTokenAttribute, type CmsAttribute } from './cms-attributes.js';
-import { childrenOf, encodeContext, encodeSetOf, sameBytes, tlvBytes } from './cms-der.js';
-import { derFromInput, outerSequence } from './der-input.js';
+import {
+  childrenOf,
+  derFromInput,
+  encodeContext,
+  encodeSetOf,
+  outerSequence,
+  sameBytes,
+  tlvBytes,
+} from './der-input.js';
+import { message } from './errors.js';
 import * as oid from './oids.js';
 import { parseTstInfo, verifyTimeStampToken, type TimeStampVerifyResult } from './tsp.js';
 
@@ -51,8 +60,6 @@ export type CmsVerifyResult = {
   errors: string[];
 };
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
 /**
  * Verifies a CMS SignedData (ParsedCms, PEM or DER; either OID style). Never throws: malformed input
  * is reported as an error. Valid only when there is at least one signer and every signer — with its
@@ -77,11 +84,9 @@ export function verifyCms(
       ...(opts.content ? { content: opts.content } : {}),
       certificates: extra,
     });
-    const r: CmsSignerResult = { ...base, index, checks: [...base.checks], errors: [...base.errors] };
-    const fail = (check: string, detail: string) => {
-      r.checks.push({ check, ok: false, detail });
-      r.errors.push(`${check} failed: ${detail}`);
-    };
+    const checks = new Checks({ wording: 'colon' });
+    checks.include(base.checks);
+    const r: CmsSignerResult = { ...base, index };
     if (opts.anchors && r.certificate) {
       const chain = verifyCertificateChain(r.certificate, {
         anchors: opts.anchors,
@@ -89,8 +94,7 @@ export function verifyCms(
         ...(opts.at ? { at: opts.at } : {}),
       });
       r.chain = chain;
-      if (chain.valid) r.checks.push({ check: 'certificate chain', ok: true });
-      else fail('certificate chain', chain.errors.join('; '));
+      checks.expect('certificate chain', chain.valid, chain.errors.join('; '));
     }
     const tsValues = (si.unsignedAttributes ?? [])
       .filter((a) => a.oid === oid.id_aa_timeStampToken)
@@ -105,13 +109,17 @@ export function verifyCms(
         }),
       );
       r.timestamp = r.timestamps[0];
-      r.timestamps.forEach((t, i) => {
-        if (t.valid)
-          r.checks.push({ check: `signature time-stamp ${i}`, ok: true, detail: t.genTime?.toISOString() });
-        else fail(`signature time-stamp ${i}`, t.errors.join('; '));
-      });
+      r.timestamps.forEach((t, i) =>
+        checks.add(
+          `signature time-stamp ${i}`,
+          t.valid,
+          t.valid ? t.genTime?.toISOString() : t.errors.join('; '),
+        ),
+      );
     }
-    r.valid = r.errors.length === 0 && r.checks.length > 0;
+    r.valid = checks.valid;
+    r.checks = checks.list;
+    r.errors = checks.errors;
     signers.push(r);
     for (const e of r.errors) errors.push(`signer[${index}]: ${e}`);
   });

@@ -35,6 +35,7 @@ import {
   type SignatureAlgorithmName,
 } from './algorithms.js';
 import { ParsedCertificate } from './certificate.js';
+import { Checks, type Check } from './checks.js';
 import {
   certificateSerialBytes,
   contentTypeAttribute,
@@ -51,9 +52,11 @@ import {
 } from './cms-attributes.js';
 import {
   childrenOf,
+  derFromInput,
   encodeAlgorithm,
   encodeContext,
   encodeSetOf,
+  outerSequence,
   readAlgorithm,
   readOctetString,
   readSmallInteger,
@@ -62,9 +65,8 @@ import {
   sameBytes,
   TAG_SET,
   tlvBytes,
-} from './cms-der.js';
-import { derFromInput, outerSequence } from './der-input.js';
-import { DecodeError, UnsupportedError } from './errors.js';
+} from './der-input.js';
+import { DecodeError, message, UnsupportedError } from './errors.js';
 import { verifySignature, type Signer } from './keys.js';
 import { formatName, namesMatch, parseName } from './name.js';
 import * as oid from './oids.js';
@@ -414,9 +416,6 @@ export class ParsedCms {
   }
 }
 
-/** One named check in a verification report. */
-export type CmsCheck = { check: string; ok: boolean; detail?: string };
-
 /** The outcome of checking one SignerInfo (certificate chains and time-stamps are checked by callers). */
 export type CmsSignerCheck = {
   valid: boolean;
@@ -426,7 +425,7 @@ export type CmsSignerCheck = {
   signatureAlgorithm?: SignatureAlgorithmName;
   digestAlgorithm?: HashName;
   signingTime?: Date;
-  checks: CmsCheck[];
+  checks: Check[];
   errors: string[];
 };
 
@@ -466,8 +465,6 @@ export type CmsSignerCheckOptions = {
   certificates?: readonly ParsedCertificate[];
 };
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
 /**
  * Checks SignerInfo `index` of a parsed SignedData: finds its certificate, checks the signed
  * attributes (contentType = eContentType, messageDigest = digest of the content, ESS signing
@@ -479,36 +476,31 @@ export function verifyCmsSigner(
   index: number,
   opts: CmsSignerCheckOptions = {},
 ): CmsSignerCheck {
-  const checks: CmsCheck[] = [];
-  const add = (check: string, ok: boolean, detail?: string) =>
-    checks.push({ check, ok, ...(detail ? { detail } : {}) });
+  const checks = new Checks({ wording: 'colon' });
   const out: Omit<CmsSignerCheck, 'valid' | 'checks' | 'errors'> = {};
   try {
     const si = cms.signerInfos[index];
     if (!si) {
-      add('signer present', false, `no SignerInfo at index ${index}`);
+      checks.add('signer present', false, `no SignerInfo at index ${index}`);
     } else {
-      checkSigner(cms, si, opts, add, out);
+      checkSigner(cms, si, opts, checks, out);
     }
   } catch (e) {
-    add('signer info well-formed', false, message(e));
+    checks.add('signer info well-formed', false, message(e));
   }
-  const errors = checks
-    .filter((c) => !c.ok)
-    .map((c) => `${c.check} failed${c.detail ? `: ${c.detail}` : ''}`);
-  return { valid: errors.length === 0 && checks.length > 0, ...out, checks, errors };
+  return { valid: checks.valid, ...out, checks: checks.list, errors: checks.errors };
 }
 
 function checkSigner(
   cms: ParsedCms,
   si: CmsSignerInfo,
   opts: CmsSignerCheckOptions,
-  add: (check: string, ok: boolean, detail?: string) => void,
+  checks: Checks,
   out: Omit<CmsSignerCheck, 'valid' | 'checks' | 'errors'>,
 ): void {
   let content = cms.content;
   if (content && opts.content && !sameBytes(content, opts.content))
-    add('content', false, 'the encapsulated content differs from the content given');
+    checks.add('content', false, 'the encapsulated content differs from the content given');
   content ??= opts.content;
 
   const pool = [...(opts.certificates ?? []), ...cms.certificates];
@@ -517,7 +509,7 @@ function checkSigner(
     si.sid.kind === 'subjectKeyIdentifier'
       ? `subjectKeyIdentifier ${Buffer.from(si.sid.keyIdentifier).toString('hex')}`
       : `issuer ${si.sid.issuer}, serial ${si.sid.serialNumber}`;
-  add(
+  checks.add(
     'signer certificate',
     cert !== undefined,
     cert ? cert.subjectText : `no certificate matches ${sidText}`,
@@ -528,7 +520,7 @@ function checkSigner(
     const ku = safe(() => cert.keyUsage);
     if (ku) {
       const ok = ku.includes('digitalSignature') || ku.includes('nonRepudiation');
-      add('certificate key usage', ok, ok ? undefined : `keyUsage is ${ku.join(', ')}`);
+      checks.expect('certificate key usage', ok, `keyUsage is ${ku.join(', ')}`);
     }
   }
 
@@ -537,7 +529,7 @@ function checkSigner(
     hash = identifyHash(si.digestAlgorithm);
     out.digestAlgorithm = hash;
   } catch (e) {
-    add('digest algorithm', false, message(e));
+    checks.add('digest algorithm', false, message(e));
   }
   let sigAlg: SignatureAlgorithm | undefined;
   if (hash) {
@@ -545,11 +537,11 @@ function checkSigner(
       sigAlg = cmsSignatureAlgorithm(si.signatureAlgorithm, hash);
       out.signatureAlgorithm = sigAlg.name;
     } catch (e) {
-      add('signature algorithm', false, message(e));
+      checks.add('signature algorithm', false, message(e));
     }
   }
   if (hash && !cms.digestAlgorithms.some((d) => d.algorithm === si.digestAlgorithm.algorithm))
-    add(
+    checks.add(
       'digest algorithm listed in SignedData',
       false,
       `${si.digestAlgorithm.algorithm} is not in digestAlgorithms`,
@@ -560,32 +552,32 @@ function checkSigner(
   if (attrs && si.signedAttributesDer) {
     const what = 'signed attributes';
     const ct = singleAttributeValue(attrs, oid.id_contentType, what);
-    if (!ct) add('contentType attribute', false, 'missing (RFC 5652 §5.3)');
+    if (!ct) checks.add('contentType attribute', false, 'missing (RFC 5652 §5.3)');
     else {
       const value = readOid(readWhole(ct, TAG.OID, 'contentType'), 'contentType');
-      add(
+      checks.expect(
         'contentType attribute',
         value === cms.eContentType,
-        value === cms.eContentType ? undefined : `${value} differs from eContentType ${cms.eContentType}`,
+        `${value} differs from eContentType ${cms.eContentType}`,
       );
     }
     const md = singleAttributeValue(attrs, oid.id_messageDigest, what);
-    if (!md) add('messageDigest attribute', false, 'missing (RFC 5652 §5.3)');
-    else if (!content) add('messageDigest attribute', false, 'detached signature: content not given');
+    if (!md) checks.add('messageDigest attribute', false, 'missing (RFC 5652 §5.3)');
+    else if (!content) checks.add('messageDigest attribute', false, 'detached signature: content not given');
     else if (hash) {
       const value = readOctetString(readWhole(md, TAG.OCTET_STRING, 'messageDigest'), 'messageDigest');
       const ok = sameBytes(value, digest(hash, content));
-      add('messageDigest attribute', ok, ok ? undefined : `does not equal the ${hash} digest of the content`);
+      checks.expect('messageDigest attribute', ok, `does not equal the ${hash} digest of the content`);
     }
     const st = singleAttributeValue(attrs, oid.id_signingTime, what);
-    if (st) out.signingTime = readTime(readWhole(st, st[0]!, 'signingTime'), 'signingTime').date;
+    if (st) out.signingTime = readTime(readWhole(st, st[0]!, 'signingTime'), 'signingTime');
 
     const v2 = singleAttributeValue(attrs, oid.id_aa_signingCertificateV2, what);
     const v1 = singleAttributeValue(attrs, oid.id_aa_signingCertificate, what);
     if ((v2 || v1) && cert) {
       const ids = readSigningCertificate((v2 ?? v1)!, v2 ? 2 : 1);
       const r = essCertIdMatches(ids[0]!, cert);
-      add(v2 ? 'signingCertificateV2 attribute' : 'signingCertificate attribute', r.ok, r.detail);
+      checks.add(v2 ? 'signingCertificateV2 attribute' : 'signingCertificate attribute', r.ok, r.detail);
     }
     const protect = singleAttributeValue(attrs, oid.id_aa_cmsAlgorithmProtect, what);
     if (protect) {
@@ -593,27 +585,23 @@ function checkSigner(
       const ok =
         sameBytes(p.digestAlgorithm, si.digestAlgorithmDer) &&
         (!p.signatureAlgorithm || sameBytes(p.signatureAlgorithm, si.signatureAlgorithmDer));
-      add(
-        'cmsAlgorithmProtect attribute',
-        ok,
-        ok ? undefined : 'algorithms differ from the SignerInfo (RFC 6211)',
-      );
+      checks.expect('cmsAlgorithmProtect attribute', ok, 'algorithms differ from the SignerInfo (RFC 6211)');
     }
     signed = retag(si.signedAttributesDer, TAG_SET);
   } else {
     if (!DATA_TYPES.has(cms.eContentType))
-      add(
+      checks.add(
         'signed attributes',
         false,
         `required when eContentType (${cms.eContentType}) is not data (RFC 5652 §5.3)`,
       );
-    if (!content) add('content', false, 'detached signature: content not given');
+    if (!content) checks.add('content', false, 'detached signature: content not given');
     signed = content;
   }
 
   if (cert && sigAlg && signed) {
     const ok = verifySignature(cert.publicKeyInfo, sigAlg, signed, si.signature);
-    add(
+    checks.add(
       'signature',
       ok,
       ok
@@ -623,12 +611,10 @@ function checkSigner(
   }
   if (cert && out.signingTime) {
     const ok = cert.isValidAt(out.signingTime);
-    add(
+    checks.expect(
       'certificate valid at signingTime',
       ok,
-      ok
-        ? undefined
-        : `valid ${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()}, signed ${out.signingTime.toISOString()}`,
+      `valid ${cert.notBefore.toISOString()} – ${cert.notAfter.toISOString()}, signed ${out.signingTime.toISOString()}`,
     );
   }
 }

@@ -11,7 +11,7 @@
  *     OPTIONAL, crlExtensions [0] EXPLICIT Extensions OPTIONAL }
  */
 
-import { bytesToHex, DecodeError, encodePem, type BytesLike } from '@medsign/gm';
+import { bytesToHex, copyBytes, encodePem, type BytesLike } from '@medsign/gm';
 import {
   encodeBitString,
   encodeSequence,
@@ -22,7 +22,7 @@ import {
   type Tlv,
 } from '@medsign/gm/der';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier, Extensions, Name } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Name } from '@peculiar/asn1-x509';
 import {
   identifySignatureAlgorithm,
   sameAlgorithmIdentifier,
@@ -30,21 +30,27 @@ import {
   type SignatureAlgorithm,
 } from './algorithms.js';
 import type { ParsedCertificate } from './certificate.js';
+import { Checks, type Check } from './checks.js';
 import {
+  checkDate,
   derFromInput,
   encodeGeneralizedTime,
   encodeTime,
   outerSequence,
-  rawTlv,
+  parseAsn,
+  readSingle,
   readTime,
+  sameBytes,
+  tlvBytes,
 } from './der-input.js';
 import {
   authorityKeyIdentifierExtension,
-  fromAsnExtension,
+  encodeExtensions,
   readAuthorityKeyIdentifier,
-  toAsnExtension,
+  readExtensions,
   type CertExtension,
 } from './extensions.js';
+import { DecodeError, message } from './errors.js';
 import { verifySignature, type Signer } from './keys.js';
 import { formatName, namesMatch } from './name.js';
 import * as oid from './oids.js';
@@ -103,9 +109,6 @@ export function readSerialNumber(tlv: Tlv, what: string): string {
   return n.toString(16);
 }
 
-/** One check of a verification, with the reason when it failed. */
-export type VerificationCheck = { check: string; ok: boolean; detail?: string };
-
 /** One revocation to publish. */
 export type CrlEntryInput = {
   serialNumber: string | bigint;
@@ -133,8 +136,6 @@ export type CrlOptions = {
   extensions?: readonly CertExtension[];
 };
 
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
-
 function crlNumberDer(n: bigint, what: string): Uint8Array {
   if (n < 0n) throw new RangeError(`${what} must not be negative`);
   const der = encodeUnsignedInteger(n);
@@ -148,25 +149,12 @@ function serialDer(serial: string | bigint): Uint8Array {
   return crlNumberDer(n, 'serial number');
 }
 
-function extensionsDer(exts: readonly CertExtension[]): Uint8Array {
-  const seen = new Set<string>();
-  for (const e of exts) {
-    if (seen.has(e.oid)) throw new RangeError(`extension ${e.oid} appears twice`);
-    seen.add(e.oid);
-  }
-  return new Uint8Array(AsnConvert.serialize(new Extensions(exts.map(toAsnExtension))));
-}
-
-function checkDate(d: unknown, what: string): asserts d is Date {
-  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new RangeError(`${what} must be a valid Date`);
-}
-
 /** Builds and signs a v2 CRL (full, or delta when `deltaBaseCrlNumber` is set); returns DER. */
 export async function buildCrl(o: CrlOptions): Promise<Uint8Array> {
   checkDate(o.thisUpdate, 'thisUpdate');
   checkDate(o.nextUpdate, 'nextUpdate');
   if (o.nextUpdate <= o.thisUpdate) throw new RangeError('nextUpdate must be after thisUpdate');
-  if (!same(o.signer.publicKeyInfo, o.issuer.publicKeyInfo)) {
+  if (!sameBytes(o.signer.publicKeyInfo, o.issuer.publicKeyInfo)) {
     throw new RangeError("signer key is not the issuer certificate's key");
   }
   const isDelta = o.deltaBaseCrlNumber !== undefined;
@@ -198,7 +186,7 @@ export async function buildCrl(o: CrlOptions): Promise<Uint8Array> {
     return encodeSequence(
       serialDer(serial),
       encodeTime(e.revocationDate),
-      ...(exts.length ? [extensionsDer(exts)] : []),
+      ...(exts.length ? [encodeExtensions(exts)] : []),
     );
   });
 
@@ -227,7 +215,7 @@ export async function buildCrl(o: CrlOptions): Promise<Uint8Array> {
     encodeTime(o.nextUpdate),
     // RFC 5280 §5.1.2.6: with no revoked certificates the list is absent, not empty.
     ...(entries.length ? [encodeSequence(...entries)] : []),
-    encodeTlv(0xa0, extensionsDer(crlExts)),
+    encodeTlv(0xa0, encodeExtensions(crlExts)),
   );
   const signature = await o.signer.sign(tbs);
   return encodeSequence(tbs, algId, encodeBitString(signature));
@@ -243,32 +231,8 @@ export type CrlEntry = {
   extensions: CertExtension[];
 };
 
-function asn<T>(der: Uint8Array, type: new () => T, what: string): T {
-  try {
-    return AsnConvert.parse(der, type);
-  } catch (e) {
-    throw new DecodeError(`${what}: ${(e as Error).message}`);
-  }
-}
-
-function readExtensions(der: Uint8Array, what: string): CertExtension[] {
-  const exts = Array.from(asn(der, Extensions, what), fromAsnExtension);
-  const seen = new Set<string>();
-  for (const e of exts) {
-    if (seen.has(e.oid)) throw new DecodeError(`${what}: extension ${e.oid} appears twice`);
-    seen.add(e.oid);
-  }
-  return exts;
-}
-
-function readWholeTlv(der: Uint8Array, what: string): Tlv {
-  const kids = readChildren(der);
-  if (kids.length !== 1) throw new DecodeError(`${what}: expected one value`);
-  return kids[0]!;
-}
-
 function readCrlNumber(value: Uint8Array, what: string): bigint {
-  return readUnsignedInteger(readWholeTlv(value, what), what);
+  return readUnsignedInteger(readSingle(value, what), what);
 }
 
 function readEntry(tlv: Tlv): CrlEntry {
@@ -283,14 +247,14 @@ function readEntry(tlv: Tlv): CrlEntry {
   };
   if (parts[2]) {
     if (parts[2].tag !== 0x30) throw new DecodeError('crlEntryExtensions: expected SEQUENCE');
-    entry.extensions = readExtensions(rawTlv(tlv.value, parts[2]), `CRL entry ${serialNumber}`);
+    entry.extensions = readExtensions(tlvBytes(parts[2]), `CRL entry ${serialNumber}`);
     for (const e of entry.extensions) {
       if (e.oid === oid.id_ce_cRLReasons) {
-        const t = readWholeTlv(e.value, 'reasonCode');
+        const t = readSingle(e.value, 'reasonCode');
         if (t.tag !== 0x0a || t.value.length !== 1) throw new DecodeError('reasonCode: expected ENUMERATED');
         entry.reason = revocationReasonName(t.value[0]!);
       } else if (e.oid === oid.id_ce_invalidityDate) {
-        const t = readWholeTlv(e.value, 'invalidityDate');
+        const t = readSingle(e.value, 'invalidityDate');
         if (t.tag !== 0x18) throw new DecodeError('invalidityDate: expected GeneralizedTime');
         entry.invalidityDate = readTime(t, 'invalidityDate');
       }
@@ -337,12 +301,12 @@ export class ParsedCrl {
     if (top.length !== 3 || top[0]!.tag !== 0x30 || top[1]!.tag !== 0x30 || top[2]!.tag !== 0x03) {
       throw new DecodeError('CertificateList: expected tbsCertList, signatureAlgorithm, signatureValue');
     }
-    this.tbsDer = rawTlv(der, top[0]!);
-    this.signatureAlgorithmId = asn(rawTlv(der, top[1]!), AlgorithmIdentifier, 'CRL signatureAlgorithm');
+    this.tbsDer = tlvBytes(top[0]!);
+    this.signatureAlgorithmId = parseAsn(tlvBytes(top[1]!), AlgorithmIdentifier, 'CRL signatureAlgorithm');
     const bits = top[2]!.value;
     if (bits.length < 1 || bits[0] !== 0)
       throw new DecodeError('CRL signatureValue: BIT STRING with unused bits');
-    this.signatureValue = bits.slice(1);
+    this.signatureValue = copyBytes(bits.subarray(1));
 
     const tbs = this.tbsDer;
     const parts = outerSequence(tbs, 'TBSCertList');
@@ -361,9 +325,9 @@ export class ParsedCrl {
     if (!sig || !issuer || !thisUpdate || sig.tag !== 0x30 || issuer.tag !== 0x30) {
       throw new DecodeError('TBSCertList: missing signature, issuer or thisUpdate');
     }
-    this.innerSignatureAlgorithmId = asn(rawTlv(tbs, sig), AlgorithmIdentifier, 'TBSCertList.signature');
-    this.issuerDer = rawTlv(tbs, issuer);
-    this.issuer = asn(this.issuerDer, Name, 'CRL issuer');
+    this.innerSignatureAlgorithmId = parseAsn(tlvBytes(sig), AlgorithmIdentifier, 'TBSCertList.signature');
+    this.issuerDer = tlvBytes(issuer);
+    this.issuer = parseAsn(this.issuerDer, Name, 'CRL issuer');
     this.thisUpdate = readTime(thisUpdate, 'thisUpdate');
     this.nextUpdate =
       next()?.tag === 0x17 || next()?.tag === 0x18 ? readTime(parts[i++]!, 'nextUpdate') : undefined;
@@ -377,10 +341,7 @@ export class ParsedCrl {
     if (next()?.tag === 0xa0) {
       if (version !== 2) throw new DecodeError('TBSCertList: crlExtensions need version v2');
       const box = parts[i++]!;
-      extensions = readExtensions(
-        rawTlv(box.value, readWholeTlv(box.value, 'crlExtensions')),
-        'crlExtensions',
-      );
+      extensions = readExtensions(tlvBytes(readSingle(box.value, 'crlExtensions')), 'crlExtensions');
     }
     if (i !== parts.length) throw new DecodeError('TBSCertList: unexpected field', parts[i]!.start);
     if (version !== 2 && entries.some((e) => e.extensions.length)) {
@@ -454,7 +415,7 @@ export class ParsedCrl {
 /** Result of verifying a CRL against its issuer. */
 export type CrlVerificationResult = {
   valid: boolean;
-  checks: VerificationCheck[];
+  checks: Check[];
   /** Failed checks that count (empty when valid). */
   errors: string[];
   /** Failed checks the caller chose to tolerate (a stale CRL with `allowStale`). */
@@ -484,18 +445,25 @@ export function verifyCrl(
 ): CrlVerificationResult {
   const at = opts.at ?? new Date();
   const skew = opts.clockSkewMs ?? 5 * 60_000;
-  const checks: VerificationCheck[] = [];
-  const add = (check: string, ok: boolean, detail?: string) =>
-    checks.push({ check, ok, ...(detail && !ok ? { detail } : {}) });
+  const checks = new Checks({ tolerate: (c) => opts.allowStale === true && c.check === 'fresh' });
   try {
-    const nameOk = same(crl.issuerDer, issuer.subjectDer) || namesMatch(crl.issuer, issuer.subject);
-    add('issuer name', nameOk, `CRL issuer ${crl.issuerText} ≠ certificate subject ${issuer.subjectText}`);
+    const nameOk = sameBytes(crl.issuerDer, issuer.subjectDer) || namesMatch(crl.issuer, issuer.subject);
+    checks.expect(
+      'issuer name',
+      nameOk,
+      `CRL issuer ${crl.issuerText} ≠ certificate subject ${issuer.subjectText}`,
+    );
     const aki = crl.authorityKeyIdentifier;
     const ski = issuer.subjectKeyIdentifier;
-    if (aki && ski) add('authority key identifier', same(aki, ski), 'CRL AKI does not match the issuer SKI');
+    if (aki && ski)
+      checks.expect('authority key identifier', sameBytes(aki, ski), 'CRL AKI does not match the issuer SKI');
     const ku = issuer.keyUsage;
-    add('issuer key usage cRLSign', !ku || ku.includes('cRLSign'), `key usage is ${ku?.join(', ')}`);
-    add(
+    checks.expect(
+      'issuer key usage cRLSign',
+      !ku || ku.includes('cRLSign'),
+      `key usage is ${ku?.join(', ')}`,
+    );
+    checks.expect(
       'algorithm identifiers match',
       crl.algorithmsMatch,
       'signatureAlgorithm differs from TBSCertList.signature',
@@ -511,35 +479,35 @@ export function verifyCrl(
         opts.sm2Id === undefined ? {} : { sm2Id: opts.sm2Id },
       );
     } catch (e) {
-      sigDetail = (e as Error).message;
+      sigDetail = message(e);
     }
-    add('signature', sigOk, sigDetail);
+    checks.expect('signature', sigOk, sigDetail);
     const unknown = [
       ...crl.extensions.filter((e) => e.critical && !KNOWN_CRL_EXTENSIONS.has(e.oid)).map((e) => e.oid),
       ...crl.entries.flatMap((en) =>
         en.extensions.filter((e) => e.critical && !KNOWN_ENTRY_EXTENSIONS.has(e.oid)).map((e) => e.oid),
       ),
     ];
-    add('no unknown critical extensions', unknown.length === 0, `unknown critical: ${unknown.join(', ')}`);
-    add(
+    checks.expect(
+      'no unknown critical extensions',
+      unknown.length === 0,
+      `unknown critical: ${unknown.join(', ')}`,
+    );
+    checks.expect(
       'thisUpdate not in the future',
       crl.thisUpdate.getTime() <= at.getTime() + skew,
       `thisUpdate ${crl.thisUpdate.toISOString()} is after ${at.toISOString()}`,
     );
   } catch (e) {
-    add('well-formed', false, (e as Error).message);
+    checks.expect('well-formed', false, message(e));
   }
   const fresh = crl.nextUpdate !== undefined && at <= crl.nextUpdate;
-  add(
+  checks.expect(
     'fresh',
     fresh,
     crl.nextUpdate
       ? `nextUpdate ${crl.nextUpdate.toISOString()} has passed at ${at.toISOString()}`
       : 'the CRL has no nextUpdate',
   );
-  const describe = (c: VerificationCheck) => `${c.check} failed${c.detail ? ` (${c.detail})` : ''}`;
-  const failed = checks.filter((c) => !c.ok);
-  const tolerated = (c: VerificationCheck) => opts.allowStale === true && c.check === 'fresh';
-  const errors = failed.filter((c) => !tolerated(c)).map(describe);
-  return { valid: errors.length === 0, checks, errors, warnings: failed.filter(tolerated).map(describe) };
+  return { valid: checks.valid, checks: checks.list, errors: checks.errors, warnings: checks.warnings };
 }

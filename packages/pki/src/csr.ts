@@ -9,7 +9,7 @@
  *     subjectPKInfo SubjectPublicKeyInfo, attributes [0] IMPLICIT SET OF Attribute }
  */
 
-import { DecodeError, encodePem, type BytesLike } from '@medsign/gm';
+import { DecodeError, copyBytes, encodePem, type BytesLike } from '@medsign/gm';
 import {
   encodeBitString,
   encodeOid,
@@ -26,8 +26,8 @@ import {
   signatureAlgorithmIdentifier,
   type SignatureAlgorithm,
 } from './algorithms.js';
-import { derFromInput, outerSequence, rawTlv } from './der-input.js';
-import { fromAsnExtension, toAsnExtension, type CertExtension } from './extensions.js';
+import { derFromInput, encodeSetOf, outerSequence, parseAsn, tlvBytes } from './der-input.js';
+import { encodeExtensions, fromAsnExtension, type CertExtension } from './extensions.js';
 import { verifySignature, type Signer } from './keys.js';
 import { buildName, encodeName, formatName, type NameAttribute } from './name.js';
 import * as oid from './oids.js';
@@ -46,39 +46,11 @@ export type CsrOptions = {
 /** One CSR attribute as received: its type and the DER of each value. */
 export type CsrAttribute = { oid: string; values: Uint8Array[] };
 
-const cmp = (a: Uint8Array, b: Uint8Array): number => {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
-};
-
-/** DER SET OF: elements sorted by their encodings (X.690 §11.6). */
-function encodeSetOf(tag: number, items: Uint8Array[]): Uint8Array {
-  const sorted = [...items].sort(cmp);
-  const total = sorted.reduce((n, x) => n + x.length, 0);
-  const body = new Uint8Array(total);
-  let pos = 0;
-  for (const x of sorted) {
-    body.set(x, pos);
-    pos += x.length;
-  }
-  return encodeTlv(tag, body);
-}
-
 function encodeDirectoryString(text: string): Uint8Array {
   if (text.length < 1 || text.length > 255)
     throw new RangeError('challengePassword must be 1–255 characters');
   const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(text);
   return encodeTlv(printable ? 0x13 : 0x0c, new TextEncoder().encode(text));
-}
-
-function extensionsDer(exts: readonly CertExtension[]): Uint8Array {
-  const seen = new Set<string>();
-  for (const e of exts) {
-    if (seen.has(e.oid)) throw new RangeError(`extension ${e.oid} appears twice`);
-    seen.add(e.oid);
-  }
-  return new Uint8Array(AsnConvert.serialize(new Extensions(exts.map(toAsnExtension))));
 }
 
 /** Builds and signs a PKCS #10 request; returns DER. */
@@ -89,36 +61,24 @@ export async function buildCsr(o: CsrOptions): Promise<Uint8Array> {
     attributes.push(
       encodeSequence(
         encodeOid(oid.id_pkcs9_challengePassword),
-        encodeSetOf(0x31, [encodeDirectoryString(o.challengePassword)]),
+        encodeSetOf([encodeDirectoryString(o.challengePassword)]),
       ),
     );
   }
   if (o.extensions?.length) {
     attributes.push(
-      encodeSequence(
-        encodeOid(oid.id_pkcs9_extensionRequest),
-        encodeSetOf(0x31, [extensionsDer(o.extensions)]),
-      ),
+      encodeSequence(encodeOid(oid.id_pkcs9_extensionRequest), encodeSetOf([encodeExtensions(o.extensions)])),
     );
   }
   const info = encodeSequence(
     encodeTlv(0x02, Uint8Array.of(0)),
     encodeName(subject),
     o.signer.publicKeyInfo,
-    encodeSetOf(0xa0, attributes),
+    encodeSetOf(attributes, 0xa0),
   );
   const algId = new Uint8Array(AsnConvert.serialize(signatureAlgorithmIdentifier(o.signer.algorithm)));
   const signature = await o.signer.sign(info);
   return encodeSequence(info, algId, encodeBitString(signature));
-}
-
-/** Parses a schema type from exact DER, turning schema errors into DecodeError. */
-function asn<T>(der: Uint8Array, type: new () => T, what: string): T {
-  try {
-    return AsnConvert.parse(der, type);
-  } catch (e) {
-    throw new DecodeError(`${what}: ${(e as Error).message}`);
-  }
 }
 
 function readDirectoryString(tlv: Tlv, what: string): string {
@@ -163,11 +123,11 @@ export class ParsedCsr {
         'CertificationRequest: expected certificationRequestInfo, signatureAlgorithm, signature',
       );
     }
-    this.infoDer = rawTlv(der, top[0]!);
-    this.signatureAlgorithmId = asn(rawTlv(der, top[1]!), AlgorithmIdentifier, 'CSR signatureAlgorithm');
+    this.infoDer = tlvBytes(top[0]!);
+    this.signatureAlgorithmId = parseAsn(tlvBytes(top[1]!), AlgorithmIdentifier, 'CSR signatureAlgorithm');
     const bits = top[2]!.value;
     if (bits.length < 1 || bits[0] !== 0) throw new DecodeError('CSR signature: BIT STRING with unused bits');
-    this.signatureValue = bits.slice(1);
+    this.signatureValue = copyBytes(bits.subarray(1));
 
     const info = outerSequence(this.infoDer, 'CertificationRequestInfo');
     const [version, subject, spki, attrs, ...rest] = info;
@@ -178,9 +138,9 @@ export class ParsedCsr {
     }
     if (subject.tag !== 0x30) throw new DecodeError('CertificationRequestInfo: subject is not a Name');
     if (spki.tag !== 0x30) throw new DecodeError('CertificationRequestInfo: subjectPKInfo is not a SEQUENCE');
-    this.subjectDer = rawTlv(this.infoDer, subject);
-    this.subject = asn(this.subjectDer, Name, 'CSR subject');
-    this.publicKeyInfo = rawTlv(this.infoDer, spki);
+    this.subjectDer = tlvBytes(subject);
+    this.subject = parseAsn(this.subjectDer, Name, 'CSR subject');
+    this.publicKeyInfo = tlvBytes(spki);
     // RFC 2986 makes attributes mandatory; some old tools omit an empty set, which we tolerate.
     if (attrs && attrs.tag !== 0xa0)
       throw new DecodeError('CertificationRequestInfo: attributes must be [0]');
@@ -192,7 +152,7 @@ export class ParsedCsr {
       const type = readOid(parts[0]!, 'CSR attribute type');
       if (attributes.some((x) => x.oid === type))
         throw new DecodeError(`CSR attribute ${type} appears twice`);
-      const values = readChildren(parts[1]!.value).map((v) => rawTlv(parts[1]!.value, v));
+      const values = readChildren(parts[1]!.value).map((v) => tlvBytes(v));
       if (values.length === 0) throw new DecodeError(`CSR attribute ${type} has no value`);
       attributes.push({ oid: type, values });
     }
@@ -202,7 +162,7 @@ export class ParsedCsr {
     let extensions: CertExtension[] = [];
     if (extReq) {
       if (extReq.values.length !== 1) throw new DecodeError('extensionRequest must have exactly one value');
-      extensions = Array.from(asn(extReq.values[0]!, Extensions, 'extensionRequest'), fromAsnExtension);
+      extensions = Array.from(parseAsn(extReq.values[0]!, Extensions, 'extensionRequest'), fromAsnExtension);
       const seen = new Set<string>();
       for (const e of extensions) {
         if (seen.has(e.oid)) throw new DecodeError(`extensionRequest: extension ${e.oid} appears twice`);

@@ -10,3 +10,8 @@ export { DecodeError } from '@medsign/gm';
 export class UnsupportedError extends Error {
   override readonly name = 'UnsupportedError';
 }
+
+/** The message of a caught value (an Error's message, anything else as text), for reports. */
+export function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

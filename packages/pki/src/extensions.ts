@@ -19,6 +19,7 @@ import {
   DistributionPointName,
   ExtendedKeyUsage,
   Extension as AsnExtension,
+  Extensions,
   GeneralName,
   KeyIdentifier,
   KeyUsage,
@@ -29,6 +30,7 @@ import {
   SubjectKeyIdentifier,
   SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509';
+import { parseAsn } from './der-input.js';
 import { describePublicKey } from './keys.js';
 import * as oid from './oids.js';
 
@@ -202,38 +204,50 @@ export function fromAsnExtension(ext: AsnExtension): CertExtension {
 
 // --- readers -------------------------------------------------------------------------------------
 
-/**
- * Parses an extension value with its schema; a value that does not match (attacker-controlled bytes
- * in a received certificate) is a DecodeError, not the schema library's own error type.
- */
-function parseValue<T>(value: Uint8Array, type: new () => T, what: string): T {
-  try {
-    return AsnConvert.parse(value, type);
-  } catch (e) {
-    throw new DecodeError(`${what}: ${(e as Error).message}`);
+/** DER `Extensions` (SEQUENCE OF Extension) for a TBS structure; RangeError if an OID repeats. */
+export function encodeExtensions(exts: readonly CertExtension[]): Uint8Array {
+  const seen = new Set<string>();
+  for (const e of exts) {
+    if (seen.has(e.oid)) throw new RangeError(`extension ${e.oid} appears twice`);
+    seen.add(e.oid);
   }
+  return new Uint8Array(AsnConvert.serialize(new Extensions(exts.map(toAsnExtension))));
 }
 
+/** Reads DER `Extensions`; DecodeError if malformed or if an OID repeats (RFC 5280 §4.2). */
+export function readExtensions(der: Uint8Array, what: string): CertExtension[] {
+  const exts = Array.from(parseAsn(der, Extensions, what), fromAsnExtension);
+  const seen = new Set<string>();
+  for (const e of exts) {
+    if (seen.has(e.oid)) throw new DecodeError(`${what}: extension ${e.oid} appears twice`);
+    seen.add(e.oid);
+  }
+  return exts;
+}
+
+// Extension values are parsed with parseAsn: a value that does not match its schema (attacker-controlled
+// bytes in a received certificate) is a DecodeError, not the schema library's own error type.
+
 export function readBasicConstraints(value: Uint8Array): { ca: boolean; pathLength?: number } {
-  const bc = parseValue(value, BasicConstraints, 'basicConstraints');
+  const bc = parseAsn(value, BasicConstraints, 'basicConstraints');
   return { ca: bc.cA, ...(bc.pathLenConstraint !== undefined ? { pathLength: bc.pathLenConstraint } : {}) };
 }
 
 export function readKeyUsage(value: Uint8Array): KeyUsageName[] {
-  const flags = parseValue(value, KeyUsage, 'keyUsage').toNumber();
+  const flags = parseAsn(value, KeyUsage, 'keyUsage').toNumber();
   return (Object.keys(KEY_USAGES) as KeyUsageName[]).filter((k) => flags & KEY_USAGES[k]);
 }
 
 export function readExtKeyUsage(value: Uint8Array): string[] {
-  return [...parseValue(value, ExtendedKeyUsage, 'extKeyUsage')];
+  return [...parseAsn(value, ExtendedKeyUsage, 'extKeyUsage')];
 }
 
 export function readSubjectKeyIdentifier(value: Uint8Array): Uint8Array {
-  return new Uint8Array(parseValue(value, SubjectKeyIdentifier, 'subjectKeyIdentifier').buffer);
+  return new Uint8Array(parseAsn(value, SubjectKeyIdentifier, 'subjectKeyIdentifier').buffer);
 }
 
 export function readAuthorityKeyIdentifier(value: Uint8Array): Uint8Array | undefined {
-  const aki = parseValue(value, AuthorityKeyIdentifier, 'authorityKeyIdentifier');
+  const aki = parseAsn(value, AuthorityKeyIdentifier, 'authorityKeyIdentifier');
   return aki.keyIdentifier ? new Uint8Array(aki.keyIdentifier.buffer) : undefined;
 }
 
@@ -249,11 +263,11 @@ function describeGeneralName(g: GeneralName): string {
 }
 
 export function readSubjectAltNames(value: Uint8Array): string[] {
-  return [...parseValue(value, SubjectAlternativeName, 'subjectAltName')].map(describeGeneralName);
+  return [...parseAsn(value, SubjectAlternativeName, 'subjectAltName')].map(describeGeneralName);
 }
 
 export function readCrlDistributionPoints(value: Uint8Array): string[] {
-  return [...parseValue(value, CRLDistributionPoints, 'cRLDistributionPoints')].flatMap((dp) =>
+  return [...parseAsn(value, CRLDistributionPoints, 'cRLDistributionPoints')].flatMap((dp) =>
     (dp.distributionPoint?.fullName ?? []).flatMap((g) =>
       g.uniformResourceIdentifier ? [g.uniformResourceIdentifier] : [],
     ),
@@ -262,7 +276,7 @@ export function readCrlDistributionPoints(value: Uint8Array): string[] {
 
 export function readAuthorityInfoAccess(value: Uint8Array): { ocsp: string[]; caIssuers: string[] } {
   const out = { ocsp: [] as string[], caIssuers: [] as string[] };
-  for (const ad of parseValue(value, AuthorityInfoAccessSyntax, 'authorityInfoAccess')) {
+  for (const ad of parseAsn(value, AuthorityInfoAccessSyntax, 'authorityInfoAccess')) {
     const uri = ad.accessLocation.uniformResourceIdentifier;
     if (!uri) continue;
     if (ad.accessMethod === oid.id_ad_ocsp) out.ocsp.push(uri);
@@ -272,5 +286,5 @@ export function readAuthorityInfoAccess(value: Uint8Array): { ocsp: string[]; ca
 }
 
 export function readCertificatePolicies(value: Uint8Array): string[] {
-  return [...parseValue(value, CertificatePolicies, 'certificatePolicies')].map((p) => p.policyIdentifier);
+  return [...parseAsn(value, CertificatePolicies, 'certificatePolicies')].map((p) => p.policyIdentifier);
 }

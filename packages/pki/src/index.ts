@@ -6,10 +6,11 @@
 export * from './algorithms.js';
 export * from './certificate.js';
 export * from './chain.js';
+export { Checks, type Check } from './checks.js';
 export * from './crl.js';
 export * from './csr.js';
 export * from './ocsp.js';
-export * from './errors.js';
+export { DecodeError, UnsupportedError } from './errors.js';
 export * from './extensions.js';
 export * from './gm-extensions.js';
 export * from './lints/index.js';

@@ -25,20 +25,21 @@
  */
 
 import { createHash } from 'node:crypto';
-import { bytesToHex, DecodeError, sm3, type BytesLike } from '@medsign/gm';
+import { bytesToHex, concatBytes, copyBytes, sm3, type BytesLike } from '@medsign/gm';
 import {
   encodeBitString,
   encodeOctetString,
   encodeOid,
   encodeSequence,
   encodeTlv,
+  encodeUnsignedInteger,
   readBitStringBytes,
   readChildren,
   readOid,
   type Tlv,
 } from '@medsign/gm/der';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier, Extensions, Name } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Name } from '@peculiar/asn1-x509';
 import {
   identifySignatureAlgorithm,
   signatureAlgorithmIdentifier,
@@ -46,17 +47,27 @@ import {
 } from './algorithms.js';
 import { ParsedCertificate } from './certificate.js';
 import { isPossibleIssuer } from './chain.js';
+import { Checks, type Check } from './checks.js';
 import {
   normalizeSerial,
   readSerialNumber,
   REVOCATION_REASONS,
   revocationReasonName,
   type RevocationReason,
-  type VerificationCheck,
 } from './crl.js';
-import { derFromInput, encodeGeneralizedTime, outerSequence, rawTlv, readTime } from './der-input.js';
-import { UnsupportedError } from './errors.js';
-import { fromAsnExtension, toAsnExtension, type CertExtension } from './extensions.js';
+import {
+  checkDate,
+  derFromInput,
+  encodeGeneralizedTime,
+  outerSequence,
+  parseAsn,
+  readSingle,
+  readTime,
+  sameBytes,
+  tlvBytes,
+} from './der-input.js';
+import { DecodeError, message, UnsupportedError } from './errors.js';
+import { encodeExtensions, readExtensions, type CertExtension } from './extensions.js';
 import { verifySignature, type Signer } from './keys.js';
 import { formatName, namesMatch } from './name.js';
 import * as oid from './oids.js';
@@ -75,8 +86,6 @@ const CERT_ID_HASH_OIDS: Readonly<Record<CertIdHash, string>> = {
 function hashWith(hash: CertIdHash, data: Uint8Array): Uint8Array {
   return hash === 'sm3' ? sm3(data) : new Uint8Array(createHash(hash).update(data).digest());
 }
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 /** The subjectPublicKey BIT STRING contents of an SPKI (what issuerKeyHash and byKey hash). */
 function publicKeyBits(spki: Uint8Array): Uint8Array {
@@ -111,16 +120,13 @@ export function buildCertId(
   const issuerNameHash = hashWith(hash, issuer.subjectDer);
   const issuerKeyHash = hashWith(hash, publicKeyBits(issuer.publicKeyInfo));
   const n = BigInt('0x' + normalizeSerial(serial));
-  let hex = n.toString(16);
-  if (hex.length % 2) hex = '0' + hex;
-  if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = '00' + hex;
   // SHA-1/SHA-2 with NULL parameters as OpenSSL and BC write them; SM3 with none (gm-standards §1.1).
   const algId = encodeSequence(encodeOid(oidText), ...(hash === 'sm3' ? [] : [Uint8Array.of(0x05, 0x00)]));
   const der = encodeSequence(
     algId,
     encodeOctetString(issuerNameHash),
     encodeOctetString(issuerKeyHash),
-    encodeTlv(0x02, Buffer.from(hex, 'hex')),
+    encodeUnsignedInteger(n),
   );
   return { hashAlgorithm: oidText, hash, issuerNameHash, issuerKeyHash, serialNumber: n.toString(16), der };
 }
@@ -130,19 +136,11 @@ export function certIdMatchesIssuer(certId: CertId, issuer: ParsedCertificate): 
   if (!certId.hash) return false;
   try {
     return (
-      same(certId.issuerNameHash, hashWith(certId.hash, issuer.subjectDer)) &&
-      same(certId.issuerKeyHash, hashWith(certId.hash, publicKeyBits(issuer.publicKeyInfo)))
+      sameBytes(certId.issuerNameHash, hashWith(certId.hash, issuer.subjectDer)) &&
+      sameBytes(certId.issuerKeyHash, hashWith(certId.hash, publicKeyBits(issuer.publicKeyInfo)))
     );
   } catch {
     return false;
-  }
-}
-
-function asn<T>(der: Uint8Array, type: new () => T, what: string): T {
-  try {
-    return AsnConvert.parse(der, type);
-  } catch (e) {
-    throw new DecodeError(`${what}: ${(e as Error).message}`);
   }
 }
 
@@ -164,33 +162,18 @@ function readCertId(container: Uint8Array, tlv: Tlv): CertId {
   return {
     hashAlgorithm,
     hash,
-    issuerNameHash: parts[1]!.value.slice(),
-    issuerKeyHash: parts[2]!.value.slice(),
+    issuerNameHash: copyBytes(parts[1]!.value),
+    issuerKeyHash: copyBytes(parts[2]!.value),
     serialNumber: readSerialNumber(parts[3]!, 'CertID.serialNumber'),
-    der: rawTlv(container, tlv).slice(),
+    der: copyBytes(tlvBytes(tlv)),
   };
-}
-
-function extensionsDer(exts: readonly CertExtension[]): Uint8Array {
-  const seen = new Set<string>();
-  for (const e of exts) {
-    if (seen.has(e.oid)) throw new RangeError(`extension ${e.oid} appears twice`);
-    seen.add(e.oid);
-  }
-  return new Uint8Array(AsnConvert.serialize(new Extensions(exts.map(toAsnExtension))));
 }
 
 /** Reads `[n] EXPLICIT Extensions` (the box) into extensions, rejecting duplicates. */
 function readExtensionsBox(box: Tlv, what: string): CertExtension[] {
   const inner = readChildren(box.value);
   if (inner.length !== 1 || inner[0]!.tag !== 0x30) throw new DecodeError(`${what}: expected Extensions`);
-  const exts = Array.from(asn(rawTlv(box.value, inner[0]!), Extensions, what), fromAsnExtension);
-  const seen = new Set<string>();
-  for (const e of exts) {
-    if (seen.has(e.oid)) throw new DecodeError(`${what}: extension ${e.oid} appears twice`);
-    seen.add(e.oid);
-  }
-  return exts;
+  return readExtensions(tlvBytes(inner[0]!), what);
 }
 
 function nonceExtension(nonce: Uint8Array): CertExtension {
@@ -205,11 +188,11 @@ function readNonce(exts: readonly CertExtension[]): Uint8Array | undefined {
   if (!e) return undefined;
   try {
     const kids = readChildren(e.value);
-    if (kids.length === 1 && kids[0]!.tag === 0x04) return kids[0]!.value.slice();
+    if (kids.length === 1 && kids[0]!.tag === 0x04) return copyBytes(kids[0]!.value);
   } catch {
     // fall through: not DER inside, take the bytes as they are
   }
-  return e.value.slice();
+  return copyBytes(e.value);
 }
 
 // --- requests ------------------------------------------------------------------------------------
@@ -231,7 +214,7 @@ export function buildOcspRequest(o: OcspRequestOptions): Uint8Array {
   const requests = o.serials.map((s) => encodeSequence(buildCertId(o.issuer, s, o.hash ?? 'sha1').der));
   const tbs = encodeSequence(
     encodeSequence(...requests),
-    ...(o.nonce ? [encodeTlv(0xa2, extensionsDer([nonceExtension(o.nonce)]))] : []),
+    ...(o.nonce ? [encodeTlv(0xa2, encodeExtensions([nonceExtension(o.nonce)]))] : []),
   );
   return encodeSequence(tbs);
 }
@@ -253,7 +236,7 @@ export class ParsedOcspRequest {
       throw new DecodeError('OCSPRequest: expected tbsRequest and an optional [0] signature');
     }
     this.signed = top.length === 2;
-    this.tbsRequestDer = rawTlv(der, top[0]!);
+    this.tbsRequestDer = tlvBytes(top[0]!);
     const parts = outerSequence(this.tbsRequestDer, 'TBSRequest');
     let i = 0;
     if (parts[i]?.tag === 0xa0) {
@@ -335,10 +318,6 @@ export type OcspResponseOptions = {
   extraCertificates?: readonly ParsedCertificate[];
 };
 
-function checkDate(d: unknown, what: string): asserts d is Date {
-  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new RangeError(`${what} must be a valid Date`);
-}
-
 function encodeSingleResponse(issuer: ParsedCertificate, r: SingleResponseInput): Uint8Array {
   const certId = r.certId ?? (r.serialNumber !== undefined ? buildCertId(issuer, r.serialNumber) : undefined);
   if (!certId) throw new RangeError('a single response needs certId or serialNumber');
@@ -352,10 +331,10 @@ function encodeSingleResponse(issuer: ParsedCertificate, r: SingleResponseInput)
     if (r.reason !== undefined && reason === undefined) throw new RangeError(`unknown reason ${r.reason}`);
     status = encodeTlv(
       0xa1,
-      Buffer.concat([
+      concatBytes(
         encodeGeneralizedTime(r.revocationTime),
         ...(reason === undefined ? [] : [encodeTlv(0xa0, encodeTlv(0x0a, Uint8Array.of(reason)))]),
-      ]),
+      ),
     );
   } else throw new RangeError(`unknown certificate status ${String(r.status)}`);
   if (r.nextUpdate !== undefined) {
@@ -381,7 +360,7 @@ function wrapResponse(status: number, responseBytes?: Uint8Array): Uint8Array {
 export async function buildOcspResponse(o: OcspResponseOptions): Promise<Uint8Array> {
   checkDate(o.producedAt, 'producedAt');
   const cert = o.responder.certificate;
-  if (!same(o.responder.signer.publicKeyInfo, cert.publicKeyInfo)) {
+  if (!sameBytes(o.responder.signer.publicKeyInfo, cert.publicKeyInfo)) {
     throw new RangeError("responder signer key is not the responder certificate's key");
   }
   if (o.responses.length === 0) throw new RangeError('an OCSP response needs at least one single response');
@@ -396,7 +375,7 @@ export async function buildOcspResponse(o: OcspResponseOptions): Promise<Uint8Ar
     responderId,
     encodeGeneralizedTime(o.producedAt),
     encodeSequence(...o.responses.map((r) => encodeSingleResponse(o.issuer, r))),
-    ...(o.nonce ? [encodeTlv(0xa1, extensionsDer([nonceExtension(o.nonce)]))] : []),
+    ...(o.nonce ? [encodeTlv(0xa1, encodeExtensions([nonceExtension(o.nonce)]))] : []),
   );
   const algId = new Uint8Array(
     AsnConvert.serialize(signatureAlgorithmIdentifier(o.responder.signer.algorithm)),
@@ -438,12 +417,6 @@ function readGeneralizedTime(tlv: Tlv | undefined, what: string): Date {
   return readTime(tlv, what);
 }
 
-function readExplicitOne(box: Tlv, what: string): Tlv {
-  const kids = readChildren(box.value);
-  if (kids.length !== 1) throw new DecodeError(`${what}: expected one value`);
-  return kids[0]!;
-}
-
 function readSingleResponse(tlv: Tlv): OcspSingleResponse {
   if (tlv.tag !== 0x30) throw new DecodeError('SingleResponse: expected SEQUENCE', tlv.start);
   const p = readChildren(tlv.value);
@@ -461,7 +434,7 @@ function readSingleResponse(tlv: Tlv): OcspSingleResponse {
     out.revocationTime = readGeneralizedTime(rp[0], 'revocationTime');
     if (rp[1]) {
       if (rp[1].tag !== 0xa0) throw new DecodeError('RevokedInfo: expected [0] revocationReason');
-      const e = readExplicitOne(rp[1], 'revocationReason');
+      const e = readSingle(rp[1].value, 'revocationReason');
       if (e.tag !== 0x0a || e.value.length !== 1)
         throw new DecodeError('revocationReason: expected ENUMERATED');
       out.reason = revocationReasonName(e.value[0]!);
@@ -472,7 +445,7 @@ function readSingleResponse(tlv: Tlv): OcspSingleResponse {
   out.thisUpdate = readGeneralizedTime(p[2], 'thisUpdate');
   let i = 3;
   if (p[i]?.tag === 0xa0)
-    out.nextUpdate = readGeneralizedTime(readExplicitOne(p[i++]!, 'nextUpdate'), 'nextUpdate');
+    out.nextUpdate = readGeneralizedTime(readSingle(p[i++]!.value, 'nextUpdate'), 'nextUpdate');
   if (p[i]?.tag === 0xa1) out.extensions = readExtensionsBox(p[i++]!, 'singleExtensions');
   if (i !== p.length) throw new DecodeError('SingleResponse: unexpected field');
   return out;
@@ -521,7 +494,7 @@ export class ParsedOcspResponse {
     }
     if (top.length !== 2 || top[1]!.tag !== 0xa0)
       throw new DecodeError('OCSPResponse: missing [0] responseBytes');
-    const rb = readExplicitOne(top[1]!, 'responseBytes');
+    const rb = readSingle(top[1]!.value, 'responseBytes');
     const rbp = rb.tag === 0x30 ? readChildren(rb.value) : [];
     if (rbp.length !== 2 || rbp[1]!.tag !== 0x04)
       throw new DecodeError('ResponseBytes: expected responseType, response');
@@ -535,43 +508,41 @@ export class ParsedOcspResponse {
         'BasicOCSPResponse: expected tbsResponseData, signatureAlgorithm, signature, [0] certs',
       );
     }
-    this.tbsResponseDataDer = rawTlv(basicDer, basic[0]!).slice();
-    this.signatureAlgorithmId = asn(
-      rawTlv(basicDer, basic[1]!),
+    this.tbsResponseDataDer = copyBytes(tlvBytes(basic[0]!));
+    this.signatureAlgorithmId = parseAsn(
+      tlvBytes(basic[1]!),
       AlgorithmIdentifier,
       'BasicOCSPResponse.signatureAlgorithm',
     );
-    this.signatureValue = readBitStringBytes(basic[2]!, 'BasicOCSPResponse.signature').slice();
+    this.signatureValue = copyBytes(readBitStringBytes(basic[2]!, 'BasicOCSPResponse.signature'));
     if (basic[3]) {
       if (basic[3].tag !== 0xa0) throw new DecodeError('BasicOCSPResponse: expected [0] certs');
-      const seq = readExplicitOne(basic[3], 'certs');
+      const seq = readSingle(basic[3].value, 'certs');
       if (seq.tag !== 0x30)
         throw new DecodeError('BasicOCSPResponse.certs: expected SEQUENCE OF Certificate');
-      this.certificates = readChildren(seq.value).map((c) =>
-        ParsedCertificate.parse(rawTlv(seq.value, c).slice()),
-      );
+      this.certificates = readChildren(seq.value).map((c) => ParsedCertificate.parse(copyBytes(tlvBytes(c))));
     }
 
     const tbs = this.tbsResponseDataDer;
     const p = outerSequence(tbs, 'ResponseData');
     let i = 0;
     if (p[i]?.tag === 0xa0) {
-      const v = readExplicitOne(p[i++]!, 'ResponseData.version');
+      const v = readSingle(p[i++]!.value, 'ResponseData.version');
       if (v.tag !== 0x02 || v.value.length !== 1 || v.value[0] !== 0)
         throw new DecodeError('ResponseData: version must be v1 (0)');
     }
     const rid = p[i++];
     if (rid?.tag === 0xa1) {
       // byName [1] EXPLICIT Name
-      const n = readExplicitOne(rid, 'ResponderID.byName');
+      const n = readSingle(rid.value, 'ResponderID.byName');
       if (n.tag !== 0x30) throw new DecodeError('ResponderID.byName: expected Name');
-      const byNameDer = rawTlv(rid.value, n).slice();
-      this.responderId = { byName: asn(byNameDer, Name, 'ResponderID.byName'), byNameDer };
+      const byNameDer = copyBytes(tlvBytes(n));
+      this.responderId = { byName: parseAsn(byNameDer, Name, 'ResponderID.byName'), byNameDer };
     } else if (rid?.tag === 0xa2) {
       // byKey [2] EXPLICIT KeyHash (OCTET STRING)
-      const k = readExplicitOne(rid, 'ResponderID.byKey');
+      const k = readSingle(rid.value, 'ResponderID.byKey');
       if (k.tag !== 0x04) throw new DecodeError('ResponderID.byKey: expected OCTET STRING');
-      this.responderId = { byKey: k.value.slice() };
+      this.responderId = { byKey: copyBytes(k.value) };
     } else {
       throw new DecodeError('ResponseData: expected ResponderID [1] byName or [2] byKey');
     }
@@ -606,7 +577,7 @@ export class ParsedOcspResponse {
 /** Result of verifying an OCSP response. */
 export type OcspVerificationResult = {
   valid: boolean;
-  checks: VerificationCheck[];
+  checks: Check[];
   errors: string[];
   /** Failed checks the caller chose to tolerate (stale responses with `allowStale`). */
   warnings: string[];
@@ -633,7 +604,7 @@ function keyHashMatches(keyHash: Uint8Array, cert: ParsedCertificate): boolean {
     // RFC 6960 says SHA-1; accept SM3 and SHA-256 from GM responders by length.
     const hashes: CertIdHash[] =
       keyHash.length === 20 ? ['sha1'] : keyHash.length === 32 ? ['sm3', 'sha256'] : [];
-    return hashes.some((h) => same(keyHash, hashWith(h, bits)));
+    return hashes.some((h) => sameBytes(keyHash, hashWith(h, bits)));
   } catch {
     return false;
   }
@@ -641,7 +612,7 @@ function keyHashMatches(keyHash: Uint8Array, cert: ParsedCertificate): boolean {
 
 function matchesResponderId(rid: ResponderId, cert: ParsedCertificate): boolean {
   if ('byKey' in rid) return keyHashMatches(rid.byKey, cert);
-  return same(rid.byNameDer, cert.subjectDer) || namesMatch(rid.byName, cert.subject);
+  return sameBytes(rid.byNameDer, cert.subjectDer) || namesMatch(rid.byName, cert.subject);
 }
 
 /**
@@ -657,55 +628,55 @@ export function verifyOcspResponse(
 ): OcspVerificationResult {
   const at = opts.at ?? new Date();
   const skew = opts.clockSkewMs ?? 5 * 60_000;
-  const checks: VerificationCheck[] = [];
-  const add = (check: string, ok: boolean, detail?: string) =>
-    checks.push({ check, ok, ...(detail && !ok ? { detail } : {}) });
+  const checks = new Checks({ tolerate: (c) => opts.allowStale === true && c.check.endsWith(': fresh') });
   let responder: ParsedCertificate | undefined;
-  const finish = (): OcspVerificationResult => {
-    const describe = (c: VerificationCheck) => `${c.check} failed${c.detail ? ` (${c.detail})` : ''}`;
-    const failed = checks.filter((c) => !c.ok);
-    const tolerated = (c: VerificationCheck) => opts.allowStale === true && c.check.endsWith(': fresh');
-    const errors = failed.filter((c) => !tolerated(c)).map(describe);
-    return {
-      valid: errors.length === 0,
-      checks,
-      errors,
-      warnings: failed.filter(tolerated).map(describe),
-      responses: resp.responses,
-      responder,
-    };
-  };
+  const finish = (): OcspVerificationResult => ({
+    valid: checks.valid,
+    checks: checks.list,
+    errors: checks.errors,
+    warnings: checks.warnings,
+    responses: resp.responses,
+    responder,
+  });
 
-  add('response status successful', resp.status === 'successful', `responseStatus is ${resp.status}`);
+  checks.expect(
+    'response status successful',
+    resp.status === 'successful',
+    `responseStatus is ${resp.status}`,
+  );
   if (resp.status !== 'successful' || !resp.responderId) return finish();
   try {
     const rid = resp.responderId;
     if (matchesResponderId(rid, issuer)) responder = issuer;
     else responder = resp.certificates.find((c) => matchesResponderId(rid, c));
     const ridText = 'byKey' in rid ? `byKey ${bytesToHex(rid.byKey)}` : `byName ${formatName(rid.byName)}`;
-    add('responder identified', responder !== undefined, `no certificate matches ResponderID ${ridText}`);
+    checks.expect(
+      'responder identified',
+      responder !== undefined,
+      `no certificate matches ResponderID ${ridText}`,
+    );
     if (responder && responder !== issuer) {
       const issued = isPossibleIssuer(responder, issuer) && responder.verifySignature(issuer.publicKeyInfo);
-      add(
+      checks.expect(
         'delegated responder issued by the issuer',
         issued,
         `${responder.subjectText} is not signed by ${issuer.subjectText}`,
       );
       const eku = responder.extKeyUsage ?? [];
-      add(
+      checks.expect(
         'delegated responder extended key usage id-kp-OCSPSigning',
         eku.includes(oid.id_kp_OCSPSigning),
         `EKU is ${eku.join(', ') || 'absent'}`,
       );
       const ku = responder.keyUsage;
-      add(
+      checks.expect(
         'delegated responder key usage digitalSignature',
         !ku || ku.includes('digitalSignature') || ku.includes('nonRepudiation'),
         `key usage is ${ku?.join(', ')}`,
       );
     }
     if (responder) {
-      add(
+      checks.expect(
         'responder certificate validity',
         responder.isValidAt(at),
         `valid ${responder.notBefore.toISOString()} – ${responder.notAfter.toISOString()}, checked at ${at.toISOString()}`,
@@ -721,46 +692,46 @@ export function verifyOcspResponse(
           opts.sm2Id === undefined ? {} : { sm2Id: opts.sm2Id },
         );
       } catch (e) {
-        detail = (e as Error).message;
+        detail = message(e);
       }
-      add('signature', sigOk, detail);
+      checks.expect('signature', sigOk, detail);
     }
-    add(
+    checks.expect(
       'producedAt not in the future',
       resp.producedAt!.getTime() <= at.getTime() + skew,
       `producedAt ${resp.producedAt!.toISOString()} is after ${at.toISOString()}`,
     );
-    add('at least one response', resp.responses.length > 0, 'responses is empty');
+    checks.expect('at least one response', resp.responses.length > 0, 'responses is empty');
     resp.responses.forEach((r, n) => {
       const tag = `response ${n} (serial ${r.certId.serialNumber})`;
-      add(
+      checks.expect(
         `${tag}: CertID names the issuer`,
         certIdMatchesIssuer(r.certId, issuer),
         r.certId.hash
           ? `issuerNameHash/issuerKeyHash (${r.certId.hash}) do not match ${issuer.subjectText}`
           : `unsupported CertID hash ${r.certId.hashAlgorithm}`,
       );
-      add(
+      checks.expect(
         `${tag}: thisUpdate not in the future`,
         r.thisUpdate.getTime() <= at.getTime() + skew,
         `thisUpdate ${r.thisUpdate.toISOString()} is after ${at.toISOString()}`,
       );
       // RFC 6960 §4.2.2.1: without nextUpdate, newer information is always available (never stale).
-      add(
+      checks.expect(
         `${tag}: fresh`,
         !r.nextUpdate || at <= r.nextUpdate,
         `nextUpdate ${r.nextUpdate?.toISOString()} has passed at ${at.toISOString()}`,
       );
     });
     if (opts.nonce) {
-      add(
+      checks.expect(
         'nonce',
-        resp.nonce !== undefined && same(resp.nonce, opts.nonce),
+        resp.nonce !== undefined && sameBytes(resp.nonce, opts.nonce),
         resp.nonce ? 'the response echoes a different nonce' : 'the response carries no nonce',
       );
     }
   } catch (e) {
-    add('well-formed', false, (e as Error).message);
+    checks.expect('well-formed', false, message(e));
   }
   return finish();
 }

@@ -34,7 +34,7 @@ import {
   type Tlv,
 } from '@medsign/gm/der';
 import { ParsedCertificate } from './certificate.js';
-import { outerSequence, rawTlv } from './der-input.js';
+import { encodeSetOf, outerSequence, tlvBytes } from './der-input.js';
 import { UnsupportedError } from './errors.js';
 import { PrivateKey } from './keys.js';
 import * as oid from './oids.js';
@@ -295,10 +295,10 @@ function readSafeContents(der: Uint8Array, password: PbePassword, bags: Bags, de
     const value = explicit0(f[1], 'SafeBag.bagValue');
     const attrs = readAttributes(f[2]);
     if (bagId === oid.id_pkcs12_keyBag) {
-      const pkcs8 = new Uint8Array(rawTlv(der, value));
+      const pkcs8 = new Uint8Array(tlvBytes(value));
       bags.keys.push({ pkcs8, attrs });
     } else if (bagId === oid.id_pkcs12_pkcs8ShroudedKeyBag) {
-      bags.keys.push({ pkcs8: decryptPrivateKeyInfo(rawTlv(der, value), password), attrs });
+      bags.keys.push({ pkcs8: decryptPrivateKeyInfo(tlvBytes(value), password), attrs });
     } else if (bagId === oid.id_pkcs12_certBag) {
       const c = children(value, TAG.SEQUENCE, 'CertBag');
       if (c.length !== 2) throw new DecodeError('CertBag: expected certId and certValue', value.start);
@@ -306,7 +306,7 @@ function readSafeContents(der: Uint8Array, password: PbePassword, bags: Bags, de
       const certDer = new Uint8Array(octets(explicit0(c[1], 'CertBag.certValue'), 'CertBag.certValue'));
       bags.certs.push({ cert: ParsedCertificate.parse(certDer), attrs });
     } else if (bagId === oid.id_pkcs12_safeContentsBag) {
-      readSafeContents(rawTlv(der, value), password, bags, depth + 1);
+      readSafeContents(tlvBytes(value), password, bags, depth + 1);
     }
     // crlBag, secretBag and unknown bag types carry nothing medsign imports.
   }
@@ -470,12 +470,6 @@ function encodeBmpString(text: string): Uint8Array {
     out[2 * i + 1] = text.charCodeAt(i) & 0xff;
   }
   return encodeTlv(0x1e, out);
-}
-
-/** DER SET OF: elements sorted by their encodings (X.690 §11.6). */
-function encodeSetOf(items: Uint8Array[]): Uint8Array {
-  const sorted = [...items].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  return encodeTlv(0x31, Buffer.concat(sorted));
 }
 
 function encodeAttributes(attrs: Attributes): Uint8Array | undefined {

@@ -17,32 +17,34 @@ import {
   TAG,
   type Tlv,
 } from '@medsign/gm/der';
+import { concatBytes } from '@medsign/gm';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Extensions, GeneralName, Name } from '@peculiar/asn1-x509';
 import { digest, hashAlgorithmIdentifier, identifyHash, type HashName } from './algorithms.js';
 import type { ParsedCertificate } from './certificate.js';
 import { verifyCertificateChain, type ChainResult } from './chain.js';
-import { ParsedCms, signCms, verifyCmsSigner, type CmsCheck } from './cms.js';
+import { Checks, type Check } from './checks.js';
+import { ParsedCms, signCms, verifyCmsSigner } from './cms.js';
 import {
   childrenOf,
-  concatBytes,
+  derFromInput,
   encodeAlgorithm,
   encodeBoolean,
   encodeContext,
   encodeGeneralizedTime,
   encodeUtf8String,
+  outerSequence,
   readAlgorithm,
   readBoolean,
   readOctetString,
   readSmallInteger,
-  readTime,
+  readTimeText,
   sameBytes,
   TAG_GENERALIZED_TIME,
   TAG_UTF8STRING,
   tlvBytes,
-} from './cms-der.js';
-import { derFromInput, outerSequence } from './der-input.js';
-import { DecodeError } from './errors.js';
+} from './der-input.js';
+import { DecodeError, message } from './errors.js';
 import { fromAsnExtension, toAsnExtension, type CertExtension } from './extensions.js';
 import type { Signer } from './keys.js';
 import { buildName, encodeName, formatName, namesMatch, parseName, type NameAttribute } from './name.js';
@@ -50,8 +52,6 @@ import * as oid from './oids.js';
 
 /** MessageImprint as received: the hash OID, our name for it when supported, and the hash value. */
 export type MessageImprint = { hashAlgorithm: string; hash?: HashName; hashedMessage: Uint8Array };
-
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 function encodeImprint(hash: HashName, hashedMessage: Uint8Array): Uint8Array {
   if (hashedMessage.length !== digest(hash, new Uint8Array()).length)
@@ -289,7 +289,7 @@ export function parseTstInfo(der: Uint8Array): TstInfo {
   const serialNumber = readUnsignedInteger(take('serialNumber'), 'TSTInfo serialNumber');
   const timeTlv = take('genTime');
   if (timeTlv.tag !== TAG_GENERALIZED_TIME) throw new DecodeError('TSTInfo: genTime must be GeneralizedTime');
-  const genTime = readTime(timeTlv, 'TSTInfo genTime');
+  const genTime = readTimeText(timeTlv, 'TSTInfo genTime');
   const out: TstInfo = {
     der,
     version,
@@ -506,7 +506,7 @@ export type TimeStampVerifyResult = {
   chain?: ChainResult;
   /** For a TimeStampResp input: its status. */
   status?: number;
-  checks: CmsCheck[];
+  checks: Check[];
   errors: string[];
 };
 
@@ -518,25 +518,20 @@ export function verifyTimeStampToken(
   input: Uint8Array | string,
   opts: TimeStampVerifyOptions = {},
 ): TimeStampVerifyResult {
-  const checks: CmsCheck[] = [];
-  const add = (check: string, ok: boolean, detail?: string) =>
-    checks.push({ check, ok, ...(detail ? { detail } : {}) });
+  const checks = new Checks({ wording: 'colon' });
   const out: Omit<TimeStampVerifyResult, 'valid' | 'checks' | 'errors'> = {};
   try {
-    checkToken(input, opts, add, out);
+    checkToken(input, opts, checks, out);
   } catch (e) {
-    add('time-stamp well-formed', false, message(e));
+    checks.add('time-stamp well-formed', false, message(e));
   }
-  const errors = checks
-    .filter((c) => !c.ok)
-    .map((c) => `${c.check} failed${c.detail ? `: ${c.detail}` : ''}`);
-  return { valid: errors.length === 0 && checks.length > 0, ...out, checks, errors };
+  return { valid: checks.valid, ...out, checks: checks.list, errors: checks.errors };
 }
 
 function checkToken(
   input: Uint8Array | string,
   opts: TimeStampVerifyOptions,
-  add: (check: string, ok: boolean, detail?: string) => void,
+  checks: Checks,
   out: Omit<TimeStampVerifyResult, 'valid' | 'checks' | 'errors'>,
 ): void {
   let der = derFromInput(input, ['TIMESTAMP RESPONSE', 'TSR', 'CMS', 'PKCS7'], 'time-stamp');
@@ -545,33 +540,31 @@ function checkToken(
     const resp = parseTimeStampResp(der);
     out.status = resp.status;
     const granted = resp.status === 0 || resp.status === 1;
-    add(
+    checks.expect(
       'response status granted',
       granted,
-      granted
-        ? undefined
-        : `status ${resp.statusName ?? resp.status}${resp.failInfo.length ? ` (${resp.failInfo.join(', ')})` : ''}${
-            resp.statusStrings.length ? `: ${resp.statusStrings.join('; ')}` : ''
-          }`,
+      `status ${resp.statusName ?? resp.status}${resp.failInfo.length ? ` (${resp.failInfo.join(', ')})` : ''}${
+        resp.statusStrings.length ? `: ${resp.statusStrings.join('; ')}` : ''
+      }`,
     );
     if (!granted) return;
     if (!resp.token) {
-      add('token present', false, 'granted response without a token');
+      checks.add('token present', false, 'granted response without a token');
       return;
     }
     der = resp.token;
   }
   const cms = ParsedCms.parse(der);
-  add(
+  checks.add(
     'one signer',
     cms.signerInfos.length === 1,
     `${cms.signerInfos.length} SignerInfos (RFC 3161 §2.4.2 needs one)`,
   );
   const typeOk =
     cms.eContentType === oid.id_ct_TSTInfo || (cms.gmOids && cms.eContentType === oid.id_gm_data);
-  add('eContentType id-ct-TSTInfo', typeOk, typeOk ? undefined : `eContentType is ${cms.eContentType}`);
+  checks.expect('eContentType id-ct-TSTInfo', typeOk, `eContentType is ${cms.eContentType}`);
   if (!cms.content) {
-    add('TSTInfo present', false, 'the token has no encapsulated content');
+    checks.add('TSTInfo present', false, 'the token has no encapsulated content');
     return;
   }
   const tst = parseTstInfo(cms.content);
@@ -588,10 +581,10 @@ function checkToken(
   // The message imprint.
   const mi = tst.messageImprint;
   if (opts.data) {
-    if (!mi.hash) add('message imprint', false, `unsupported hash algorithm ${mi.hashAlgorithm}`);
+    if (!mi.hash) checks.add('message imprint', false, `unsupported hash algorithm ${mi.hashAlgorithm}`);
     else {
       const ok = sameBytes(digest(mi.hash, opts.data), mi.hashedMessage);
-      add(
+      checks.add(
         'message imprint',
         ok,
         ok ? `${mi.hash} of the data` : `does not match the ${mi.hash} digest of the data`,
@@ -601,22 +594,20 @@ function checkToken(
     const want = opts.imprint instanceof Uint8Array ? { hashedMessage: opts.imprint } : opts.imprint;
     const algOk = !('hash' in want) || want.hash === mi.hash;
     const ok = algOk && sameBytes(want.hashedMessage, mi.hashedMessage);
-    add(
+    checks.expect(
       'message imprint',
       ok,
-      ok
-        ? undefined
-        : algOk
-          ? 'hashedMessage differs'
-          : `hash is ${out.hashAlgorithm}, expected ${'hash' in want ? want.hash : ''}`,
+      algOk
+        ? 'hashedMessage differs'
+        : `hash is ${out.hashAlgorithm}, expected ${'hash' in want ? want.hash : ''}`,
     );
   } else {
-    add('message imprint', false, 'neither data nor imprint given to compare with');
+    checks.add('message imprint', false, 'neither data nor imprint given to compare with');
   }
 
   // The CMS signature and attributes.
   const signer = verifyCmsSigner(cms, 0, opts.certificates ? { certificates: opts.certificates } : {});
-  for (const c of signer.checks) add(c.check, c.ok, c.detail);
+  checks.include(signer.checks);
   const tsa = signer.certificate;
   if (!tsa) return;
   out.tsaCertificate = tsa;
@@ -624,7 +615,7 @@ function checkToken(
   const ess = attrs.some(
     (a) => a.oid === oid.id_aa_signingCertificateV2 || a.oid === oid.id_aa_signingCertificate,
   );
-  add('ESS signing certificate attribute', ess, ess ? undefined : 'missing (RFC 3161 §2.4.1, RFC 5816)');
+  checks.expect('ESS signing certificate attribute', ess, 'missing (RFC 3161 §2.4.1, RFC 5816)');
 
   // RFC 3161 §2.3: the TSA certificate has exactly one EKU, id-kp-timeStamping, and it is critical.
   const eku = tsa.extension(oid.id_ce_extKeyUsage);
@@ -636,24 +627,22 @@ function checkToken(
     if (purposes.length !== 1 || purposes[0] !== oid.id_kp_timeStamping)
       ekuDetail = `extendedKeyUsage must be timeStamping only, is ${purposes.join(', ')}`;
   }
-  add('TSA certificate extendedKeyUsage', ekuDetail === undefined, ekuDetail);
+  checks.add('TSA certificate extendedKeyUsage', ekuDetail === undefined, ekuDetail);
   // RFC 3161 §2.4.2: a tsa name must be one of the names of the certificate that verifies the token.
   if (tst.tsaDirectoryName) {
     const n = tst.tsaDirectoryName;
     const ok = sameBytes(n, tsa.subjectDer) || namesMatch(parseName(n), tsa.subject);
-    add(
+    checks.expect(
       'tsa name matches the TSA certificate',
       ok,
-      ok ? undefined : `tsa is ${tst.tsaName}, certificate subject is ${tsa.subjectText}`,
+      `tsa is ${tst.tsaName}, certificate subject is ${tsa.subjectText}`,
     );
   }
   const validAtGen = tsa.isValidAt(tst.genTime);
-  add(
+  checks.expect(
     'TSA certificate valid at genTime',
     validAtGen,
-    validAtGen
-      ? undefined
-      : `valid ${tsa.notBefore.toISOString()} – ${tsa.notAfter.toISOString()}, genTime ${tst.genTime.toISOString()}`,
+    `valid ${tsa.notBefore.toISOString()} – ${tsa.notAfter.toISOString()}, genTime ${tst.genTime.toISOString()}`,
   );
   if (opts.anchors) {
     const chain = verifyCertificateChain(tsa, {
@@ -663,6 +652,6 @@ function checkToken(
       requiredExtKeyUsage: oid.id_kp_timeStamping,
     });
     out.chain = chain;
-    add('TSA certificate chain', chain.valid, chain.valid ? undefined : chain.errors.join('; '));
+    checks.expect('TSA certificate chain', chain.valid, chain.errors.join('; '));
   }
 }

@@ -6,12 +6,14 @@
 
 import { decodePemBlocks, DecodeError } from '@medsign/gm';
 import { ParsedCertificate } from './certificate.js';
-import { verifyCertificateChain, type ChainCheck } from './chain.js';
+import { verifyCertificateChain } from './chain.js';
+import { Checks, type Check } from './checks.js';
 import { ParsedCms } from './cms.js';
 import { verifyCms } from './cms-verify.js';
 import { ParsedCrl, verifyCrl } from './crl.js';
 import { ParsedCsr } from './csr.js';
 import { looksLikePem } from './der-input.js';
+import { message } from './errors.js';
 import { namesMatch } from './name.js';
 import { id_ct_TSTInfo } from './oids.js';
 import { parseTimeStampResp, verifyTimeStampToken } from './tsp.js';
@@ -31,15 +33,13 @@ export type ArtifactKind =
 /** A field shown to people: a stable key (used in JSON) and its value as text. */
 export type ReportField = { key: string; value: string };
 
-/** One check: a stable key, whether it passed, and why (safe to show). */
-export type ReportCheck = { check: string; ok: boolean; subject?: string; detail?: string };
-
 export type VerificationReport = {
   kind: ArtifactKind;
   valid: boolean;
   /** Facts about the artifact (subject, issuer, algorithm, times …) in display order. */
   fields: ReportField[];
-  checks: ReportCheck[];
+  /** Each check has a stable key (`check`), whether it passed, why, and what it is about (`subject`). */
+  checks: Check[];
   /** Failed checks as sentences (empty when valid). */
   errors: string[];
 };
@@ -60,30 +60,29 @@ type ArtifactVerifier = (
   opts: VerifyArtifactOptions,
 ) => VerificationReport | undefined;
 
-function fromChecks(kind: ArtifactKind, fields: ReportField[], checks: ReportCheck[]): VerificationReport {
-  const errors = checks
-    .filter((c) => !c.ok)
-    .map((c) => `${c.subject ? `${c.subject}: ` : ''}${c.check} failed${c.detail ? ` (${c.detail})` : ''}`);
-  return { kind, valid: errors.length === 0, fields, checks, errors };
+function fromChecks(kind: ArtifactKind, fields: ReportField[], checks: Checks): VerificationReport {
+  return { kind, valid: checks.valid, fields, checks: checks.list, errors: checks.errors };
+}
+
+const NO_TRUST_ANCHOR = 'no trust anchor given (pass the root certificate with --ca)';
+
+/** A name for something that may be unsupported: its value, or "unsupported (why)". */
+function describe(f: () => string): string {
+  try {
+    return f();
+  } catch (e) {
+    return `unsupported (${message(e)})`;
+  }
 }
 
 /** Fields every certificate report shows. */
 export function certificateFields(cert: ParsedCertificate, prefix = ''): ReportField[] {
   const f = (key: string, value: string) => ({ key: prefix + key, value });
-  let algorithm: string;
-  try {
-    algorithm = cert.signatureAlgorithm.name;
-  } catch (e) {
-    algorithm = `unsupported (${(e as Error).message})`;
-  }
-  const key = (() => {
-    try {
-      const d = cert.publicKey;
-      return `${d.family.toUpperCase()}${d.curve ? ` ${d.curve}` : ''} ${d.bits} bits`;
-    } catch (e) {
-      return `unsupported (${(e as Error).message})`;
-    }
-  })();
+  const algorithm = describe(() => cert.signatureAlgorithm.name);
+  const key = describe(() => {
+    const d = cert.publicKey;
+    return `${d.family.toUpperCase()}${d.curve ? ` ${d.curve}` : ''} ${d.bits} bits`;
+  });
   return [
     f('subject', cert.subjectText),
     f('issuer', cert.issuerText),
@@ -93,15 +92,6 @@ export function certificateFields(cert: ParsedCertificate, prefix = ''): ReportF
     f('signatureAlgorithm', algorithm),
     f('publicKey', key),
   ];
-}
-
-function chainChecks(checks: ChainCheck[]): ReportCheck[] {
-  return checks.map((c) => ({
-    check: c.check,
-    ok: c.ok,
-    subject: c.certificate,
-    ...(c.detail ? { detail: c.detail } : {}),
-  }));
 }
 
 /**
@@ -116,14 +106,10 @@ export function verifyCertificateReport(
   const trusted = opts.trusted ?? [];
   const fields = certificateFields(leaf);
   const kind: ArtifactKind = certs.length > 1 ? 'certificate-chain' : 'certificate';
+  const checks = new Checks();
   if (trusted.length === 0) {
-    return fromChecks(kind, fields, [
-      {
-        check: 'trust anchor',
-        ok: false,
-        detail: 'no trust anchor given (pass the root certificate with --ca)',
-      },
-    ]);
+    checks.add('trust anchor', false, NO_TRUST_ANCHOR);
+    return fromChecks(kind, fields, checks);
   }
   const anchors = trusted.filter((c) => c.isSelfIssued);
   const result = verifyCertificateChain(leaf, {
@@ -131,9 +117,9 @@ export function verifyCertificateReport(
     intermediates: [...certs.slice(1), ...trusted.filter((c) => !c.isSelfIssued)],
     ...(opts.at ? { at: opts.at } : {}),
   });
-  const checks = chainChecks(result.checks);
+  checks.include(result.checks);
   if (result.path.length === 0)
-    checks.push({ check: 'path to a trust anchor', ok: false, detail: result.errors[0] ?? 'no path found' });
+    checks.add('path to a trust anchor', false, result.errors[0] ?? 'no path found');
   else fields.push({ key: 'path', value: result.path.map((c) => c.subjectText).join(' → ') });
   return fromChecks(kind, fields, checks);
 }
@@ -165,26 +151,24 @@ function attempt<T>(label: string | undefined, labels: readonly string[], parse:
   }
 }
 
-/** Finds the trusted certificate that `matches`, and validates its own path to the anchors. */
+/** Finds the trusted certificate that `matches` and records the checks of its own path to the anchors. */
 function trustedIssuer(
   matches: (c: ParsedCertificate) => boolean,
   what: string,
   opts: VerifyArtifactOptions,
-): { issuer?: ParsedCertificate; checks: ReportCheck[] } {
+  checks: Checks,
+): ParsedCertificate | undefined {
   const issuer = (opts.trusted ?? []).find(matches);
   if (!issuer) {
-    return {
-      checks: [
-        {
-          check: `${what} issuer among the trusted certificates`,
-          ok: false,
-          detail: 'pass the issuing CA certificate with --ca',
-        },
-      ],
-    };
+    checks.add(
+      `${what} issuer among the trusted certificates`,
+      false,
+      'pass the issuing CA certificate with --ca',
+    );
+    return undefined;
   }
-  const chain = verifyCertificateReport([issuer], opts);
-  return { issuer, checks: chain.checks };
+  checks.include(verifyCertificateReport([issuer], opts).checks);
+  return issuer;
 }
 
 const verifyCertificateArtifact: ArtifactVerifier = (der, label, opts) => {
@@ -195,19 +179,15 @@ const verifyCertificateArtifact: ArtifactVerifier = (der, label, opts) => {
 const verifyCsrArtifact: ArtifactVerifier = (der, label) => {
   const csr = attempt(label, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'], () => ParsedCsr.parse(der));
   if (!csr) return undefined;
-  let algorithm: string;
-  try {
-    algorithm = csr.signatureAlgorithm.name;
-  } catch (e) {
-    algorithm = `unsupported (${(e as Error).message})`;
-  }
+  const checks = new Checks();
+  checks.add('proof of possession (request signature)', csr.verifyProofOfPossession());
   return fromChecks(
     'csr',
     [
       { key: 'subject', value: csr.subjectText },
-      { key: 'signatureAlgorithm', value: algorithm },
+      { key: 'signatureAlgorithm', value: describe(() => csr.signatureAlgorithm.name) },
     ],
-    [{ check: 'proof of possession (request signature)', ok: csr.verifyProofOfPossession() }],
+    checks,
   );
 };
 
@@ -221,11 +201,9 @@ const verifyCrlArtifact: ArtifactVerifier = (der, label, opts) => {
     { key: 'crlNumber', value: crl.crlNumber?.toString() ?? '-' },
     { key: 'revoked', value: String(crl.entries.length) },
   ];
-  const { issuer, checks } = trustedIssuer((c) => namesMatch(c.subject, crl.issuer), 'CRL', opts);
-  if (issuer) {
-    const r = verifyCrl(crl, issuer, opts.at ? { at: opts.at } : {});
-    checks.push(...r.checks.map((c) => ({ ...c, subject: 'CRL' })));
-  }
+  const checks = new Checks();
+  const issuer = trustedIssuer((c) => namesMatch(c.subject, crl.issuer), 'CRL', opts, checks);
+  if (issuer) checks.include(verifyCrl(crl, issuer, opts.at ? { at: opts.at } : {}).checks, 'CRL');
   return fromChecks('crl', fields, checks);
 };
 
@@ -241,16 +219,10 @@ const verifyOcspArtifact: ArtifactVerifier = (der, label, opts) => {
     })),
   ];
   const first = resp.responses[0];
-  const { issuer, checks } = first
-    ? trustedIssuer((c) => certIdMatchesIssuer(first.certId, c), 'OCSP', opts)
-    : {
-        issuer: undefined,
-        checks: [{ check: 'single responses present', ok: false, detail: `response status ${resp.status}` }],
-      };
-  if (issuer) {
-    const r = verifyOcspResponse(resp, issuer, opts.at ? { at: opts.at } : {});
-    checks.push(...r.checks.map((c) => ({ ...c, subject: 'OCSP' })));
-  }
+  const checks = new Checks();
+  if (!first) checks.add('single responses present', false, `response status ${resp.status}`);
+  const issuer = first && trustedIssuer((c) => certIdMatchesIssuer(first.certId, c), 'OCSP', opts, checks);
+  if (issuer) checks.include(verifyOcspResponse(resp, issuer, opts.at ? { at: opts.at } : {}).checks, 'OCSP');
   return fromChecks('ocsp-response', fields, checks);
 };
 
@@ -266,15 +238,9 @@ function timeStampReport(
   opts: VerifyArtifactOptions,
 ): VerificationReport {
   const { anchors, extra } = anchorsAndExtras(opts);
-  const checks: ReportCheck[] = [];
-  if (!opts.data)
-    checks.push({ check: 'data given', ok: false, detail: 'pass the time-stamped data with --data' });
-  if (anchors.length === 0)
-    checks.push({
-      check: 'trust anchor',
-      ok: false,
-      detail: 'no trust anchor given (pass the root certificate with --ca)',
-    });
+  const checks = new Checks();
+  if (!opts.data) checks.add('data given', false, 'pass the time-stamped data with --data');
+  if (anchors.length === 0) checks.add('trust anchor', false, NO_TRUST_ANCHOR);
   const r = verifyTimeStampToken(der, {
     ...(opts.data ? { data: opts.data } : {}),
     ...(anchors.length ? { anchors } : {}),
@@ -289,17 +255,12 @@ function timeStampReport(
     { key: 'digestAlgorithm', value: String(r.hashAlgorithm ?? '-') },
   ];
   if (r.tsaCertificate)
-    fields.push({ key: 'signatureAlgorithm', value: safe(() => r.tsaCertificate!.signatureAlgorithm.name) });
-  checks.push(...r.checks.map((c) => ({ ...c, subject: 'TSA' })));
+    fields.push({
+      key: 'signatureAlgorithm',
+      value: describe(() => r.tsaCertificate!.signatureAlgorithm.name),
+    });
+  checks.include(r.checks, 'TSA');
   return fromChecks(kind, fields, checks);
-}
-
-function safe(f: () => string): string {
-  try {
-    return f();
-  } catch (e) {
-    return `unsupported (${(e as Error).message})`;
-  }
 }
 
 const verifyTimeStampRespArtifact: ArtifactVerifier = (der, label, opts) => {
@@ -322,13 +283,8 @@ const verifyCmsArtifact: ArtifactVerifier = (der, label, opts) => {
     { key: 'contentType', value: `${cms.contentType}${r.gmOids ? ' (GM/T 0010)' : ''}` },
     { key: 'detached', value: cms.content === undefined ? 'yes' : 'no' },
   ];
-  const checks: ReportCheck[] = [];
-  if (anchors.length === 0)
-    checks.push({
-      check: 'trust anchor',
-      ok: false,
-      detail: 'no trust anchor given (pass the root certificate with --ca)',
-    });
+  const checks = new Checks();
+  if (anchors.length === 0) checks.add('trust anchor', false, NO_TRUST_ANCHOR);
   r.signers.forEach((signer, i) => {
     const n = r.signers.length > 1 ? `signer${i + 1}.` : '';
     fields.push({ key: `${n}signer`, value: signer.subject ?? '-' });
@@ -337,11 +293,11 @@ const verifyCmsArtifact: ArtifactVerifier = (der, label, opts) => {
     if (signer.signingTime) fields.push({ key: `${n}signingTime`, value: signer.signingTime.toISOString() });
     if (signer.timestamp?.genTime)
       fields.push({ key: `${n}genTime`, value: signer.timestamp.genTime.toISOString() });
-    checks.push(...signer.checks.map((c) => ({ ...c, subject: signer.subject ?? `signer ${i + 1}` })));
+    checks.include(signer.checks, signer.subject ?? `signer ${i + 1}`);
   });
   for (const e of r.errors.filter((e) => !r.signers.some((s) => s.errors.includes(e))))
-    checks.push({ check: 'signed data', ok: false, detail: e });
-  if (r.signers.length === 0) checks.push({ check: 'signers present', ok: false, detail: 'no SignerInfo' });
+    checks.add('signed data', false, e);
+  if (r.signers.length === 0) checks.add('signers present', false, 'no SignerInfo');
   return fromChecks('cms', fields, checks);
 };
 

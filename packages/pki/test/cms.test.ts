@@ -5,18 +5,21 @@
  * fails in CI and skips elsewhere.
  */
 
-import { test, describe, before, after, type TestContext } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeOctetString, encodeOid, encodeSequence, readTlv } from '@medsign/gm/der';
 import {
   issueTestCertificate,
   makeHierarchy,
-  runBcPeer,
+  makeBcFixtures,
+  peerOrSkip,
+  requirePeer,
   runOpenssl,
+  tempDir,
   type PeerResult,
+  type TempDir,
   type TestHierarchy,
 } from '@medsign/testkit';
 import { digest, type HashName } from '../src/algorithms.js';
@@ -27,10 +30,9 @@ import {
   readSigningCertificate,
   type CmsAttribute,
 } from '../src/cms-attributes.js';
-import { encodeContext, encodeSetOf, retag, tlvBytes } from '../src/cms-der.js';
+import { encodeContext, encodeSetOf, outerSequence, retag, tlvBytes } from '../src/der-input.js';
 import { ParsedCms, signCms, verifyCmsSigner, type CmsSignerInput } from '../src/cms.js';
 import { addTimestampToken, verifyCms } from '../src/cms-verify.js';
-import { outerSequence } from '../src/der-input.js';
 import { DecodeError } from '../src/errors.js';
 import { verifySignature, type KeyType, type Signer } from '../src/keys.js';
 import * as oid from '../src/oids.js';
@@ -40,36 +42,11 @@ const CONTENT = new TextEncoder().encode('门诊病历 #20240101-0042: 诊断 �
 const TYPES: KeyType[] = ['sm2', 'rsa-2048', 'ec-p256'];
 const hashOf = (t: KeyType): HashName => (t === 'sm2' ? 'sm3' : 'sha256');
 
-let dir = '';
-const file = (name: string, bytes?: Uint8Array | string) => {
-  const p = join(dir, name);
-  if (bytes !== undefined) writeFileSync(p, bytes);
-  return p;
-};
+let tmp: TempDir;
+const file = (name: string, bytes?: Uint8Array | string) => tmp.file(name, bytes);
 const h: Partial<Record<KeyType, TestHierarchy>> = {};
 const H = (t: KeyType) => h[t]!;
 let fixtures = '';
-let peerDown: string | undefined;
-
-/** Marks a test skipped (or failed in CI) when the BC peer could not be set up. */
-function needPeer(t: TestContext): boolean {
-  if (peerDown === undefined) return true;
-  if (process.env.CI === 'true') assert.fail(`BC peer could not be set up: ${peerDown}`);
-  t.skip(`BC peer unavailable: ${peerDown}`);
-  return false;
-}
-
-function bc(t: TestContext, args: string[]): PeerResult | undefined {
-  if (!needPeer(t)) return undefined;
-  const r = runBcPeer(args);
-  if (r.code === 3) {
-    peerDown = JSON.stringify(r.json);
-    needPeer(t);
-    return undefined;
-  }
-  return r;
-}
-
 const signerOf = (e: TestHierarchy['leaf']): CmsSignerInput => ({
   signer: e.key.signer(),
   certificate: e.cert,
@@ -117,18 +94,14 @@ async function resignWith(
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'medsign-cms-'));
+  tmp = tempDir('medsign-cms-');
   for (const t of TYPES) h[t] = await makeHierarchy(t);
   file('data.bin', CONTENT);
   for (const t of TYPES) file(`${t}-root.pem`, H(t).root.cert.toPem());
-  fixtures = join(dir, 'bc');
-  const r = runBcPeer(['make-fixtures', fixtures]);
-  if (r.code !== 0) peerDown = `make-fixtures exit ${r.code}: ${JSON.stringify(r.json)}`;
+  fixtures = makeBcFixtures(file('bc')) ?? '';
 });
 
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => tmp?.cleanup());
 
 describe('signCms → verifyCms', () => {
   for (const t of TYPES) {
@@ -519,7 +492,7 @@ describe('Bouncy Castle peer', () => {
   };
 
   test('BC verifies our SM2 CMS: both OID styles, attached/detached, with and without signed attributes', async (t) => {
-    if (!needPeer(t)) return;
+    if (!requirePeer(t)) return;
     const { leaf, intermediate } = H('sm2');
     for (const gmOids of [false, true])
       for (const detached of [false, true])
@@ -534,7 +507,7 @@ describe('Bouncy Castle peer', () => {
           });
           const what = `sm2 gm=${gmOids} detached=${detached} attrs=${signedAttributes}`;
           bcValid(
-            bc(t, [
+            peerOrSkip(t, [
               'cms-verify',
               file('sig.p7s', der),
               ...(detached ? [file('data.bin')] : []),
@@ -547,7 +520,7 @@ describe('Bouncy Castle peer', () => {
   });
 
   test('BC verifies our RSA and ECDSA CMS, multi-signer CMS and time-stamped CMS', async (t) => {
-    if (!needPeer(t)) return;
+    if (!requirePeer(t)) return;
     for (const type of TYPES) {
       const { leaf, intermediate, tsa } = H(type);
       for (const detached of [false, true]) {
@@ -579,7 +552,7 @@ describe('Bouncy Castle peer', () => {
           '--ca',
           file(`${type}-root.pem`),
         ];
-        const r = bc(t, args);
+        const r = peerOrSkip(t, args);
         bcValid(r, `${type} detached=${detached}`);
         if (r && detached)
           assert.equal((r.json.signers as { timestampPresent: boolean }[])[0]!.timestampPresent, true);
@@ -592,7 +565,7 @@ describe('Bouncy Castle peer', () => {
       certificates: TYPES.flatMap((x) => [H(x).leaf.cert, H(x).intermediate.cert]),
     });
     bcValid(
-      bc(t, [
+      peerOrSkip(t, [
         'cms-verify',
         file('multi.p7s', multi),
         file('data.bin'),
@@ -603,9 +576,9 @@ describe('Bouncy Castle peer', () => {
   });
 
   test('BC rejects our CMS when the content is tampered', async (t) => {
-    if (!needPeer(t)) return;
+    if (!requirePeer(t)) return;
     const der = await signCms({ content: CONTENT, detached: true, signers: [signerOf(H('sm2').leaf)] });
-    const r = bc(t, ['cms-verify', file('sig.p7s', der), file('other.bin', flip(CONTENT, 1))]);
+    const r = peerOrSkip(t, ['cms-verify', file('sig.p7s', der), file('other.bin', flip(CONTENT, 1))]);
     if (r) assert.equal(r.code, 1);
   });
 
@@ -616,7 +589,7 @@ describe('Bouncy Castle peer', () => {
   ] as const;
   for (const [x] of families) {
     test(`BC fixtures (${x}) verify here; tampered copies do not`, (t) => {
-      if (!needPeer(t)) return;
+      if (!requirePeer(t)) return;
       const fx = (n: string) => readFileSync(join(fixtures, n));
       const data = fx('data.txt');
       const root = ParsedCertificate.parse(fx(`${x}-root.pem`));

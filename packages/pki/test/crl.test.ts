@@ -1,15 +1,18 @@
-import { test, describe, before, after, type TestContext } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTlv } from '@medsign/gm/der';
 import {
   issueTestCertificate,
+  makeBcFixtures,
   makeHierarchy,
-  runBcPeer,
+  malformed,
+  peerOrSkip,
+  requirePeer,
   runOpenssl,
-  type PeerResult,
+  tempDir,
+  type TempDir,
   type TestHierarchy,
 } from '@medsign/testkit';
 import { DecodeError, keyUsageExtension, ParsedCertificate, PrivateKey, type KeyType } from '@medsign/pki';
@@ -22,40 +25,13 @@ const TYPES: [KeyType, string][] = [
   ['ec-p256', 'ecdsa'],
 ];
 
-/** Runs the BC peer; a setup failure (exit 3) skips locally and fails in CI. */
-function peer(t: TestContext, args: string[]): PeerResult | undefined {
-  const r = runBcPeer(args);
-  if (r.code === 3) {
-    if (process.env.CI === 'true') assert.fail(`BC peer could not be set up: ${JSON.stringify(r.json)}`);
-    t.skip(`BC peer unavailable: ${JSON.stringify(r.json)}`);
-    return undefined;
-  }
-  return r;
-}
-
-function malformed(der: Uint8Array): Record<string, Uint8Array> {
-  const outer = readTlv(der, 0);
-  return {
-    truncated: der.subarray(0, der.length - 1),
-    'trailing bytes': Buffer.concat([der, Uint8Array.of(0)]),
-    'indefinite length': Buffer.concat([Uint8Array.of(0x30, 0x80), outer.value, Uint8Array.of(0, 0)]),
-    'wrong outer tag': Buffer.concat([Uint8Array.of(0x31), der.subarray(1)]),
-  };
-}
-
-let dir: string;
+let tmp: TempDir;
 let fixtures: string | undefined;
-let fixturesSkip = 'BC fixtures not generated';
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'medsign-crl-'));
-  const out = join(dir, 'bc');
-  const r = runBcPeer(['make-fixtures', out]);
-  if (r.code === 0) fixtures = out;
-  else if (r.code === 3 && process.env.CI === 'true')
-    throw new Error(`BC peer setup: ${JSON.stringify(r.json)}`);
-  else fixturesSkip = `BC make-fixtures failed (exit ${r.code}): ${JSON.stringify(r.json)}`;
+  tmp = tempDir('medsign-crl-');
+  fixtures = makeBcFixtures(tmp.file('bc'));
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => tmp.cleanup());
 
 for (const [type, label] of TYPES) {
   describe(`CRL ${type}`, () => {
@@ -63,7 +39,7 @@ for (const [type, label] of TYPES) {
     let now: Date;
     let base: CrlOptions;
     let der: Uint8Array;
-    const file = (name: string) => join(dir, `${label}-${name}`);
+    const file = (name: string) => tmp.file(`${label}-${name}`);
 
     before(async () => {
       h = await makeHierarchy(type);
@@ -127,7 +103,7 @@ for (const [type, label] of TYPES) {
     });
 
     test('BC crl-verify accepts it', (t) => {
-      const r = peer(t, ['crl-verify', file('crl.der'), file('issuer.pem'), '--at', now.toISOString()]);
+      const r = peerOrSkip(t, ['crl-verify', file('crl.der'), file('issuer.pem'), '--at', now.toISOString()]);
       if (!r) return;
       assert.equal(r.code, 0, JSON.stringify(r.json));
       assert.equal(r.json.crlNumber, '42');
@@ -167,7 +143,13 @@ for (const [type, label] of TYPES) {
       assert.equal(crl.entry(0x1001n)?.reason, 'removeFromCRL');
       assert.equal(verifyCrl(crl, h.intermediate.cert, { at: now }).valid, true);
       writeFileSync(file('delta.der'), delta);
-      const r = peer(t, ['crl-verify', file('delta.der'), file('issuer.pem'), '--at', now.toISOString()]);
+      const r = peerOrSkip(t, [
+        'crl-verify',
+        file('delta.der'),
+        file('issuer.pem'),
+        '--at',
+        now.toISOString(),
+      ]);
       if (r) assert.equal(r.code, 0, JSON.stringify(r.json));
     });
 
@@ -177,7 +159,13 @@ for (const [type, label] of TYPES) {
       assert.equal(crl.entries.length, 0);
       assert.equal(verifyCrl(crl, h.intermediate.cert, { at: now }).valid, true);
       writeFileSync(file('empty.der'), empty);
-      const r = peer(t, ['crl-verify', file('empty.der'), file('issuer.pem'), '--at', now.toISOString()]);
+      const r = peerOrSkip(t, [
+        'crl-verify',
+        file('empty.der'),
+        file('issuer.pem'),
+        '--at',
+        now.toISOString(),
+      ]);
       if (r) assert.equal(r.code, 0, JSON.stringify(r.json));
     });
 
@@ -200,7 +188,7 @@ for (const [type, label] of TYPES) {
           what,
         );
         writeFileSync(file(`bad-${what}.der`), bad);
-        const p = peer(t, ['crl-verify', file(`bad-${what}.der`), file('issuer.pem')]);
+        const p = peerOrSkip(t, ['crl-verify', file(`bad-${what}.der`), file('issuer.pem')]);
         if (p) assert.equal(p.code, 1, `${what}: ${JSON.stringify(p.json)}`);
       }
     });
@@ -241,7 +229,7 @@ for (const [type, label] of TYPES) {
     });
 
     test("BC's fixture CRL parses and verifies; tampered it does not", (t) => {
-      if (!fixtures) return t.skip(fixturesSkip);
+      if (!fixtures) return void requirePeer(t);
       const crlFile = join(fixtures, `${label}-intermediate.crl`);
       const issuerFile = join(fixtures, `${label}-intermediate.pem`);
       assert.ok(

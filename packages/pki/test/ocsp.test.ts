@@ -1,8 +1,7 @@
-import { test, describe, before, after, type TestContext } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readChildren, readTlv } from '@medsign/gm/der';
 import { AsnConvert } from '@peculiar/asn1-schema';
@@ -10,10 +9,14 @@ import { KeyHash, ResponderID } from '@peculiar/asn1-ocsp';
 import { Name } from '@peculiar/asn1-x509';
 import {
   issueTestCertificate,
+  makeBcFixtures,
   makeHierarchy,
-  runBcPeer,
+  malformed,
+  peerOrSkip,
+  requirePeer,
   runOpenssl,
-  type PeerResult,
+  tempDir,
+  type TempDir,
   type TestEntity,
   type TestHierarchy,
 } from '@medsign/testkit';
@@ -46,26 +49,6 @@ const TYPES: [KeyType, string][] = [
   ['ec-p256', 'ecdsa'],
 ];
 
-function peer(t: TestContext, args: string[]): PeerResult | undefined {
-  const r = runBcPeer(args);
-  if (r.code === 3) {
-    if (process.env.CI === 'true') assert.fail(`BC peer could not be set up: ${JSON.stringify(r.json)}`);
-    t.skip(`BC peer unavailable: ${JSON.stringify(r.json)}`);
-    return undefined;
-  }
-  return r;
-}
-
-function malformed(der: Uint8Array): Record<string, Uint8Array> {
-  const outer = readTlv(der, 0);
-  return {
-    truncated: der.subarray(0, der.length - 1),
-    'trailing bytes': Buffer.concat([der, Uint8Array.of(0)]),
-    'indefinite length': Buffer.concat([Uint8Array.of(0x30, 0x80), outer.value, Uint8Array.of(0, 0)]),
-    'wrong outer tag': Buffer.concat([Uint8Array.of(0x31), der.subarray(1)]),
-  };
-}
-
 /** The first child of tbsResponseData: the ResponderID CHOICE as encoded. */
 function responderIdBytes(resp: ParsedOcspResponse): Uint8Array {
   const tbs = readTlv(resp.tbsResponseDataDer, 0);
@@ -73,19 +56,13 @@ function responderIdBytes(resp: ParsedOcspResponse): Uint8Array {
   return tbs.value.subarray(first.start, first.end);
 }
 
-let dir: string;
+let tmp: TempDir;
 let fixtures: string | undefined;
-let fixturesSkip = 'BC fixtures not generated';
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'medsign-ocsp-'));
-  const out = join(dir, 'bc');
-  const r = runBcPeer(['make-fixtures', out]);
-  if (r.code === 0) fixtures = out;
-  else if (r.code === 3 && process.env.CI === 'true')
-    throw new Error(`BC peer setup: ${JSON.stringify(r.json)}`);
-  else fixturesSkip = `BC make-fixtures failed (exit ${r.code}): ${JSON.stringify(r.json)}`;
+  tmp = tempDir('medsign-ocsp-');
+  fixtures = makeBcFixtures(tmp.file('bc'));
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => tmp.cleanup());
 
 test('asn1-ocsp encodes ResponderID with EXPLICIT [1]/[2] tags (RFC 6960 module default)', () => {
   const byKey = new Uint8Array(
@@ -103,7 +80,7 @@ for (const [type, label] of TYPES) {
     let now: Date;
     let nonce: Uint8Array;
     let request: ParsedOcspRequest;
-    const file = (name: string) => join(dir, `${label}-${name}`);
+    const file = (name: string) => tmp.file(`${label}-${name}`);
 
     before(async () => {
       h = await makeHierarchy(type);
@@ -225,7 +202,13 @@ for (const [type, label] of TYPES) {
           });
 
           test('BC ocsp-verify accepts it', (t) => {
-            const r = peer(t, ['ocsp-verify', file(name), file('issuer.pem'), '--at', now.toISOString()]);
+            const r = peerOrSkip(t, [
+              'ocsp-verify',
+              file(name),
+              file('issuer.pem'),
+              '--at',
+              now.toISOString(),
+            ]);
             if (!r) return;
             assert.equal(r.code, 0, JSON.stringify(r.json));
             assert.equal(r.json.responder, who === 'direct' ? 'issuer' : 'delegated');
@@ -255,7 +238,7 @@ for (const [type, label] of TYPES) {
             assert.equal(v.valid, false);
             assert.ok(v.checks.some((c) => c.check === 'signature' && !c.ok));
             writeFileSync(file(`bad-${name}`), bad);
-            const r = peer(t, ['ocsp-verify', file(`bad-${name}`), file('issuer.pem')]);
+            const r = peerOrSkip(t, ['ocsp-verify', file(`bad-${name}`), file('issuer.pem')]);
             if (r) assert.equal(r.code, 1, JSON.stringify(r.json));
           });
         });
@@ -347,7 +330,7 @@ for (const [type, label] of TYPES) {
     });
 
     test("BC's fixture request parses and its responses (byName, byKey) verify here", (t) => {
-      if (!fixtures) return t.skip(fixturesSkip);
+      if (!fixtures) return void requirePeer(t);
       const issuerFile = join(fixtures, `${label}-intermediate.pem`);
       const reqFile = join(fixtures, `${label}-ocsp-req.der`);
       assert.ok(
@@ -430,8 +413,7 @@ describe('OCSP error responses and rules', () => {
       assert.equal(v.valid, false);
       assert.match(v.errors[0]!, new RegExp(s));
     }
-    const f = join(dir, 'trylater.der');
-    writeFileSync(f, buildOcspErrorResponse('tryLater'));
+    const f = tmp.file('trylater.der', buildOcspErrorResponse('tryLater'));
     const r = runOpenssl(['ocsp', '-respin', f, '-resp_text', '-noverify']);
     assert.match(r.stdout + r.stderr, /Responder Error: trylater \(3\)/);
   });

@@ -19,7 +19,7 @@ import {
 import { makeHierarchy, runOpenssl, type TestHierarchy } from '@medsign/testkit';
 import { PrivateKey, UnsupportedError, oids, verifySignature, type KeyType } from '@medsign/pki';
 import { DEFAULT_PKCS12_ITERATIONS, exportPkcs12, importPkcs12 } from '../src/pkcs12.js';
-import { rawTlv } from '../src/der-input.js';
+import { tlvBytes } from '../src/der-input.js';
 import { pbePassword, pkcs12Kdf } from '../src/pkcs8.js';
 import { rc2CbcDecrypt, rc2CbcEncrypt, rc2EcbDecrypt, rc2EcbEncrypt } from '../src/rc2.js';
 
@@ -492,7 +492,7 @@ describe('PKCS#12', () => {
         encodeOctetString(new Uint8Array(8)),
         encodeUnsignedInteger(1n),
       );
-      const authSafeCi = rawTlv(der, p.top[1]!);
+      const authSafeCi = tlvBytes(p.top[1]!);
       return encodeSequence(encodeUnsignedInteger(3n), authSafeCi, macData);
     };
     const ok = build('pw');

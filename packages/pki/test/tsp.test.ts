@@ -5,18 +5,20 @@
  * elsewhere.
  */
 
-import { test, describe, before, after, type TestContext } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readTlv } from '@medsign/gm/der';
 import {
   issueTestCertificate,
   makeHierarchy,
-  runBcPeer,
+  makeBcFixtures,
+  peerOrSkip,
+  requirePeer,
   runOpenssl,
-  type PeerResult,
+  tempDir,
+  type TempDir,
   type TestHierarchy,
 } from '@medsign/testkit';
 import { digest, type HashName } from '../src/algorithms.js';
@@ -44,35 +46,11 @@ const TYPES: KeyType[] = ['sm2', 'rsa-2048', 'ec-p256'];
 const hashOf = (t: KeyType): HashName => (t === 'sm2' ? 'sm3' : 'sha256');
 const POLICY = '1.2.156.112562.1.1';
 
-let dir = '';
-const file = (name: string, bytes?: Uint8Array | string) => {
-  const p = join(dir, name);
-  if (bytes !== undefined) writeFileSync(p, bytes);
-  return p;
-};
+let tmp: TempDir;
+const file = (name: string, bytes?: Uint8Array | string) => tmp.file(name, bytes);
 const h: Partial<Record<KeyType, TestHierarchy>> = {};
 const H = (t: KeyType) => h[t]!;
 let fixtures = '';
-let peerDown: string | undefined;
-
-function needPeer(t: TestContext): boolean {
-  if (peerDown === undefined) return true;
-  if (process.env.CI === 'true') assert.fail(`BC peer could not be set up: ${peerDown}`);
-  t.skip(`BC peer unavailable: ${peerDown}`);
-  return false;
-}
-
-function bc(t: TestContext, args: string[]): PeerResult | undefined {
-  if (!needPeer(t)) return undefined;
-  const r = runBcPeer(args);
-  if (r.code === 3) {
-    peerDown = JSON.stringify(r.json);
-    needPeer(t);
-    return undefined;
-  }
-  return r;
-}
-
 function flip(der: Uint8Array, at: number): Uint8Array {
   const copy = Uint8Array.from(der);
   copy[at]! ^= 0x01;
@@ -100,21 +78,17 @@ async function token(t: KeyType, over: Partial<TstInfoFields> = {}): Promise<Uin
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'medsign-tsp-'));
+  tmp = tempDir('medsign-tsp-');
   for (const t of TYPES) h[t] = await makeHierarchy(t);
   file('data.bin', DATA);
   for (const t of TYPES) {
     file(`${t}-root.pem`, H(t).root.cert.toPem());
     file(`${t}-chain.pem`, H(t).root.cert.toPem() + H(t).intermediate.cert.toPem());
   }
-  fixtures = join(dir, 'bc');
-  const r = runBcPeer(['make-fixtures', fixtures]);
-  if (r.code !== 0) peerDown = `make-fixtures exit ${r.code}: ${JSON.stringify(r.json)}`;
+  fixtures = makeBcFixtures(file('bc')) ?? '';
 });
 
-after(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => tmp?.cleanup());
 
 describe('TimeStampReq', () => {
   test('build → parse round trip (SM3 over data, SHA-256 imprint, all optional fields)', () => {
@@ -411,13 +385,13 @@ describe('verification failures', () => {
 describe('Bouncy Castle peer', () => {
   for (const t of TYPES) {
     test(`${t}: BC tsp-verify accepts our token and response`, async (tc) => {
-      if (!needPeer(tc)) return;
+      if (!requirePeer(tc)) return;
       const tok = await token(t);
       for (const [name, der] of [
         ['token', tok],
         ['response', buildTimeStampResp({ status: 'granted', token: tok })],
       ] as const) {
-        const r = bc(tc, [
+        const r = peerOrSkip(tc, [
           'tsp-verify',
           file(`${t}.tsr`, der),
           file('data.bin'),
@@ -428,14 +402,14 @@ describe('Bouncy Castle peer', () => {
         assert.equal(r.code, 0, `${t} ${name}: ${JSON.stringify(r.json)}`);
       }
       // and refuses it for other data
-      const r = bc(tc, ['tsp-verify', file(`${t}.tsr`, tok), file('other.bin', flip(DATA, 1))]);
+      const r = peerOrSkip(tc, ['tsp-verify', file(`${t}.tsr`, tok), file('other.bin', flip(DATA, 1))]);
       if (r) assert.equal(r.code, 1);
     });
   }
 
   for (const x of ['sm2', 'rsa', 'ecdsa']) {
     test(`BC fixtures (${x}): request parses, response and token verify here, tampered copies do not`, (tc) => {
-      if (!needPeer(tc)) return;
+      if (!requirePeer(tc)) return;
       const fx = (n: string) => new Uint8Array(readFileSync(join(fixtures, n)));
       const data = fx('data.txt');
       const root = ParsedCertificate.parse(fx(`${x}-root.pem`));
@@ -533,7 +507,7 @@ describe('OpenSSL CLI (RSA and ECDSA)', () => {
         '[ tsa ]',
         'default_tsa = tsa_config1',
         '[ tsa_config1 ]',
-        `dir = ${dir}`,
+        `dir = ${tmp.path}`,
         'serial = $dir/tsaserial',
         'crypto_device = builtin',
         'signer_cert = $dir/tsa.pem',

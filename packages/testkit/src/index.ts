@@ -1,3 +1,6 @@
 /** @medsign/testkit — helpers for tests across packages (never a runtime dependency of the product). */
 export * from './hierarchy.js';
 export * from './peers.js';
+export * from './cli.js';
+export * from './der.js';
+export * from './temp-dir.js';

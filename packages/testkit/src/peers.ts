@@ -1,7 +1,9 @@
 /** Runs the independent verifiers: the Bouncy Castle peer (../shared/peers/bc/run) and the openssl CLI. */
 
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /** Path of the BC peer script: the repository's sibling folder shared/ (as in CI). */
@@ -31,4 +33,41 @@ export function runOpenssl(
 ): { code: number; stdout: string; stderr: string } {
   const r = spawnSync('openssl', args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Why the BC peer cannot be used in this test process, once a setup failure was seen. */
+let peerDown: string | undefined;
+
+/**
+ * Whether a test may use the BC peer. After a setup failure it fails the test in CI (CI=true), where
+ * the peer must work, and skips it elsewhere; either way it returns false.
+ */
+export function requirePeer(t: TestContext): boolean {
+  if (peerDown === undefined) return true;
+  if (process.env.CI === 'true') assert.fail(`BC peer could not be set up: ${peerDown}`);
+  t.skip(`BC peer unavailable: ${peerDown}`);
+  return false;
+}
+
+/** Runs a BC peer command for a test; undefined (test skipped, or failed in CI) when the peer cannot be set up. */
+export function peerOrSkip(t: TestContext, args: string[]): PeerResult | undefined {
+  if (!requirePeer(t)) return undefined;
+  const r = runBcPeer(args);
+  if (r.code === 3) {
+    peerDown = JSON.stringify(r.json);
+    requirePeer(t);
+    return undefined;
+  }
+  return r;
+}
+
+/**
+ * Writes the BC fixture set (`make-fixtures`) into `dir`. Returns `dir`, or undefined when it could not
+ * be made; then requirePeer fails or skips every test that needs the peer.
+ */
+export function makeBcFixtures(dir: string): string | undefined {
+  const r = runBcPeer(['make-fixtures', dir]);
+  if (r.code === 0) return dir;
+  peerDown = `make-fixtures exit ${r.code}: ${JSON.stringify(r.json)}`;
+  return undefined;
 }

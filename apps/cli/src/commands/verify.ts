@@ -3,8 +3,7 @@
  * labels; `--json` prints the report object itself.
  */
 
-import type {
-  ParsedCertificate} from '@medsign/pki';
+import type { ParsedCertificate } from '@medsign/pki';
 import {
   DecodeError,
   UnsupportedError,

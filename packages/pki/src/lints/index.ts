@@ -10,7 +10,7 @@
  */
 
 import { ParsedCertificate } from '../certificate.js';
-import { derFromInput, outerSequence, rawTlv } from '../der-input.js';
+import { derFromInput, outerSequence, tlvBytes } from '../der-input.js';
 import { algorithmLints } from './algorithms.js';
 import { caLints } from './ca.js';
 import { extKeyUsageLints } from './ext-key-usage.js';
@@ -129,7 +129,7 @@ function decodeFailure(input: Uint8Array | string, lints: readonly Lint[], reaso
   try {
     const der = derFromInput(input, ['CERTIFICATE'], 'Certificate');
     const top = outerSequence(der, 'Certificate');
-    const dup = top[0] ? duplicateExtensionOids(rawTlv(der, top[0])) : [];
+    const dup = top[0] ? duplicateExtensionOids(tlvBytes(top[0])) : [];
     if (dup.length) {
       const lint = structureLints.find((l) => l.name === 'e_ext_duplicate')!;
       results.push({
