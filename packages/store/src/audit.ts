@@ -1,0 +1,184 @@
+// The audit log on the database: append-only rows in `audit_events`, one SM3 hash chain (audit-chain.ts)
+// kept consistent even when several server processes append to the same database at once.
+import { canonicalJson, type JsonValue } from './canonical-json.js';
+import {
+  checkAuditLink,
+  computeAuditHash,
+  GENESIS_HASH,
+  type AuditBreak,
+  type AuditEvent,
+  type ChainedAuditEvent,
+} from './audit-chain.js';
+import { toIso } from './codec.js';
+import type { Database } from './database.js';
+import type { AuditEventsTable } from './schema.js';
+
+/** What a caller appends; seq, time and the chain links are assigned by {@link AuditLog.append}. */
+export interface AuditEventInput {
+  actor: string;
+  action: string;
+  target?: string | null;
+  /** Masked values only — see {@link AuditEvent}. */
+  detail?: { [key: string]: JsonValue | undefined };
+}
+
+/** Result of {@link AuditLog.verify}. */
+export interface AuditVerification {
+  /** True when every stored event links to its predecessor and matches its hash. */
+  ok: boolean;
+  /** Events checked (up to and including the first break). */
+  checked: number;
+  /** The first break, when `ok` is false. */
+  firstBreak?: AuditBreak;
+  /**
+   * The last event that verified, to compare with an external anchor (a time-stamped head): the chain
+   * alone cannot notice that its newest events were cut off, an anchor can.
+   */
+  head?: { seq: number; hash: string };
+}
+
+/** Options of {@link AuditLog}. */
+export interface AuditLogOptions {
+  /** The clock for event times (default: the system clock). */
+  now?: () => Date;
+}
+
+/** Lock name that serialises appends (see Database.writeTransaction). */
+const CHAIN_LOCK = 'medsign.audit_events';
+
+/**
+ * The hash-chained audit log. `append` serialises writers with the database's write lock
+ * (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock on PostgreSQL), reads the chain head
+ * and inserts the next event in the same transaction, so concurrent processes extend one chain; the
+ * `seq` primary key would reject a fork even if the lock were bypassed. UPDATE/DELETE are refused by
+ * triggers, and `verify` detects edits made around them.
+ */
+export class AuditLog {
+  readonly #database: Database;
+  readonly #now: () => Date;
+
+  constructor(database: Database, options: AuditLogOptions = {}) {
+    this.#database = database;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Appends one event and returns it as stored. Throws TypeError if `detail` is not canonical-JSON-able. */
+  async append(input: AuditEventInput): Promise<ChainedAuditEvent> {
+    if (typeof input.actor !== 'string' || input.actor === '')
+      throw new TypeError('audit actor must be a non-empty string');
+    if (typeof input.action !== 'string' || input.action === '')
+      throw new TypeError('audit action must be a non-empty string');
+    const target = input.target ?? null;
+    if (target !== null && typeof target !== 'string')
+      throw new TypeError('audit target must be a string or null');
+    const detail = input.detail ?? {};
+    if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+      throw new TypeError('audit detail must be a plain object');
+    }
+    // Canonicalise (and so validate) before taking the lock; the stored text is exactly what is hashed.
+    const detailText = canonicalJson(detail);
+    return this.#database.writeTransaction(CHAIN_LOCK, async (trx) => {
+      const head = await trx
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const event: AuditEvent = {
+        seq: head ? Number(head.seq) + 1 : 1,
+        time: toIso(this.#now()),
+        actor: input.actor,
+        action: input.action,
+        target,
+        detail: JSON.parse(detailText) as AuditEvent['detail'],
+      };
+      const prevHash = head ? head.hash : GENESIS_HASH;
+      const hash = computeAuditHash(prevHash, event);
+      await trx
+        .insertInto('audit_events')
+        .values({ ...event, detail: detailText, prev_hash: prevHash, hash })
+        .execute();
+      return { ...event, prevHash, hash };
+    });
+  }
+
+  /**
+   * Walks the whole chain in seq order, `batchSize` rows at a time (keyset pagination, so memory stays
+   * flat however long the log), and stops at the first break.
+   */
+  async verify(options: { batchSize?: number } = {}): Promise<AuditVerification> {
+    const batchSize = options.batchSize ?? 1000;
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError('batchSize must be a positive integer');
+    let expectedSeq = 1;
+    let prevHash = GENESIS_HASH;
+    let checked = 0;
+    let after = 0;
+    for (;;) {
+      const rows = await this.#database.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(batchSize)
+        .execute();
+      for (const row of rows) {
+        checked++;
+        const event = readRow(row);
+        const broken = 'reason' in event ? event : checkAuditLink(expectedSeq, prevHash, event);
+        if (broken) {
+          return {
+            ok: false,
+            checked,
+            firstBreak: broken,
+            ...(expectedSeq > 1 ? { head: { seq: expectedSeq - 1, hash: prevHash } } : {}),
+          };
+        }
+        expectedSeq = Number(row.seq) + 1;
+        prevHash = row.hash;
+      }
+      if (rows.length < batchSize) break;
+      after = Number(rows[rows.length - 1]!.seq);
+    }
+    return { ok: true, checked, ...(checked > 0 ? { head: { seq: expectedSeq - 1, hash: prevHash } } : {}) };
+  }
+
+  /** Events in seq order from `fromSeq` (inclusive), at most `limit` — for the auditor's view and exports. */
+  async list(options: { fromSeq?: number; limit?: number } = {}): Promise<ChainedAuditEvent[]> {
+    const rows = await this.#database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '>=', options.fromSeq ?? 1)
+      .orderBy('seq')
+      .limit(options.limit ?? 100)
+      .execute();
+    return rows.map((row) => {
+      const event = readRow(row);
+      if ('reason' in event) throw new RangeError(event.message);
+      return event;
+    });
+  }
+}
+
+function readRow(row: AuditEventsTable): ChainedAuditEvent | AuditBreak {
+  const seq = Number(row.seq);
+  let detail: unknown;
+  try {
+    detail = JSON.parse(row.detail);
+  } catch {
+    return { seq, reason: 'malformed', message: `event ${seq}: detail is not JSON` };
+  }
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+    return { seq, reason: 'malformed', message: `event ${seq}: detail is not a JSON object` };
+  }
+  return {
+    seq,
+    time: row.time,
+    actor: row.actor,
+    action: row.action,
+    target: row.target,
+    detail: detail as AuditEvent['detail'],
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}

@@ -1,0 +1,172 @@
+// Opening a database by URL: SQLite (better-sqlite3, the embedded default) or PostgreSQL (pg), both
+// behind one Kysely<Schema>, migrated to the latest schema on open.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { migrationProvider } from './migrations.js';
+import type { Schema } from './schema.js';
+
+/** The SQL dialects medsign stores into. */
+export type DialectName = 'sqlite' | 'postgres';
+
+/** An open database: the typed query builder plus what repositories need beyond plain queries. */
+export interface Database {
+  /** Kysely over the whole schema. */
+  readonly db: Kysely<Schema>;
+  /** Which dialect `db` speaks (LIKE vs ILIKE, unique-violation codes, locking). */
+  readonly dialect: DialectName;
+  /**
+   * Runs `fn` in one transaction that no other writer of the same `lock` can interleave with, across
+   * processes: `BEGIN IMMEDIATE` on SQLite (the whole file's write lock, waited for up to the busy
+   * timeout), `pg_advisory_xact_lock(hashtextextended(lock, 0))` on PostgreSQL (released at commit or
+   * rollback). Used where a read-then-write must be atomic, such as appending to the audit chain.
+   */
+  writeTransaction<T>(lock: string, fn: (trx: Kysely<Schema>) => Promise<T>): Promise<T>;
+  /** Closes the connection (SQLite) or drains the pool (PostgreSQL). */
+  close(): Promise<void>;
+}
+
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /** Run the migrations to the latest schema (default true). Concurrent openers are safe: Kysely's Migrator locks. */
+  migrate?: boolean;
+  /** SQLite: how long a writer waits for another process's write lock, in ms (default 10 000). */
+  busyTimeoutMs?: number;
+  /** PostgreSQL: pool size (default 10). */
+  poolSize?: number;
+  /** PostgreSQL: errors of idle pooled clients (server restart…); without a handler pg would crash the process. */
+  onPoolError?: (error: Error) => void;
+}
+
+/** The parsed form of a database URL. */
+export type DatabaseTarget = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string };
+
+/**
+ * Reads a database URL: `postgres://…` / `postgresql://…` → PostgreSQL; `sqlite::memory:` → an
+ * in-memory SQLite database; `sqlite:PATH` or `sqlite://PATH` (so `sqlite:///abs/path` is absolute) or
+ * a bare file path → SQLite. Any other `scheme://` is refused rather than taken for a file name.
+ */
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  if (typeof url !== 'string' || url.trim() === '')
+    throw new TypeError('database URL must be a non-empty string');
+  if (/^postgres(ql)?:\/\//i.test(url)) return { dialect: 'postgres', url };
+  if (/^sqlite:/i.test(url)) {
+    let path = url.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2);
+    if (path === '') throw new RangeError(`database URL ${url} names no file`);
+    return { dialect: 'sqlite', path: path === ':memory:' ? ':memory:' : path };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    throw new RangeError(`unsupported database URL scheme in ${url.replace(/\/\/[^@/]*@/, '//…@')}`);
+  }
+  return { dialect: 'sqlite', path: url };
+}
+
+const INT8_OID = 20;
+
+/** pg type parsers: int8 (bigint, count(*)) as a JS number, refusing values past 2^53 instead of rounding them. */
+const pgTypes = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === INT8_OID && format !== 'binary') {
+      return (text: string) => {
+        const n = Number(text);
+        if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${text} exceeds 2^53`);
+        return n;
+      };
+    }
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return pg.types.getTypeParser(oid as any, format as any);
+  },
+};
+
+/**
+ * Opens (and by default migrates) the database at `url` — see {@link parseDatabaseUrl}.
+ * SQLite runs in WAL mode (readers never block the writer; several processes may share the file) with
+ * foreign keys on and a busy timeout; `synchronous` stays FULL: a committed issuance or audit event
+ * survives power loss, which a CA needs more than the last few percent of write speed.
+ */
+export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
+  const target = parseDatabaseUrl(url);
+  let database: Database;
+  if (target.dialect === 'sqlite') {
+    if (target.path !== ':memory:') mkdirSync(dirname(resolve(target.path)), { recursive: true });
+    const sqlite = new BetterSqlite3(target.path);
+    try {
+      sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('foreign_keys = ON');
+    } catch (error) {
+      sqlite.close();
+      throw error;
+    }
+    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    database = {
+      db,
+      dialect: 'sqlite',
+      // Kysely's SQLite driver has one connection guarded by a mutex: `connection()` holds it for the
+      // whole callback, so nothing else of this process runs inside the transaction.
+      writeTransaction: (_lock, fn) =>
+        db.connection().execute(async (conn) => {
+          await sql`begin immediate`.execute(conn);
+          try {
+            const result = await fn(conn);
+            await sql`commit`.execute(conn);
+            return result;
+          } catch (error) {
+            if (sqlite.inTransaction) await sql`rollback`.execute(conn);
+            throw error;
+          }
+        }),
+      close: () => db.destroy(),
+    };
+  } else {
+    const pool = new pg.Pool({ connectionString: target.url, max: options.poolSize ?? 10, types: pgTypes });
+    pool.on('error', options.onPoolError ?? (() => undefined));
+    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    database = {
+      db,
+      dialect: 'postgres',
+      writeTransaction: (lock, fn) =>
+        db.transaction().execute(async (trx) => {
+          await sql`select pg_advisory_xact_lock(hashtextextended(${lock}, 0))`.execute(trx);
+          return fn(trx);
+        }),
+      close: () => db.destroy(),
+    };
+  }
+  if (options.migrate ?? true) {
+    try {
+      await migrateToLatest(database);
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
+  return database;
+}
+
+/** Applies every pending migration; throws the first failure (Kysely rolls that migration back). */
+export async function migrateToLatest(database: Database): Promise<string[]> {
+  const migrator = new Migrator({
+    db: database.db,
+    provider: migrationProvider(database.dialect),
+    migrationTableName: 'medsign_migration',
+    migrationLockTableName: 'medsign_migration_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * True when `error` is a unique or primary-key violation: better-sqlite3's `SQLITE_CONSTRAINT_UNIQUE` /
+ * `SQLITE_CONSTRAINT_PRIMARYKEY`, PostgreSQL's SQLSTATE 23505. Anything else (foreign key, check,
+ * connection loss) is not, so a retry loop never spins on a real failure.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}

@@ -1,0 +1,49 @@
+// @medsign/store — the storage adapter (L3): Kysely repositories and migrations on SQLite and
+// PostgreSQL, and the SM3 hash-chained audit log.
+export {
+  openDatabase,
+  migrateToLatest,
+  parseDatabaseUrl,
+  isUniqueViolation,
+  type Database,
+  type DialectName,
+  type DatabaseTarget,
+  type OpenDatabaseOptions,
+} from './database.js';
+export { migrations, migrationProvider } from './migrations.js';
+export type { Schema } from './schema.js';
+export { StoreError, type StoreErrorCode } from './errors.js';
+export { normalizeSerial, toIso, fromIso } from './codec.js';
+export { canonicalJson, type JsonValue } from './canonical-json.js';
+export {
+  GENESIS_HASH,
+  auditEventBytes,
+  computeAuditHash,
+  checkAuditLink,
+  type AuditEvent,
+  type ChainedAuditEvent,
+  type AuditBreak,
+  type AuditBreakReason,
+} from './audit-chain.js';
+export { AuditLog, type AuditEventInput, type AuditVerification, type AuditLogOptions } from './audit.js';
+export { CaRepository, type CaRecord, type CaStatus } from './repositories/cas.js';
+export {
+  CertificateRepository,
+  type CertificateRecord,
+  type NewCertificate,
+  type CertificateQuery,
+  type CertificatePage,
+  type CertificateDimension,
+  type CertificateStatus,
+  type CertificateStatusChange,
+  type RevokedEntry,
+} from './repositories/certificates.js';
+export {
+  IntentRepository,
+  type IntentState,
+  type IssuanceIntent,
+  type NewIntent,
+} from './repositories/intents.js';
+export { SqlKeyRecordRepository, type KeyRecord, type KeyRecordRepository } from './repositories/keys.js';
+export { SerialRepository, randomSerial, type ReserveSerialOptions } from './repositories/serials.js';
+export { openStore, type Store } from './store.js';

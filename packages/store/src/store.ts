@@ -1,0 +1,37 @@
+import { AuditLog, type AuditLogOptions } from './audit.js';
+import { openDatabase, type Database, type OpenDatabaseOptions } from './database.js';
+import { CaRepository } from './repositories/cas.js';
+import { CertificateRepository } from './repositories/certificates.js';
+import { IntentRepository } from './repositories/intents.js';
+import { SqlKeyRecordRepository } from './repositories/keys.js';
+import { SerialRepository } from './repositories/serials.js';
+
+/** An open database with every repository wired to it: what the server composes once at start. */
+export interface Store {
+  readonly database: Database;
+  readonly cas: CaRepository;
+  readonly certificates: CertificateRepository;
+  readonly serials: SerialRepository;
+  readonly intents: IntentRepository;
+  readonly keys: SqlKeyRecordRepository;
+  readonly audit: AuditLog;
+  close(): Promise<void>;
+}
+
+/** Opens (and migrates) the database at `url` and builds the repositories over it. */
+export async function openStore(
+  url: string,
+  options: OpenDatabaseOptions & AuditLogOptions = {},
+): Promise<Store> {
+  const database = await openDatabase(url, options);
+  return {
+    database,
+    cas: new CaRepository(database),
+    certificates: new CertificateRepository(database),
+    serials: new SerialRepository(database),
+    intents: new IntentRepository(database),
+    keys: new SqlKeyRecordRepository(database),
+    audit: new AuditLog(database, options.now ? { now: options.now } : {}),
+    close: () => database.close(),
+  };
+}

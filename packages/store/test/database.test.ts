@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { sql } from 'kysely';
+import { isUniqueViolation, normalizeSerial, openDatabase, parseDatabaseUrl, toIso } from '../src/index.js';
+
+test('database URLs: sqlite forms, postgres, and refused schemes', () => {
+  assert.deepEqual(parseDatabaseUrl('sqlite::memory:'), { dialect: 'sqlite', path: ':memory:' });
+  assert.deepEqual(parseDatabaseUrl('sqlite:data/medsign.db'), {
+    dialect: 'sqlite',
+    path: 'data/medsign.db',
+  });
+  assert.deepEqual(parseDatabaseUrl('sqlite:///var/lib/medsign.db'), {
+    dialect: 'sqlite',
+    path: '/var/lib/medsign.db',
+  });
+  assert.deepEqual(parseDatabaseUrl('./medsign-data/medsign.db'), {
+    dialect: 'sqlite',
+    path: './medsign-data/medsign.db',
+  });
+  assert.deepEqual(parseDatabaseUrl('postgres://u:p@h:5432/db'), {
+    dialect: 'postgres',
+    url: 'postgres://u:p@h:5432/db',
+  });
+  assert.equal(parseDatabaseUrl('postgresql://h/db').dialect, 'postgres');
+  assert.throws(
+    () => parseDatabaseUrl('mysql://root:secret@h/db'),
+    (e: Error) => {
+      assert.ok(e instanceof RangeError);
+      assert.ok(!e.message.includes('secret'), 'the password is not echoed');
+      return true;
+    },
+  );
+  assert.throws(() => parseDatabaseUrl('sqlite:'), RangeError);
+  assert.throws(() => parseDatabaseUrl(''), TypeError);
+});
+
+test('SQLite opens with WAL, foreign keys and a busy timeout, creating the parent directory', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medsign-store-'));
+  try {
+    const database = await openDatabase(`sqlite:${join(dir, 'nested', 'medsign.db')}`, {
+      busyTimeoutMs: 1234,
+    });
+    try {
+      const pragma = async (name: string) =>
+        Object.values((await sql.raw(`pragma ${name}`).execute(database.db)).rows[0] as object)[0] as unknown;
+      assert.equal(await pragma('journal_mode'), 'wal');
+      assert.equal(await pragma('foreign_keys'), 1);
+      assert.equal(await pragma('busy_timeout'), 1234);
+    } finally {
+      await database.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite::memory: works, and migrate:false leaves the schema alone', async () => {
+  const mem = await openDatabase('sqlite::memory:');
+  assert.deepEqual(await mem.db.selectFrom('audit_events').selectAll().execute(), []);
+  await mem.close();
+  const bare = await openDatabase('sqlite::memory:', { migrate: false });
+  await assert.rejects(bare.db.selectFrom('audit_events').selectAll().execute(), /no such table/);
+  await bare.close();
+});
+
+test('unique violations are recognised per dialect, other errors are not', () => {
+  assert.ok(isUniqueViolation({ code: 'SQLITE_CONSTRAINT_UNIQUE' }));
+  assert.ok(isUniqueViolation({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' }));
+  assert.ok(isUniqueViolation({ code: '23505' }));
+  assert.ok(!isUniqueViolation({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }));
+  assert.ok(!isUniqueViolation({ code: '23503' }));
+  assert.ok(!isUniqueViolation(new Error('x')));
+  assert.ok(!isUniqueViolation(null));
+});
+
+test('serials normalise to lower-case hex without leading zeros', () => {
+  assert.equal(normalizeSerial('00:0A:FF'), 'aff');
+  assert.equal(normalizeSerial('0x00ff'), 'ff');
+  assert.equal(normalizeSerial(' 1A 2b '), '1a2b');
+  assert.equal(normalizeSerial(255n), 'ff');
+  assert.equal(normalizeSerial('ff'.repeat(20)), 'ff'.repeat(20));
+  assert.throws(() => normalizeSerial('0'), RangeError);
+  assert.throws(() => normalizeSerial(-1n), RangeError);
+  assert.throws(() => normalizeSerial('xyz'), RangeError);
+  assert.throws(() => normalizeSerial('01' + 'ff'.repeat(20)), RangeError);
+  assert.throws(() => normalizeSerial(12 as never), TypeError);
+});
+
+test('timestamps are fixed-width ISO text, so text order is time order', () => {
+  assert.equal(toIso(new Date(0)), '1970-01-01T00:00:00.000Z');
+  assert.equal(toIso(new Date('9999-12-31T23:59:59Z')), '9999-12-31T23:59:59.000Z');
+  assert.throws(() => toIso(new Date('+010000-01-01T00:00:00Z')), RangeError);
+  assert.throws(() => toIso(new Date(Number.NaN)), RangeError);
+});
