@@ -130,8 +130,19 @@ export function readBitStringBytes(tlv: Tlv, what: string): Uint8Array {
   return tlv.value.subarray(1);
 }
 
-/** Encodes a dotted OID string. */
+const oidCache = new Map<string, Uint8Array>();
+
+/** Encodes a dotted OID string (memoised: a program uses a few dozen OIDs, over and over). */
 export function encodeOid(oid: string): Uint8Array {
+  let der = oidCache.get(oid);
+  if (!der) {
+    der = encodeOidUncached(oid);
+    if (oidCache.size < 4096) oidCache.set(oid, der);
+  }
+  return der.slice();
+}
+
+function encodeOidUncached(oid: string): Uint8Array {
   const arcs = oid.split('.').map((a) => BigInt(a));
   if (arcs.length < 2) throw new RangeError(`invalid OID ${oid}`);
   const body: number[] = [];

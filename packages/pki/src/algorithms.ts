@@ -106,6 +106,27 @@ export function signatureAlgorithmIdentifier(name: SignatureAlgorithmName): Algo
   });
 }
 
+const signatureDer = new Map<SignatureAlgorithmName, Uint8Array>();
+const hashDer = new Map<HashName, Uint8Array>();
+
+/**
+ * DER of `signatureAlgorithmIdentifier(name)`, encoded once per process: the schema serializer costs
+ * more than an SM2 signature's own arithmetic budget allows on the signing hot path. Do not mutate.
+ */
+export function signatureAlgorithmDer(name: SignatureAlgorithmName): Uint8Array {
+  let der = signatureDer.get(name);
+  if (!der)
+    signatureDer.set(name, (der = new Uint8Array(AsnConvert.serialize(signatureAlgorithmIdentifier(name)))));
+  return der;
+}
+
+/** DER of `hashAlgorithmIdentifier(hash)`, encoded once per process. Do not mutate. */
+export function hashAlgorithmDer(hash: HashName): Uint8Array {
+  let der = hashDer.get(hash);
+  if (!der) hashDer.set(hash, (der = new Uint8Array(AsnConvert.serialize(hashAlgorithmIdentifier(hash)))));
+  return der;
+}
+
 /** What an AlgorithmIdentifier of a signature means; PSS carries its salt length. */
 export type SignatureAlgorithm = { name: SignatureAlgorithmName; saltLength?: number };
 

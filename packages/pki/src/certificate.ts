@@ -20,6 +20,7 @@ import {
 import {
   identifySignatureAlgorithm,
   sameAlgorithmIdentifier,
+  signatureAlgorithmDer,
   signatureAlgorithmIdentifier,
   type SignatureAlgorithm,
 } from './algorithms.js';
@@ -101,9 +102,8 @@ export function buildTbsCertificate(
  * must be the signer's (checked after parsing by the caller's lint step too).
  */
 export async function signTbsCertificate(tbs: Uint8Array, signer: Signer): Promise<Uint8Array> {
-  const algId = new Uint8Array(AsnConvert.serialize(signatureAlgorithmIdentifier(signer.algorithm)));
   const signature = await signer.sign(tbs);
-  return encodeSequence(tbs, algId, encodeBitString(signature));
+  return encodeSequence(tbs, signatureAlgorithmDer(signer.algorithm), encodeBitString(signature));
 }
 
 /** build + sign in one step, for callers that lint elsewhere (tests, tools). */

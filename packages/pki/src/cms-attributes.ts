@@ -17,11 +17,10 @@ import {
   TAG,
   type Tlv,
 } from '@medsign/gm/der';
-import { digest, hashAlgorithmIdentifier, identifyHash, type HashName } from './algorithms.js';
+import { digest, hashAlgorithmDer, identifyHash, type HashName } from './algorithms.js';
 import type { ParsedCertificate } from './certificate.js';
 import {
   childrenOf,
-  encodeAlgorithm,
   encodeSetOf,
   encodeTime,
   readAlgorithm,
@@ -111,7 +110,7 @@ function encodeIssuerSerial(cert: ParsedCertificate): Uint8Array {
  */
 export function signingCertificateV2Attribute(cert: ParsedCertificate, hash: HashName): CmsAttribute {
   const parts: Uint8Array[] = [];
-  if (hash !== 'sha256') parts.push(encodeAlgorithm(hashAlgorithmIdentifier(hash)));
+  if (hash !== 'sha256') parts.push(hashAlgorithmDer(hash));
   parts.push(encodeOctetString(digest(hash, cert.der)), encodeIssuerSerial(cert));
   const essCertIdV2 = encodeSequence(...parts);
   return { oid: oid.id_aa_signingCertificateV2, values: [encodeSequence(encodeSequence(essCertIdV2))] };

@@ -25,11 +25,11 @@ import {
 import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import {
   digest,
-  hashAlgorithmIdentifier,
+  hashAlgorithmDer,
   identifyHash,
   identifySignatureAlgorithm,
   SIGNATURE_ALGORITHMS,
-  signatureAlgorithmIdentifier,
+  signatureAlgorithmDer,
   type HashName,
   type SignatureAlgorithm,
   type SignatureAlgorithmName,
@@ -53,7 +53,6 @@ import {
 import {
   childrenOf,
   derFromInput,
-  encodeAlgorithm,
   encodeContext,
   encodeSetOf,
   outerSequence,
@@ -153,11 +152,11 @@ export async function signCms(o: SignCmsOptions): Promise<Uint8Array> {
     const version = sidKind === 'subjectKeyIdentifier' ? 3 : 1;
     anyV3 ||= version === 3;
 
-    const digestAlg = encodeAlgorithm(hashAlgorithmIdentifier(info.hash));
+    const digestAlg = hashAlgorithmDer(info.hash);
     if (!digestAlgorithms.some((d) => sameBytes(d, digestAlg))) digestAlgorithms.push(digestAlg);
     const signatureAlg = gm
       ? encodeSequence(encodeOid(oid.id_sm2_1))
-      : encodeAlgorithm(signatureAlgorithmIdentifier(s.signer.algorithm));
+      : signatureAlgorithmDer(s.signer.algorithm);
 
     let signedAttrs: Uint8Array | undefined;
     let toSign = o.content;

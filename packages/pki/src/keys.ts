@@ -88,6 +88,31 @@ export function describePublicKey(spki: Uint8Array): PublicKeyDescription {
   throw new UnsupportedError(`unsupported public key algorithm ${alg}`);
 }
 
+type CachedPublicKey = { description: PublicKeyDescription; sm2?: SM2PublicKey; node?: KeyObject };
+const publicKeys = new Map<string, CachedPublicKey>();
+const PUBLIC_KEY_CACHE_SIZE = 512;
+
+/**
+ * A parsed public key for an SPKI, from a small LRU cache: CA, TSA and doctors' keys are verified again
+ * and again, and parsing an SPKI (plus building the native key) costs as much as a verification.
+ */
+function publicKeyFor(spki: Uint8Array): CachedPublicKey {
+  const id = Buffer.from(spki).toString('base64');
+  let entry = publicKeys.get(id);
+  if (entry) {
+    publicKeys.delete(id);
+  } else {
+    const description = describePublicKey(spki);
+    entry =
+      description.family === 'sm2'
+        ? { description, sm2: SM2PublicKey.fromSpki(spki) }
+        : { description, node: createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }) };
+    if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) publicKeys.delete(publicKeys.keys().next().value!);
+  }
+  publicKeys.set(id, entry);
+  return entry;
+}
+
 /** Options for SM2 verification: the signer ID (default "1234567812345678"). */
 export type VerifyOptions = { sm2Id?: BytesLike };
 
@@ -105,16 +130,9 @@ export function verifySignature(
   try {
     const alg = typeof algorithm === 'string' ? { name: algorithm } : algorithm;
     const info = SIGNATURE_ALGORITHMS[alg.name];
-    const key = describePublicKey(spki);
+    const { description: key, sm2, node: publicKey } = publicKeyFor(spki);
     if (!info || key.family !== info.key) return false;
-    if (key.family === 'sm2') {
-      return SM2PublicKey.fromSpki(spki).verify(
-        data,
-        signature,
-        opts.sm2Id === undefined ? {} : { id: opts.sm2Id },
-      );
-    }
-    const publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    if (sm2) return sm2.verify(data, signature, opts.sm2Id === undefined ? {} : { id: opts.sm2Id });
     if (key.family === 'rsa') {
       const padding = info.pss
         ? {
@@ -122,9 +140,9 @@ export function verifySignature(
             saltLength: alg.saltLength ?? constants.RSA_PSS_SALTLEN_AUTO,
           }
         : { padding: constants.RSA_PKCS1_PADDING };
-      return nodeVerify(info.hash, data, { key: publicKey, ...padding }, signature);
+      return nodeVerify(info.hash, data, { key: publicKey!, ...padding }, signature);
     }
-    return nodeVerify(info.hash, data, { key: publicKey, dsaEncoding: 'der' }, signature);
+    return nodeVerify(info.hash, data, { key: publicKey!, dsaEncoding: 'der' }, signature);
   } catch {
     return false;
   }
