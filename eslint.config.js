@@ -3,11 +3,23 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Packages a layer must not import, keyed by the folder its files live in. */
-const forbidden = {
-  'packages/gm': ['@medsign/*'],
-  'packages/pki': ['@medsign/!(gm)'],
+/**
+ * Which @medsign packages each package may import (imports point down only). Anything else under
+ * @medsign/ is an error; apps may import everything.
+ */
+const allowedImports = {
+  'packages/gm': [],
+  'packages/errors': [],
+  'packages/pki': ['gm'],
+  'packages/ca': ['gm', 'pki', 'errors'],
+  'packages/store': ['gm', 'pki', 'errors'],
+  'packages/keystore': ['gm', 'pki', 'errors'],
+  'packages/testkit': ['gm', 'pki', 'errors', 'ca', 'store', 'keystore', 'cli'],
 };
+const layerRule = (allowed) => ({
+  group: ['@medsign/*', ...allowed.flatMap((a) => [`!@medsign/${a}`, `!@medsign/${a}/*`])],
+  message: 'Imports point down only (docs/ARCHITECTURE.md): this package may not import that one.',
+});
 const domainCores = ['ca', 'tsa', 'sign', 'seal', 'platform'];
 
 export default tseslint.config(
@@ -31,14 +43,9 @@ export default tseslint.config(
       ],
     },
   },
-  ...Object.entries(forbidden).map(([dir, patterns]) => ({
+  ...Object.entries(allowedImports).map(([dir, allowed]) => ({
     files: [`${dir}/src/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ group: patterns, message: 'Imports point down only (ARCHITECTURE.md).' }] },
-      ],
-    },
+    rules: { 'no-restricted-imports': ['error', { patterns: [layerRule(allowed)] }] },
   })),
   {
     files: domainCores.map((c) => `packages/${c}/src/**/*.ts`),
@@ -50,18 +57,7 @@ export default tseslint.config(
             name,
             message: 'Domain cores take storage and transport through ports (conventions.md §1).',
           })),
-          patterns: [
-            {
-              group: [
-                '@medsign/store',
-                '@medsign/keystore',
-                '@medsign/sdk',
-                '@medsign/server',
-                '@medsign/cli',
-              ],
-              message: 'Imports point down only.',
-            },
-          ],
+          patterns: [layerRule(['gm', 'pki', 'errors'])],
         },
       ],
       'no-restricted-properties': [
