@@ -83,6 +83,28 @@ function personal(id: string, name: string, description: string): Profile {
   };
 }
 
+/** An organisation-level profile (C, O, CN): what departments, servers and the service roles share. */
+function service(id: string, name: string, description: string, validityDays: number): Profile {
+  return {
+    id,
+    name,
+    description,
+    keyFamilies: ['sm2', 'rsa', 'ec'],
+    minRsaBits: 2048,
+    validityDays,
+    keyUsage: ['digitalSignature', 'nonRepudiation'],
+    subject: [
+      ['C', '{{country}}'],
+      ['O', '{{organization}}'],
+      ['CN', '{{name}}'],
+    ],
+    requiredFields: ['name'],
+    crlDistributionPoint: true,
+    authorityInfoAccess: true,
+    customExtensions: [],
+  };
+}
+
 /** The profiles every installation starts with (operators add their own as data). */
 export const BUILT_IN_PROFILES: readonly Profile[] = [
   personal('doctor', '医师个人签名证书 Doctor signing', 'Personal signing certificate of a physician.'),
@@ -101,78 +123,49 @@ export const BUILT_IN_PROFILES: readonly Profile[] = [
     keyUsage: ['keyEncipherment', 'dataEncipherment', 'keyAgreement'],
   },
   {
-    id: 'department',
-    name: '科室/机构证书 Department or institution',
-    description: 'Certificate of a department or of the institution (seals, system-level signatures).',
-    keyFamilies: ['sm2', 'rsa', 'ec'],
-    minRsaBits: 2048,
-    validityDays: 1095,
-    keyUsage: ['digitalSignature', 'nonRepudiation'],
+    ...service(
+      'department',
+      '科室/机构证书 Department or institution',
+      'Certificate of a department or of the institution (seals, system-level signatures).',
+      1095,
+    ),
     subject: [
       ['C', '{{country}}'],
       ['O', '{{organization}}'],
       ['OU', '{{department}}'],
       ['CN', '{{name}}'],
     ],
-    requiredFields: ['name'],
-    crlDistributionPoint: true,
-    authorityInfoAccess: true,
-    customExtensions: [],
   },
   {
-    id: 'tls-server',
-    name: '服务器证书 TLS server',
-    description: 'Server or device certificate for TLS; the DNS name is the name field.',
-    keyFamilies: ['sm2', 'rsa', 'ec'],
-    minRsaBits: 2048,
-    validityDays: 397,
+    ...service(
+      'tls-server',
+      '服务器证书 TLS server',
+      'Server or device certificate for TLS; the DNS name is the name field.',
+      397,
+    ),
     keyUsage: ['digitalSignature', 'keyEncipherment'],
     extKeyUsage: [oids.id_kp_serverAuth],
-    subject: [
-      ['C', '{{country}}'],
-      ['O', '{{organization}}'],
-      ['CN', '{{name}}'],
-    ],
-    requiredFields: ['name'],
-    crlDistributionPoint: true,
-    authorityInfoAccess: true,
-    customExtensions: [],
   },
   {
-    id: 'tsa',
-    name: '时间戳服务证书 Time-stamping unit',
-    description: 'RFC 3161 TSA certificate: EKU timeStamping only, critical.',
-    keyFamilies: ['sm2', 'rsa', 'ec'],
-    minRsaBits: 2048,
-    validityDays: 1825,
-    keyUsage: ['digitalSignature', 'nonRepudiation'],
+    ...service(
+      'tsa',
+      '时间戳服务证书 Time-stamping unit',
+      'RFC 3161 TSA certificate: EKU timeStamping only, critical.',
+      1825,
+    ),
     extKeyUsage: [oids.id_kp_timeStamping],
     extKeyUsageCritical: true,
-    subject: [
-      ['C', '{{country}}'],
-      ['O', '{{organization}}'],
-      ['CN', '{{name}}'],
-    ],
-    requiredFields: ['name'],
-    crlDistributionPoint: true,
-    authorityInfoAccess: true,
-    customExtensions: [],
   },
   {
-    id: 'ocsp-signer',
-    name: 'OCSP 签名证书 OCSP responder',
-    description: 'Delegated OCSP responder (RFC 6960 §4.2.2.2) with id-pkix-ocsp-nocheck.',
-    keyFamilies: ['sm2', 'rsa', 'ec'],
-    minRsaBits: 2048,
-    validityDays: 365,
+    ...service(
+      'ocsp-signer',
+      'OCSP 签名证书 OCSP responder',
+      'Delegated OCSP responder (RFC 6960 §4.2.2.2) with id-pkix-ocsp-nocheck.',
+      365,
+    ),
     keyUsage: ['digitalSignature'],
     extKeyUsage: [oids.id_kp_OCSPSigning],
-    subject: [
-      ['C', '{{country}}'],
-      ['O', '{{organization}}'],
-      ['CN', '{{name}}'],
-    ],
-    requiredFields: ['name'],
+    // A delegated responder's own status is not checked (nocheck), so it carries no CRL DP or AIA.
     crlDistributionPoint: false,
     authorityInfoAccess: false,
     customExtensions: [
@@ -180,21 +173,12 @@ export const BUILT_IN_PROFILES: readonly Profile[] = [
     ],
   },
   {
-    id: 'seal-maker',
-    name: '印章制作者证书 Seal maker',
-    description: 'Signs electronic seals (GB/T 38540 SES_SealInfo).',
+    ...service(
+      'seal-maker',
+      '印章制作者证书 Seal maker',
+      'Signs electronic seals (GB/T 38540 SES_SealInfo).',
+      1825,
+    ),
     keyFamilies: ['sm2'],
-    minRsaBits: 2048,
-    validityDays: 1825,
-    keyUsage: ['digitalSignature', 'nonRepudiation'],
-    subject: [
-      ['C', '{{country}}'],
-      ['O', '{{organization}}'],
-      ['CN', '{{name}}'],
-    ],
-    requiredFields: ['name'],
-    crlDistributionPoint: true,
-    authorityInfoAccess: true,
-    customExtensions: [],
   },
 ];
