@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { GM_USAGE, gmCommand } from './commands/gm.js';
 import { CMS_USAGE, cmsCommand } from './commands/cms.js';
 import { certCommand, VERIFY_USAGE, verifyCommand } from './commands/verify.js';
+import { auditCommand, CA_ADMIN_USAGE, caCertCommand, crlCommand } from './commands/ca-admin.js';
+import { INIT_USAGE, initCommand } from './commands/init.js';
+import { START_USAGE, startCommand } from './commands/start.js';
 import { CliError, EXIT } from './io.js';
 
 const version = (
@@ -19,12 +22,21 @@ Usage: medsign <command> [options]
 
 Commands:
   verify  verify a certificate, chain, CSR, CRL, OCSP response, CMS signature or time-stamp
-  cert    show a certificate (medsign cert show FILE)
+  init    set up a data directory: CAs, service certificates, first administrator
+  start   run the platform server (runs init on first use)
+  cert    show a certificate (medsign cert show FILE); issue, revoke, list certificates of the CA
+  crl     sign and write a CRL
+  audit   verify the audit log's hash chain (medsign audit verify)
   cms     make a CMS / PKCS#7 signature (medsign cms sign …)
   gm      SM2 / SM3 / SM4 operations
-  start   run the platform server (arrives with the CA/server work; for now prints this help)
   help    show this help
   version print the version
+
+${INIT_USAGE}
+
+${START_USAGE}
+
+${CA_ADMIN_USAGE}
 
 ${VERIFY_USAGE}
 
@@ -50,17 +62,20 @@ async function run(argv: string[]): Promise<number> {
     case '-v':
       process.stdout.write(version + '\n');
       return EXIT.ok;
+    case 'init':
+      return initCommand(rest);
     case 'start':
-      process.stdout.write(
-        `medsign ${version}: the platform server is not built yet; available commands:\n\n${USAGE}\n`,
-      );
-      return EXIT.ok;
+      return startCommand(rest);
+    case 'crl':
+      return crlCommand(rest);
+    case 'audit':
+      return auditCommand(rest);
     case 'gm':
       return gmCommand(rest);
     case 'verify':
       return verifyCommand(rest);
     case 'cert':
-      return certCommand(rest);
+      return rest[0] === 'show' ? certCommand(rest) : caCertCommand(rest);
     case 'cms':
       return cmsCommand(rest);
     default:

@@ -60,6 +60,30 @@ export const ERROR_CODES = {
     meaning: 'Only a certificate on hold (certificateHold) can be resumed.',
   },
   CA_REASON_INVALID: { kind: 'malformed', meaning: 'Unknown revocation reason.' },
+  CONFIG_INVALID: {
+    kind: 'malformed',
+    meaning: 'A configuration file value or environment override is invalid; the detail names the key.',
+  },
+  SERVER_NOT_INITIALIZED: {
+    kind: 'unavailable',
+    meaning:
+      'The data directory holds no certificate authority yet; run `medsign init` (or `medsign start`).',
+  },
+  AUTH_PASSWORD_POLICY: {
+    kind: 'malformed',
+    meaning: 'The new password is too short, too long or equal to the old one.',
+  },
+  REQUEST_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'The HTTP request is not acceptable: malformed JSON, a field that fails the schema, a body too large (413) or of an unsupported media type (415).',
+  },
+  AUTH_REQUIRED: { kind: 'unauthorized', meaning: 'This operation needs a bearer token (log in first).' },
+  AUTH_FAILED: {
+    kind: 'unauthorized',
+    meaning: 'Wrong username or password, or the token is unknown or has expired.',
+  },
+  AUTH_FORBIDDEN: { kind: 'forbidden', meaning: 'The authenticated user may not perform this operation.' },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -46,4 +46,7 @@ export {
 } from './repositories/intents.js';
 export { SqlKeyRecordRepository, type KeyRecord, type KeyRecordRepository } from './repositories/keys.js';
 export { SerialRepository, randomSerial, type ReserveSerialOptions } from './repositories/serials.js';
+export { UserRepository, type UserRecord, type NewUser } from './repositories/users.js';
+export { SessionRepository, type SessionRecord } from './repositories/sessions.js';
+export { CrlNumberRepository } from './repositories/crl-numbers.js';
 export { openStore, type Store } from './store.js';

@@ -181,9 +181,59 @@ function initial(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * 0002: the administrator accounts and their sessions (the server's admin login), and the CRL number
+ * counter per CA (monotonic across processes: one upsert statement, see CrlNumberRepository).
+ */
+function accounts(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('username', 'text', (c) => c.notNull().unique())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        // JSON array of role names (text, like every JSON column here).
+        .addColumn('roles', 'text', (c) => c.notNull().defaultTo('[]'))
+        // 0/1 (SQLite has no boolean type; integer reads back the same on both dialects).
+        .addColumn('must_change_password', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('failed_logins', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('locked_until', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addCheckConstraint('users_must_change_ck', sql`must_change_password in (0, 1)`)
+        .addCheckConstraint('users_failed_ck', sql`failed_logins >= 0`)
+        .execute();
+
+      await db.schema
+        .createTable('sessions')
+        // SM3 of the bearer token (hex): the token itself is never stored.
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('remote', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sessions_user_ix').on('sessions').column('user_id').execute();
+      await db.schema.createIndex('sessions_expires_ix').on('sessions').column('expires_at').execute();
+
+      await db.schema
+        .createTable('crl_numbers')
+        .addColumn('ca_id', 'text', (c) => c.primaryKey().references('cas.id'))
+        .addColumn('last_number', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addCheckConstraint('crl_numbers_positive_ck', sql`last_number >= 1`)
+        .execute();
+    },
+    async down(db: AnyDb) {
+      for (const table of ['crl_numbers', 'sessions', 'users']) await db.schema.dropTable(table).execute();
+    },
+  };
+}
+
 /** The migrations of this package version, by name, for Kysely's Migrator. */
 export function migrations(dialect: DialectName): Record<string, Migration> {
-  return { '0001_initial': initial(dialect) };
+  return { '0001_initial': initial(dialect), '0002_accounts_crl_numbers': accounts() };
 }
 
 /** Kysely migration provider over {@link migrations}: no file system, works from src/ and dist/. */

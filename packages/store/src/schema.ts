@@ -77,6 +77,37 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+/** `users`: administrator accounts (scrypt password hashes, lockout state). */
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  /** JSON array of role names. */
+  roles: string;
+  /** 0 or 1. */
+  must_change_password: number;
+  failed_logins: number;
+  locked_until: IsoText | null;
+  created_at: IsoText;
+  updated_at: IsoText;
+}
+
+/** `sessions`: admin sessions, keyed by the SM3 hash (hex) of the bearer token. */
+export interface SessionsTable {
+  token_hash: string;
+  user_id: string;
+  remote: string | null;
+  created_at: IsoText;
+  expires_at: IsoText;
+}
+
+/** `crl_numbers`: the last CRL number handed out per CA. */
+export interface CrlNumbersTable {
+  ca_id: string;
+  last_number: number;
+  updated_at: IsoText;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -85,4 +116,7 @@ export interface Schema {
   issuance_intents: IssuanceIntentsTable;
   key_records: KeyRecordsTable;
   audit_events: AuditEventsTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  crl_numbers: CrlNumbersTable;
 }

@@ -2,9 +2,12 @@ import { AuditLog, type AuditLogOptions } from './audit.js';
 import { openDatabase, type Database, type OpenDatabaseOptions } from './database.js';
 import { CaRepository } from './repositories/cas.js';
 import { CertificateRepository } from './repositories/certificates.js';
+import { CrlNumberRepository } from './repositories/crl-numbers.js';
 import { IntentRepository } from './repositories/intents.js';
 import { SqlKeyRecordRepository } from './repositories/keys.js';
 import { SerialRepository } from './repositories/serials.js';
+import { SessionRepository } from './repositories/sessions.js';
+import { UserRepository } from './repositories/users.js';
 
 /** An open database with every repository wired to it: what the server composes once at start. */
 export interface Store {
@@ -15,6 +18,9 @@ export interface Store {
   readonly intents: IntentRepository;
   readonly keys: SqlKeyRecordRepository;
   readonly audit: AuditLog;
+  readonly users: UserRepository;
+  readonly sessions: SessionRepository;
+  readonly crlNumbers: CrlNumberRepository;
   close(): Promise<void>;
 }
 
@@ -32,6 +38,9 @@ export async function openStore(
     intents: new IntentRepository(database),
     keys: new SqlKeyRecordRepository(database),
     audit: new AuditLog(database, options.now ? { now: options.now } : {}),
+    users: new UserRepository(database),
+    sessions: new SessionRepository(database),
+    crlNumbers: new CrlNumberRepository(database),
     close: () => database.close(),
   };
 }

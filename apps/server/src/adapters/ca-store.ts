@@ -1,0 +1,151 @@
+/**
+ * The CA core's storage port (CaStore) on @medsign/store: serials through the serial ledger (a serial is
+ * never handed out twice, even after a failed issuance), intents before signing, the certificate
+ * inventory, and CRL numbers from one atomic counter per CA — so several server processes sharing one
+ * PostgreSQL database behave as one CA.
+ */
+
+import type { CaStore, CertificateRecord, CertificateStatus, IssuanceIntent } from '@medsign/ca';
+import { DomainError } from '@medsign/errors';
+import { ParsedCertificate } from '@medsign/pki';
+import { StoreError, type CertificateRecord as StoredCertificate, type Store } from '@medsign/store';
+
+const EPOCH = new Date(0);
+
+function toCaRecord(r: StoredCertificate): CertificateRecord {
+  return {
+    caId: r.caId,
+    serial: r.serial,
+    profile: r.profile,
+    subject: r.subject,
+    ...(r.department !== null ? { department: r.department } : {}),
+    ...(r.employeeNo !== null ? { employeeNo: r.employeeNo } : {}),
+    notBefore: r.notBefore,
+    notAfter: r.notAfter,
+    der: r.der,
+    status: r.status,
+    ...(r.revokedAt !== null ? { revokedAt: r.revokedAt } : {}),
+    ...(r.revocationReason !== null ? { revocationReason: r.revocationReason } : {}),
+  };
+}
+
+/** {@link CaStore} over the store's repositories. */
+export class StoreCaStore implements CaStore {
+  readonly #store: Store;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async reserveSerial(caId: string, serial: string): Promise<boolean> {
+    try {
+      await this.#store.serials.reserveUniqueSerial(caId, () => serial, { maxAttempts: 1 });
+      return true;
+    } catch (e) {
+      // `exhausted` after one attempt = this serial is taken; the core draws a new one.
+      if (e instanceof StoreError && e.code === 'exhausted') return false;
+      throw e;
+    }
+  }
+
+  async recordIntent(intent: IssuanceIntent): Promise<void> {
+    await this.#store.intents.record({
+      id: intent.id,
+      caId: intent.caId,
+      serial: intent.serial,
+      tbsHash: intent.tbsHash,
+    });
+  }
+
+  async updateIntent(id: string, state: IssuanceIntent['state']): Promise<void> {
+    if (state === 'signed') await this.#store.intents.markSigned(id);
+    else if (state === 'stored') await this.#store.intents.markStored(id);
+    else if (state === 'failed') await this.#store.intents.markFailed(id, 'issuance failed after the intent');
+    else throw new RangeError(`an intent cannot go back to ${state}`);
+  }
+
+  async insertCertificate(record: CertificateRecord): Promise<void> {
+    const parsed = ParsedCertificate.parse(record.der);
+    await this.#store.certificates.insert({
+      caId: record.caId,
+      serial: record.serial,
+      subject: record.subject,
+      subjectDer: parsed.subjectDer,
+      profile: record.profile,
+      notBefore: record.notBefore,
+      notAfter: record.notAfter,
+      der: record.der,
+      status: record.status,
+      department: record.department ?? null,
+      employeeNo: record.employeeNo ?? null,
+      revokedAt: record.revokedAt ?? null,
+      revocationReason: record.revocationReason ?? null,
+    });
+  }
+
+  async getCertificate(caId: string, serial: string): Promise<CertificateRecord | undefined> {
+    let r: StoredCertificate | undefined;
+    try {
+      r = await this.#store.certificates.findBySerial(caId, serial);
+    } catch (e) {
+      // A zero or over-long serial from an OCSP request names no certificate of ours.
+      if (e instanceof RangeError) return undefined;
+      throw e;
+    }
+    return r && toCaRecord(r);
+  }
+
+  async updateStatus(
+    caId: string,
+    serial: string,
+    status: CertificateStatus,
+    revokedAt?: Date,
+    reason?: string,
+  ): Promise<void> {
+    const at = revokedAt ?? new Date();
+    try {
+      await this.#store.certificates.setStatus(
+        caId,
+        serial,
+        status === 'good'
+          ? { status: 'good' }
+          : status === 'hold'
+            ? { status: 'hold', revokedAt: at }
+            : { status: 'revoked', revokedAt: at, reason: reason ?? 'unspecified' },
+      );
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'not-found')
+        throw new DomainError('CA_CERT_NOT_FOUND', `no certificate ${serial} from CA ${caId}`, { cause: e });
+      if (e instanceof StoreError && e.code === 'invalid-state')
+        throw new DomainError('CA_ALREADY_REVOKED', e.message, { cause: e });
+      throw e;
+    }
+  }
+
+  /**
+   * Revoked and held certificates for a CRL. Only the fields a CRL entry needs are read (serial, status,
+   * revocation time and reason): a CRL of 100,000 entries must not load 100,000 certificates. The other
+   * fields of the returned records are placeholders.
+   */
+  async listRevoked(caId: string, since?: Date): Promise<CertificateRecord[]> {
+    const entries = await this.#store.certificates.listRevoked(caId);
+    return entries
+      .filter((e) => !since || e.revokedAt >= since)
+      .map((e) => ({
+        caId,
+        serial: e.serial,
+        profile: '',
+        subject: '',
+        notBefore: EPOCH,
+        notAfter: EPOCH,
+        der: new Uint8Array(0),
+        status: e.status,
+        revokedAt: e.revokedAt,
+        ...(e.reason !== null ? { revocationReason: e.reason } : {}),
+      }));
+  }
+
+  nextCrlNumber(caId: string): Promise<bigint> {
+    return this.#store.crlNumbers.next(caId);
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * The server configuration: a YAML or JSON file (`<dataDir>/medsign.yaml`, written by `medsign init`, or
+ * `--config FILE`) overlaid with environment variables, validated once at start. Every error is one line
+ * naming the key (`CONFIG_INVALID: port: must be an integer 1–65535 (from MEDSIGN_PORT)`), because the
+ * person reading it is an IT operator at 3 a.m., not the author.
+ *
+ * Secrets never live in the file: the keystore passphrase only comes from the environment
+ * (MEDSIGN_KEYSTORE_PASSPHRASE); the file names a key file path at most.
+ */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DomainError } from '@medsign/errors';
+import { parse as parseYaml } from 'yaml';
+
+/** The roles one server process can play; each can be switched off. */
+export type Role = 'ca' | 'ocsp' | 'crl' | 'tsa' | 'sign' | 'seal' | 'admin';
+
+/** Every role, in the order the docs list them (also the default: all on). */
+export const ALL_ROLES: readonly Role[] = ['ca', 'ocsp', 'crl', 'tsa', 'sign', 'seal', 'admin'];
+
+/** pino levels. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Where the keystore's key-encryption key comes from. Default: a key file `<dataDir>/keystore.key`
+ * (mode 0600, made by init) — an unattended restart needs no operator; the file must be backed up apart
+ * from the database. With MEDSIGN_KEYSTORE_PASSPHRASE set at init, the keystore is sealed under that
+ * passphrase (scrypt) instead and every start needs it in the environment.
+ */
+export type KeystoreKekConfig =
+  { kind: 'key-file'; path: string } | { kind: 'passphrase'; passphrase: string };
+
+/** The validated configuration the server and the CLI run with. */
+export type MedsignConfig = {
+  /** Absolute path of the data directory (config, SQLite database, key file). */
+  dataDir: string;
+  /** The file the values came from, if any. */
+  configFile?: string;
+  host: string;
+  port: number;
+  /** Base of the URLs written into certificates (CRL DP, OCSP, caIssuers); no trailing slash. */
+  publicBaseUrl: string;
+  /** Database URL: `sqlite:PATH` or `postgres://…`. */
+  db: string;
+  roles: Role[];
+  logLevel: LogLevel;
+  keystore: KeystoreKekConfig;
+  /** Admin session lifetime in minutes. */
+  sessionMinutes: number;
+  /** Organisation name used in the CA subjects made by init. */
+  organization: string;
+};
+
+/** Options of {@link loadConfig}. */
+export type LoadConfigOptions = {
+  dataDir: string;
+  /** An explicit config file (`--config FILE`); default `<dataDir>/medsign.yaml` if it exists. */
+  configFile?: string;
+  /** The environment (process.env at the app edge; tests pass their own). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Command-line overrides (win over file and environment). */
+  overrides?: { port?: number | string; host?: string; db?: string };
+};
+
+/** Name of the config file init writes into the data directory. */
+export const CONFIG_FILE_NAME = 'medsign.yaml';
+/** Name of the default KEK file in the data directory. */
+export const KEY_FILE_NAME = 'keystore.key';
+
+const FILE_KEYS = [
+  'host',
+  'port',
+  'publicBaseUrl',
+  'db',
+  'roles',
+  'logLevel',
+  'keystore',
+  'sessionMinutes',
+  'organization',
+] as const;
+
+function invalid(key: string, why: string, source: string): DomainError {
+  return new DomainError('CONFIG_INVALID', `${key}: ${why} (from ${source})`);
+}
+
+type Source = { value: unknown; source: string };
+
+/** The SQLite URL of the default database in a data directory. */
+export function defaultDbUrl(dataDir: string): string {
+  return `sqlite:${join(resolve(dataDir), 'medsign.db')}`;
+}
+
+/** Reads and parses a config file (YAML is a superset of JSON, so one parser reads both). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DomainError(
+      'CONFIG_INVALID',
+      `${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new DomainError(
+      'CONFIG_INVALID',
+      `${path}: not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new DomainError('CONFIG_INVALID', `${path}: must be a mapping of keys to values`);
+  return doc as Record<string, unknown>;
+}
+
+function asPort(s: Source): number {
+  const v = typeof s.value === 'string' && /^\d+$/.test(s.value.trim()) ? Number(s.value) : s.value;
+  // 0 asks the OS for a free port (tests, side-by-side instances); the URL printed at start shows it.
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535)
+    throw invalid('port', 'must be an integer 0–65535', s.source);
+  return v;
+}
+
+function asString(key: string, s: Source): string {
+  if (typeof s.value !== 'string' || s.value.trim() === '')
+    throw invalid(key, 'must be a non-empty string', s.source);
+  return s.value.trim();
+}
+
+function asRoles(s: Source): Role[] {
+  let list: unknown[];
+  if (typeof s.value === 'string')
+    list = s.value
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean);
+  else if (Array.isArray(s.value)) list = s.value;
+  else if (s.value && typeof s.value === 'object') {
+    // { ca: true, tsa: false, … }: switch listed roles off, the others stay on.
+    const obj = s.value as Record<string, unknown>;
+    for (const [k, v] of Object.entries(obj)) {
+      if (!ALL_ROLES.includes(k as Role))
+        throw invalid(`roles.${k}`, `unknown role (known: ${ALL_ROLES.join(', ')})`, s.source);
+      if (typeof v !== 'boolean') throw invalid(`roles.${k}`, 'must be true or false', s.source);
+    }
+    return ALL_ROLES.filter((r) => obj[r] !== false);
+  } else
+    throw invalid(
+      'roles',
+      'must be a list of roles, a comma-separated string or a map role: true|false',
+      s.source,
+    );
+  const out: Role[] = [];
+  for (const r of list) {
+    if (typeof r !== 'string' || !ALL_ROLES.includes(r as Role))
+      throw invalid('roles', `unknown role ${JSON.stringify(r)} (known: ${ALL_ROLES.join(', ')})`, s.source);
+    if (!out.includes(r as Role)) out.push(r as Role);
+  }
+  return out;
+}
+
+function asUrl(s: Source): string {
+  const text = asString('publicBaseUrl', s);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid('publicBaseUrl', `${JSON.stringify(text)} is not a URL`, s.source);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw invalid('publicBaseUrl', 'must be an http:// or https:// URL', s.source);
+  if (url.search || url.hash) throw invalid('publicBaseUrl', 'must not have a query or fragment', s.source);
+  return text.replace(/\/+$/, '');
+}
+
+function asDb(s: Source, dataDir: string): string {
+  const text = asString('db', s);
+  if (/^postgres(ql)?:\/\//i.test(text)) return text;
+  if (/^sqlite:/i.test(text)) {
+    let path = text.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2);
+    if (path === '') throw invalid('db', 'sqlite: URL names no file', s.source);
+    if (path === ':memory:') return 'sqlite::memory:';
+    return `sqlite:${isAbsolute(path) ? path : resolve(dataDir, path)}`;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
+    throw invalid('db', 'must be sqlite:PATH, a file path or postgres://…', s.source);
+  return `sqlite:${isAbsolute(text) ? text : resolve(dataDir, text)}`;
+}
+
+/**
+ * Loads the configuration: defaults ← file ← environment ← command-line overrides. Throws a DomainError
+ * `CONFIG_INVALID` whose detail names the first bad key and where its value came from.
+ *
+ * Environment: MEDSIGN_HOST, MEDSIGN_PORT, MEDSIGN_DB, MEDSIGN_PUBLIC_URL, MEDSIGN_ROLES (comma list),
+ * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE.
+ */
+export function loadConfig(options: LoadConfigOptions): MedsignConfig {
+  const env = options.env ?? {};
+  const dataDir = resolve(options.dataDir);
+  const configFile = options.configFile
+    ? resolve(options.configFile)
+    : existsSync(join(dataDir, CONFIG_FILE_NAME))
+      ? join(dataDir, CONFIG_FILE_NAME)
+      : undefined;
+  const file = configFile ? readConfigFile(configFile) : {};
+  const fileSource = configFile ?? 'defaults';
+  for (const key of Object.keys(file)) {
+    if (!(FILE_KEYS as readonly string[]).includes(key))
+      throw invalid(key, `unknown key (known: ${FILE_KEYS.join(', ')})`, fileSource);
+  }
+
+  const pick = (
+    key: (typeof FILE_KEYS)[number],
+    envName: string | undefined,
+    cli?: unknown,
+  ): Source | undefined => {
+    if (cli !== undefined) return { value: cli, source: 'the command line' };
+    if (envName && env[envName] !== undefined && env[envName] !== '')
+      return { value: env[envName], source: envName };
+    if (file[key] !== undefined) return { value: file[key], source: fileSource };
+    return undefined;
+  };
+
+  const o = options.overrides ?? {};
+  const hostS = pick('host', 'MEDSIGN_HOST', o.host);
+  const host = hostS ? asString('host', hostS) : '127.0.0.1';
+  const portS = pick('port', 'MEDSIGN_PORT', o.port);
+  const port = portS ? asPort(portS) : 8080;
+  const urlS = pick('publicBaseUrl', 'MEDSIGN_PUBLIC_URL');
+  const publicBaseUrl = urlS
+    ? asUrl(urlS)
+    : `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
+  const dbS = pick('db', 'MEDSIGN_DB', o.db);
+  const db = dbS ? asDb(dbS, dataDir) : defaultDbUrl(dataDir);
+  const rolesS = pick('roles', 'MEDSIGN_ROLES');
+  const roles = rolesS ? asRoles(rolesS) : [...ALL_ROLES];
+  const levelS = pick('logLevel', 'MEDSIGN_LOG_LEVEL');
+  let logLevel: LogLevel = 'info';
+  if (levelS) {
+    const l = asString('logLevel', levelS);
+    if (!LOG_LEVELS.includes(l as LogLevel))
+      throw invalid('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`, levelS.source);
+    logLevel = l as LogLevel;
+  }
+  const sessS = pick('sessionMinutes', 'MEDSIGN_SESSION_MINUTES');
+  let sessionMinutes = 480;
+  if (sessS) {
+    const v =
+      typeof sessS.value === 'string' && /^\d+$/.test(sessS.value) ? Number(sessS.value) : sessS.value;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 10_080)
+      throw invalid('sessionMinutes', 'must be an integer 1–10080', sessS.source);
+    sessionMinutes = v;
+  }
+  const orgS = pick('organization', 'MEDSIGN_ORGANIZATION');
+  const organization = orgS ? asString('organization', orgS) : 'medsign';
+
+  // The keystore KEK: passphrase from the environment only; else a key file (env, file, default).
+  let keystore: KeystoreKekConfig;
+  const fileKs = file.keystore;
+  if (fileKs !== undefined && (typeof fileKs !== 'object' || fileKs === null || Array.isArray(fileKs)))
+    throw invalid('keystore', 'must be a mapping (keyFile: PATH)', fileSource);
+  const ks = (fileKs ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(ks)) {
+    if (k === 'passphrase')
+      throw invalid(
+        'keystore.passphrase',
+        'secrets do not belong in the config file; set MEDSIGN_KEYSTORE_PASSPHRASE',
+        fileSource,
+      );
+    if (k !== 'keyFile') throw invalid(`keystore.${k}`, 'unknown key (known: keyFile)', fileSource);
+  }
+  const passphrase = env.MEDSIGN_KEYSTORE_PASSPHRASE;
+  if (passphrase !== undefined && passphrase !== '') {
+    if (passphrase.length < 12)
+      throw invalid('keystore passphrase', 'must be at least 12 characters', 'MEDSIGN_KEYSTORE_PASSPHRASE');
+    keystore = { kind: 'passphrase', passphrase };
+  } else {
+    const kf: Source | undefined = env.MEDSIGN_KEYSTORE_KEY_FILE
+      ? { value: env.MEDSIGN_KEYSTORE_KEY_FILE, source: 'MEDSIGN_KEYSTORE_KEY_FILE' }
+      : ks.keyFile !== undefined
+        ? { value: ks.keyFile, source: fileSource }
+        : undefined;
+    const path = kf ? asString('keystore.keyFile', kf) : join(dataDir, KEY_FILE_NAME);
+    keystore = { kind: 'key-file', path: isAbsolute(path) ? path : resolve(dataDir, path) };
+  }
+
+  return {
+    dataDir,
+    ...(configFile ? { configFile } : {}),
+    host,
+    port,
+    publicBaseUrl,
+    db,
+    roles,
+    logLevel,
+    keystore,
+    sessionMinutes,
+    organization,
+  };
+}
+
+/** A copy safe to log or print: the passphrase and database password masked. */
+export function redactConfig(config: MedsignConfig): Record<string, unknown> {
+  return {
+    ...config,
+    db: config.db.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@'),
+    keystore:
+      config.keystore.kind === 'passphrase' ? { kind: 'passphrase', passphrase: '***' } : config.keystore,
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * What the 3 a.m. call needs first: `GET /healthz` says what is wrong (database, keystore, CA expiry …) with
+ * 503 when the platform is down, and `GET /metrics` gives Prometheus the request, issuance, revocation,
+ * OCSP and CRL counters. Each app owns its registry, so two apps in one process (tests) never share counts.
+ */
+
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { HealthReport, Services } from '../services.js';
+import { binaryResponse } from './schemas.js';
+
+/** The counters routes bump; labels stay low-cardinality (route templates, never raw URLs or serials). */
+export type Metrics = {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'status'>;
+  duration: Histogram<'method' | 'route' | 'status'>;
+  issued: Counter<'ca' | 'profile'>;
+  revoked: Counter<'ca' | 'reason'>;
+  ocspResponses: Counter<'status'>;
+  crlsGenerated: Counter<'ca'>;
+};
+
+/** A fresh registry with the platform's metrics and Node's default process metrics. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'medsign_' });
+  const labels = ['method', 'route', 'status'] as const;
+  return {
+    registry,
+    requests: new Counter({
+      name: 'medsign_http_requests_total',
+      help: 'HTTP requests by route template and status',
+      labelNames: labels,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'medsign_http_request_duration_seconds',
+      help: 'HTTP request latency by route template and status',
+      labelNames: labels,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    issued: new Counter({
+      name: 'medsign_certificates_issued_total',
+      help: 'Certificates issued through this server',
+      labelNames: ['ca', 'profile'],
+      registers: [registry],
+    }),
+    revoked: new Counter({
+      name: 'medsign_certificates_revoked_total',
+      help: 'Certificates revoked or put on hold through this server',
+      labelNames: ['ca', 'reason'],
+      registers: [registry],
+    }),
+    ocspResponses: new Counter({
+      name: 'medsign_ocsp_responses_total',
+      help: 'OCSP responses: responseStatus for errors, certificate status (good/revoked/unknown) otherwise',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+    crlsGenerated: new Counter({
+      name: 'medsign_crls_generated_total',
+      help: 'CRLs generated (cache misses of the CRL endpoint)',
+      labelNames: ['ca'],
+      registers: [registry],
+    }),
+  };
+}
+
+/** Counts every response by route template (onResponse, so errors and 404s are counted too). */
+export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    };
+    metrics.requests.inc(labels);
+    metrics.duration.observe(labels, reply.elapsedTime / 1000);
+  });
+}
+
+const healthSchema = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'degraded', 'down'] },
+    checks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { name: { type: 'string' }, ok: { type: 'boolean' }, detail: { type: 'string' } },
+        required: ['name', 'ok', 'detail'],
+      },
+    },
+  },
+  required: ['status', 'checks'],
+} as const;
+
+/** `/healthz` and `/metrics`, registered whatever the roles. */
+export function observabilityRoutes(services: Services, metrics: Metrics): FastifyPluginAsync {
+  return async (app) => {
+    app.get(
+      '/healthz',
+      {
+        schema: {
+          tags: ['operations'],
+          summary: 'Health of the database, keystore, CA certificates and time source',
+          description: '200 when ok or degraded (each check says what), 503 when down.',
+          response: { 200: healthSchema, 503: healthSchema },
+        },
+      },
+      async (request, reply) => {
+        let report: HealthReport;
+        try {
+          report = await services.health();
+        } catch (error) {
+          request.log.error({ err: error }, 'health check threw');
+          report = {
+            status: 'down',
+            checks: [{ name: 'health', ok: false, detail: 'the health check itself failed; see the log' }],
+          };
+        }
+        if (report.status === 'down') {
+          request.log.warn(
+            { failing: report.checks.filter((c) => !c.ok).map((c) => c.name) },
+            'health: down',
+          );
+        }
+        return reply.code(report.status === 'down' ? 503 : 200).send(report);
+      },
+    );
+
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['operations'],
+          summary: 'Prometheus metrics (text exposition format)',
+          response: { 200: binaryResponse('text/plain', 'Prometheus text exposition format 0.0.4') },
+        },
+      },
+      async (_request, reply) => {
+        const text = await metrics.registry.metrics();
+        return reply.type(metrics.registry.contentType).send(text);
+      },
+    );
+  };
+}

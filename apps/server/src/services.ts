@@ -1,0 +1,236 @@
+/**
+ * Composition root: opens the store and the keystore named by the configuration and wires the CA core,
+ * admin authentication and health checks onto them. The HTTP app (app.ts) and the operator CLI both
+ * start from `openServices`, so they run the very same CA — the CLI needs no running server.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { BUILT_IN_PROFILES, type CaDeps, type IssuingCa } from '@medsign/ca';
+import { DomainError } from '@medsign/errors';
+import {
+  keyFileKek,
+  openSoftwareKeyStore,
+  passphraseKek,
+  type KekSource,
+  type KeyStore,
+} from '@medsign/keystore';
+import { ParsedCertificate } from '@medsign/pki';
+import { openStore, type CaRecord, type Store } from '@medsign/store';
+import { StoreAdminAuth, type AdminAuth } from './adapters/admin-auth.js';
+import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
+import { StoreCaStore } from './adapters/ca-store.js';
+import type { MedsignConfig, Role } from './config.js';
+
+export type { AdminAuth } from './adapters/admin-auth.js';
+export type { MedsignConfig, Role } from './config.js';
+
+/** One line of the health report; `detail` is safe to show on /healthz. */
+export type HealthCheck = { name: string; ok: boolean; detail: string };
+/** database, keystore, CA expiry (< 30 days → degraded, expired → down), unfinished issuances, time source. */
+export type HealthReport = { status: 'ok' | 'degraded' | 'down'; checks: HealthCheck[] };
+
+/** Everything the HTTP app and the operator CLI work with. */
+export type Services = {
+  config: MedsignConfig;
+  /** @medsign/ca deps wired to store/keystore/audit. */
+  ca: CaDeps;
+  /** Certificate search/counts, the audit log, the CA table. */
+  store: Store;
+  keystore: KeyStore;
+  auth: AdminAuth;
+  health(): Promise<HealthReport>;
+  /** Closes the keystore (wipes cached keys), then the database. */
+  close(): Promise<void>;
+};
+
+const DAY = 86_400_000;
+/** CA certificates expiring within this window make health `degraded`. */
+export const CA_EXPIRY_WARNING_MS = 30 * DAY;
+/** An intent still pending after this long is a crash to look at. */
+const STALE_INTENT_MS = 5 * 60_000;
+
+/** The KEK source for a configuration; `create` allows a new key file (init only, never at start). */
+export function kekSource(config: MedsignConfig, create = false): KekSource {
+  return config.keystore.kind === 'passphrase'
+    ? passphraseKek(config.keystore.passphrase)
+    : keyFileKek(config.keystore.path, { create });
+}
+
+/**
+ * The issuing CAs (those with a parent) that are active, each with its chain up to the root, from the
+ * `cas` table. Roots are not returned: they only sign CA certificates (init), never end entities.
+ */
+export async function loadIssuingCas(store: Store): Promise<IssuingCa[]> {
+  const all = await store.cas.list();
+  const byId = new Map<string, CaRecord>(all.map((c) => [c.id, c]));
+  const out: IssuingCa[] = [];
+  for (const ca of all) {
+    if (ca.parentId === null || ca.status !== 'active') continue;
+    const chain: ParsedCertificate[] = [];
+    const seen = new Set([ca.id]);
+    for (let p = byId.get(ca.parentId); p; p = p.parentId ? byId.get(p.parentId) : undefined) {
+      if (seen.has(p.id)) break;
+      seen.add(p.id);
+      chain.push(ParsedCertificate.parse(p.certificate));
+    }
+    out.push({ id: ca.id, certificate: ParsedCertificate.parse(ca.certificate), keyId: ca.keyRef, chain });
+  }
+  return out;
+}
+
+/** Builds the CA core's dependencies on an open store and keystore. */
+export async function buildCaDeps(
+  config: MedsignConfig,
+  store: Store,
+  keystore: KeyStore,
+  now: () => Date = () => new Date(),
+): Promise<CaDeps> {
+  return {
+    clock: { now },
+    store: new StoreCaStore(store),
+    keys: keystore,
+    audit: storeAuditSink(store),
+    cas: await loadIssuingCas(store),
+    profiles: BUILT_IN_PROFILES,
+    urls: { baseUrl: config.publicBaseUrl },
+    randomBytes: (n) => new Uint8Array(randomBytes(n)),
+  };
+}
+
+/** Options of {@link openServices} (tests pass a clock). */
+export type OpenServicesOptions = { now?: () => Date };
+
+/**
+ * Opens the services for a configuration. Throws SERVER_NOT_INITIALIZED when the database holds no
+ * issuing CA (run `medsign init`), and the keystore's errors (wrong key file or passphrase) unchanged.
+ */
+export async function openServices(
+  config: MedsignConfig,
+  options: OpenServicesOptions = {},
+): Promise<Services> {
+  const now = options.now ?? (() => new Date());
+  const store = await openStore(config.db, { now });
+  let keystore: KeyStore | undefined;
+  try {
+    const cas = await store.cas.list();
+    if (!cas.some((c) => c.parentId !== null)) {
+      throw new DomainError(
+        'SERVER_NOT_INITIALIZED',
+        `the database ${redactDb(config.db)} holds no issuing CA; run medsign init --data ${config.dataDir}`,
+      );
+    }
+    keystore = await openSoftwareKeyStore({
+      records: store.keys,
+      kek: kekSource(config),
+      audit: keystoreAuditHook(store),
+      clock: { now },
+    });
+    const ca = await buildCaDeps(config, store, keystore, now);
+    const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
+    const ks = keystore;
+    let closed = false;
+    return {
+      config,
+      ca,
+      store,
+      keystore: ks,
+      auth,
+      health: () => checkHealth(store, ks, now),
+      async close() {
+        if (closed) return;
+        closed = true;
+        try {
+          await ks.close();
+        } finally {
+          await store.close();
+        }
+      },
+    };
+  } catch (e) {
+    await keystore?.close().catch(() => undefined);
+    await store.close();
+    throw e;
+  }
+}
+
+function redactDb(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/** Whether a role is switched on in the configuration. */
+export function roleEnabled(config: MedsignConfig, role: Role): boolean {
+  return config.roles.includes(role);
+}
+
+async function checkHealth(store: Store, keystore: KeyStore, now: () => Date): Promise<HealthReport> {
+  const checks: HealthCheck[] = [];
+  let down = false;
+  let degraded = false;
+
+  try {
+    // A real round trip (an indexed lookup that finds nothing), not just a pool check.
+    await store.cas.get('~health-probe');
+    checks.push({ name: 'database', ok: true, detail: `${store.database.dialect} reachable` });
+  } catch (e) {
+    down = true;
+    checks.push({
+      name: 'database',
+      ok: false,
+      detail: `${store.database.dialect}: ${(e as Error).message}`,
+    });
+  }
+
+  const ks = await keystore.health().catch((e: Error) => ({ ok: false, detail: e.message }));
+  if (!ks.ok) down = true;
+  checks.push({ name: 'keystore', ok: ks.ok, detail: ks.detail });
+
+  try {
+    const t = now().getTime();
+    const problems: string[] = [];
+    let soonest: { id: string; at: Date } | undefined;
+    for (const ca of await store.cas.list()) {
+      if (ca.status !== 'active') continue;
+      const notAfter = ParsedCertificate.parse(ca.certificate).notAfter;
+      if (!soonest || notAfter < soonest.at) soonest = { id: ca.id, at: notAfter };
+      if (notAfter.getTime() <= t) {
+        down = true;
+        problems.push(`${ca.id} expired on ${notAfter.toISOString()}`);
+      } else if (notAfter.getTime() - t < CA_EXPIRY_WARNING_MS) {
+        degraded = true;
+        problems.push(`${ca.id} expires on ${notAfter.toISOString()}`);
+      }
+    }
+    checks.push({
+      name: 'ca-expiry',
+      ok: problems.length === 0,
+      detail: problems.length
+        ? problems.join('; ')
+        : soonest
+          ? `first CA expiry: ${soonest.id} on ${soonest.at.toISOString()}`
+          : 'no CA',
+    });
+  } catch (e) {
+    down = true;
+    checks.push({ name: 'ca-expiry', ok: false, detail: (e as Error).message });
+  }
+
+  try {
+    const stale = (await store.intents.listUnfinished()).filter(
+      (i) => now().getTime() - i.updatedAt.getTime() > STALE_INTENT_MS,
+    );
+    if (stale.length) degraded = true;
+    checks.push({
+      name: 'issuance-intents',
+      ok: stale.length === 0,
+      detail: stale.length
+        ? `${stale.length} issuance(s) interrupted between intent and store (first: ${stale[0]!.id})`
+        : 'no interrupted issuance',
+    });
+  } catch (e) {
+    degraded = true;
+    checks.push({ name: 'issuance-intents', ok: false, detail: (e as Error).message });
+  }
+
+  checks.push({ name: 'time-source', ok: true, detail: 'system clock (no external time source configured)' });
+  return { status: down ? 'down' : degraded ? 'degraded' : 'ok', checks };
+}

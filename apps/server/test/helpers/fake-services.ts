@@ -1,0 +1,218 @@
+/**
+ * A Services object on memory ports for the HTTP tests: the real CA core (@medsign/ca) over an in-memory
+ * CaStore and testkit hierarchies (SM2 and RSA), an in-memory AdminAuth, and just the parts of the store the
+ * routes call (certificate search/counts/lookup, audit verify). The routes stay typed against the real
+ * Services; only this fake is cast.
+ */
+
+import { randomBytes } from 'node:crypto';
+import {
+  BUILT_IN_PROFILES,
+  type AuditEvent,
+  type CaDeps,
+  type CaStore,
+  type CertificateRecord as CaRecord,
+  type IssuanceIntent,
+} from '@medsign/ca';
+import { sm3 } from '@medsign/gm';
+import type { PrivateKey } from '@medsign/pki';
+import type { CertificatePage, CertificateQuery, CertificateRecord } from '@medsign/store';
+import { makeHierarchy, type TestHierarchy } from '@medsign/testkit';
+import type { AdminAuth, HealthReport, Role, Services } from '../../src/services.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** The CA core's store port in memory, with the inventory fields the HTTP API shows. */
+export class MemoryStore implements CaStore {
+  readonly serials = new Set<string>();
+  readonly intents = new Map<string, IssuanceIntent>();
+  readonly certs = new Map<string, CaRecord & { createdAt: Date }>();
+  readonly crlNumbers = new Map<string, bigint>();
+  async reserveSerial(caId: string, serial: string) {
+    const k = `${caId}/${serial}`;
+    if (this.serials.has(k)) return false;
+    this.serials.add(k);
+    return true;
+  }
+  async recordIntent(i: IssuanceIntent) {
+    this.intents.set(i.id, { ...i });
+  }
+  async updateIntent(id: string, state: IssuanceIntent['state']) {
+    this.intents.get(id)!.state = state;
+  }
+  async insertCertificate(r: CaRecord) {
+    this.certs.set(`${r.caId}/${r.serial}`, { ...r, createdAt: new Date() });
+  }
+  async getCertificate(caId: string, serial: string) {
+    const r = this.certs.get(`${caId}/${serial}`);
+    return r && { ...r };
+  }
+  async updateStatus(caId: string, serial: string, status: CaRecord['status'], at?: Date, reason?: string) {
+    const r = this.certs.get(`${caId}/${serial}`)!;
+    r.status = status;
+    if (status === 'good') {
+      delete r.revokedAt;
+      delete r.revocationReason;
+    } else {
+      r.revokedAt = at!;
+      r.revocationReason = reason!;
+    }
+  }
+  async listRevoked(caId: string, since?: Date) {
+    return [...this.certs.values()].filter(
+      (r) => r.caId === caId && r.status !== 'good' && (!since || (r.revokedAt && r.revokedAt >= since)),
+    );
+  }
+  async nextCrlNumber(caId: string) {
+    const n = (this.crlNumbers.get(caId) ?? 0n) + 1n;
+    this.crlNumbers.set(caId, n);
+    return n;
+  }
+
+  /** The inventory view (@medsign/store's CertificateRecord). */
+  view(r: CaRecord & { createdAt: Date }): CertificateRecord {
+    return {
+      caId: r.caId,
+      serial: r.serial,
+      subject: r.subject,
+      subjectDer: new Uint8Array(),
+      profile: r.profile,
+      status: r.status,
+      notBefore: r.notBefore,
+      notAfter: r.notAfter,
+      der: r.der,
+      fingerprint: hex(sm3(r.der)),
+      department: r.department ?? null,
+      employeeNo: r.employeeNo ?? null,
+      revokedAt: r.revokedAt ?? null,
+      revocationReason: r.revocationReason ?? null,
+      createdAt: r.createdAt,
+    };
+  }
+
+  async search(q: CertificateQuery): Promise<CertificatePage> {
+    const all = [...this.certs.values()].filter(
+      (r) =>
+        (!q.caId || r.caId === q.caId) &&
+        (!q.subject || r.subject.toLowerCase().includes(q.subject.toLowerCase())) &&
+        (q.serial === undefined || r.serial === String(q.serial)) &&
+        (!q.department || r.department === q.department) &&
+        (!q.profile || r.profile === q.profile) &&
+        (!q.status || r.status === q.status) &&
+        (!q.expiringBefore || r.notAfter < q.expiringBefore) &&
+        (!q.expiringAfter || r.notAfter >= q.expiringAfter),
+    );
+    const offset = q.offset ?? 0;
+    return { total: all.length, items: all.slice(offset, offset + q.limit).map((r) => this.view(r)) };
+  }
+
+  async countsBy(dimension: 'department' | 'profile' | 'status' | 'month') {
+    const counts = new Map<string | null, number>();
+    for (const r of this.certs.values()) {
+      const key = dimension === 'month' ? r.createdAt.toISOString().slice(0, 7) : (r[dimension] ?? null);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return [...counts].map(([key, count]) => ({ key, count }));
+  }
+
+  async findBySerial(caId: string, serial: string) {
+    const r = this.certs.get(`${caId}/${serial}`);
+    return r && this.view(r);
+  }
+}
+
+/** AdminAuth in memory: users `admin` (roles admin) and `operator` (roles ra), password = username + "-pass". */
+export class MemoryAuth implements AdminAuth {
+  readonly tokens = new Map<string, { actor: string; roles: string[] }>();
+  readonly users = new Map([
+    ['admin', { password: 'admin-pass', roles: ['admin'] }],
+    ['operator', { password: 'operator-pass', roles: ['ra'] }],
+  ]);
+  async login(username: string, password: string) {
+    const u = this.users.get(username);
+    if (!u || u.password !== password) return undefined;
+    const token = randomBytes(24).toString('base64url');
+    this.tokens.set(token, { actor: username, roles: u.roles });
+    return { token, mustChangePassword: false, expiresAt: new Date(Date.now() + 3_600_000) };
+  }
+  async authenticate(token: string) {
+    return this.tokens.get(token);
+  }
+  async changePassword(actor: string, oldPassword: string, newPassword: string) {
+    const u = this.users.get(actor);
+    if (!u || u.password !== oldPassword) return false;
+    u.password = newPassword;
+    return true;
+  }
+  async logout(token: string) {
+    this.tokens.delete(token);
+  }
+}
+
+export type FakeServices = {
+  services: Services;
+  store: MemoryStore;
+  auth: MemoryAuth;
+  audit: AuditEvent[];
+  /** The SM2 and RSA test hierarchies behind CAs `sm2` and `rsa`. */
+  sm2: TestHierarchy;
+  rsa: TestHierarchy;
+  setHealth(report: HealthReport | (() => Promise<HealthReport>)): void;
+};
+
+let hierarchies: Promise<[TestHierarchy, TestHierarchy]> | undefined;
+
+/** Fake services with the given roles (default: every role). Hierarchies are made once per process. */
+export async function makeFakeServices(
+  roles: Role[] = ['ca', 'ocsp', 'crl', 'tsa', 'sign', 'seal', 'admin'],
+): Promise<FakeServices> {
+  hierarchies ??= Promise.all([makeHierarchy('sm2'), makeHierarchy('rsa-2048')]);
+  const [sm2, rsa] = await hierarchies;
+  const store = new MemoryStore();
+  const auth = new MemoryAuth();
+  const audit: AuditEvent[] = [];
+  const keys = new Map<string, PrivateKey>([
+    ['key-sm2', sm2.intermediate.key],
+    ['key-rsa', rsa.intermediate.key],
+  ]);
+  const ca: CaDeps = {
+    clock: { now: () => new Date() },
+    store,
+    audit: { append: async (e) => void audit.push(e) },
+    keys: { signer: async (keyId) => keys.get(keyId)!.signer() },
+    cas: [
+      { id: 'sm2', certificate: sm2.intermediate.cert, keyId: 'key-sm2', chain: [sm2.root.cert] },
+      { id: 'rsa', certificate: rsa.intermediate.cert, keyId: 'key-rsa', chain: [rsa.root.cert] },
+    ],
+    profiles: BUILT_IN_PROFILES,
+    urls: { baseUrl: 'http://127.0.0.1:8080' },
+    randomBytes: (n) => new Uint8Array(randomBytes(n)),
+  };
+  let health: () => Promise<HealthReport> = async () => ({
+    status: 'ok',
+    checks: [{ name: 'database', ok: true, detail: 'memory' }],
+  });
+  const services = {
+    config: { roles, logLevel: 'silent', publicBaseUrl: 'http://127.0.0.1:8080' },
+    ca,
+    store: {
+      certificates: store,
+      audit: { verify: async () => ({ ok: true, checked: audit.length }) },
+    },
+    keystore: {},
+    auth,
+    health: () => health(),
+    close: async () => {},
+  } as unknown as Services;
+  return {
+    services,
+    store,
+    auth,
+    audit,
+    sm2,
+    rsa,
+    setHealth: (r) => {
+      health = typeof r === 'function' ? r : async () => r;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+// start: first-use init, listen, print URL and the one-time password, serve /healthz, stop cleanly; and
+// the real `medsign start` process shuts down gracefully on SIGTERM.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { REPO_ROOT, tempDir, type TempDir } from '@medsign/testkit';
+import { startServer } from '../src/start.js';
+
+describe('start', () => {
+  let dir: TempDir;
+  before(() => (dir = tempDir('medsign-start-')));
+  after(() => dir.cleanup());
+
+  test('first run initialises and prints the credentials; the second run does not', async () => {
+    const lines: string[] = [];
+    const data = join(dir.path, 'a');
+    const server = await startServer({
+      dataDir: data,
+      env: {},
+      overrides: { port: 0 },
+      print: (l) => lines.push(l),
+      logger: false,
+      handleSignals: false,
+    });
+    try {
+      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const text = lines.join('\n');
+      assert.match(text, /medsign is listening on http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(text, /username: admin\n\s+password: (\S{20,})/);
+      const res = await fetch(`${server.url}/healthz`);
+      const body = (await res.json()) as { status: string };
+      assert.equal(body.status, 'ok', JSON.stringify(body));
+    } finally {
+      await server.stop();
+    }
+    await server.stopped;
+    const again: string[] = [];
+    const second = await startServer({
+      dataDir: data,
+      env: {},
+      overrides: { port: 0 },
+      print: (l) => again.push(l),
+      logger: false,
+      handleSignals: false,
+    });
+    await second.stop();
+    assert.doesNotMatch(again.join('\n'), /password|medsign init:/);
+  });
+
+  test('`medsign start` exits 0 on SIGTERM after closing the server', async () => {
+    const data = join(dir.path, 'b');
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=medsign-source',
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        "import { main } from '@medsign/cli'; process.exitCode = await main(process.argv.slice(1));",
+        '--',
+        'start',
+        '--data',
+        data,
+        '--port',
+        '0',
+      ],
+      { cwd: REPO_ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1', MEDSIGN_LOG_LEVEL: 'warn' } },
+    );
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL within 30 s:\n${out}`)), 30_000);
+      const check = () => {
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      };
+      child.stdout.on('data', check);
+      void exited.then(() => reject(new Error(`exited early:\n${out}`)));
+    });
+    const res = await fetch(`${url}/healthz`);
+    assert.equal(res.status, 200);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, out);
+  });
+});
