@@ -335,6 +335,28 @@ describe('buildApp over fake services', () => {
     fake.auth.users.get('admin')!.password = 'admin-pass';
   });
 
+  test('an account on its one-time password can only change it (or log out) until it has', async () => {
+    const login = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'fresh', password: 'fresh-pass' },
+    });
+    assert.equal(login.json<{ mustChangePassword: boolean }>().mustChangePassword, true);
+    const fresh = { authorization: `Bearer ${login.json<{ token: string }>().token}` };
+    let r = await app.inject({ url: '/api/v1/certificates', headers: fresh });
+    assert.equal(r.statusCode, 403);
+    assert.equal(r.json<{ code: string }>().code, 'AUTH_PASSWORD_CHANGE_REQUIRED');
+    r = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: fresh,
+      payload: { oldPassword: 'fresh-pass', newPassword: 'a-new-long-password' },
+    });
+    assert.equal(r.statusCode, 204);
+    r = await app.inject({ url: '/api/v1/certificates', headers: fresh });
+    assert.equal(r.statusCode, 200);
+  });
+
   test('CA certificates: DER, PEM and chain', async () => {
     let r = await app.inject('/pki/ca/rsa.cer');
     assert.equal(r.statusCode, 200);

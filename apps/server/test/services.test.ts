@@ -121,13 +121,18 @@ describe('services on SQLite: auth and health', () => {
       assert.equal(session.mustChangePassword, true);
       assert.ok(session.token.length >= 43);
       assert.ok(session.expiresAt.getTime() > clock);
-      assert.deepEqual(await s.auth.authenticate(session.token), { actor: 'admin', roles: ['admin'] });
+      assert.deepEqual(await s.auth.authenticate(session.token), {
+        actor: 'admin',
+        roles: ['admin'],
+        mustChangePassword: true,
+      });
       assert.equal(await s.auth.authenticate('not-a-token'), undefined);
       assert.equal(await s.auth.changePassword('admin', 'wrong', 'a new long password'), false);
       await assert.rejects(s.auth.changePassword('admin', password, 'short'), /AUTH_PASSWORD_POLICY/);
       assert.equal(await s.auth.changePassword('admin', password, 'a new long password'), true);
       const again = await s.auth.login('admin', 'a new long password', '127.0.0.1');
       assert.equal(again?.mustChangePassword, false);
+      assert.equal((await s.auth.authenticate(session.token))?.mustChangePassword, false);
       await s.auth.logout(session.token);
       assert.equal(await s.auth.authenticate(session.token), undefined);
       // sessions expire

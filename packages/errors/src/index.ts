@@ -83,6 +83,11 @@ export const ERROR_CODES = {
     kind: 'unauthorized',
     meaning: 'Wrong username or password, or the token is unknown or has expired.',
   },
+  AUTH_PASSWORD_CHANGE_REQUIRED: {
+    kind: 'forbidden',
+    meaning:
+      'This account still has its one-time password: change it (POST /api/v1/auth/password) before anything else.',
+  },
   AUTH_FORBIDDEN: { kind: 'forbidden', meaning: 'The authenticated user may not perform this operation.' },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 

@@ -18,7 +18,9 @@ export interface AdminAuth {
     remote: string,
   ): Promise<{ token: string; mustChangePassword: boolean; expiresAt: Date } | undefined>;
   /** The actor behind a bearer token, or undefined (expired/unknown). */
-  authenticate(token: string): Promise<{ actor: string; roles: string[] } | undefined>;
+  authenticate(
+    token: string,
+  ): Promise<{ actor: string; roles: string[]; mustChangePassword: boolean } | undefined>;
   /**
    * Changes the password of `actor` (a username). False when the old password is wrong; a new password
    * outside the policy (12–256 characters, not equal to the old one) is a DomainError AUTH_PASSWORD_POLICY.
@@ -152,12 +154,14 @@ export class StoreAdminAuth implements AdminAuth {
     return { token, mustChangePassword: user.mustChangePassword, expiresAt };
   }
 
-  async authenticate(token: string): Promise<{ actor: string; roles: string[] } | undefined> {
+  async authenticate(
+    token: string,
+  ): Promise<{ actor: string; roles: string[]; mustChangePassword: boolean } | undefined> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 128) return undefined;
     const session = await this.#store.sessions.find(tokenHash(token));
     if (!session || session.expiresAt <= this.#now()) return undefined;
     const user = await this.#store.users.get(session.userId);
-    return user && { actor: user.username, roles: user.roles };
+    return user && { actor: user.username, roles: user.roles, mustChangePassword: user.mustChangePassword };
   }
 
   async changePassword(actor: string, oldPassword: string, newPassword: string): Promise<boolean> {

@@ -26,14 +26,20 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return m?.[1];
 }
 
-/** A preHandler that requires a valid bearer token (AUTH_REQUIRED / AUTH_FAILED otherwise). */
-export function authenticate(services: Services) {
+/**
+ * A preHandler that requires a valid bearer token (AUTH_REQUIRED / AUTH_FAILED otherwise). An account
+ * that must change its one-time password may only do that (or log out): everything else is
+ * AUTH_PASSWORD_CHANGE_REQUIRED until it has.
+ */
+export function authenticate(services: Services, opts: { passwordChangeRoute?: boolean } = {}) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearerToken(request);
     if (!token) throw new DomainError('AUTH_REQUIRED');
     const who = await services.auth.authenticate(token);
     if (!who) throw new DomainError('AUTH_FAILED', 'the token is unknown or has expired; log in again');
-    request.caller = { ...who, token };
+    if (who.mustChangePassword && !opts.passwordChangeRoute)
+      throw new DomainError('AUTH_PASSWORD_CHANGE_REQUIRED');
+    request.caller = { actor: who.actor, roles: who.roles, token };
   };
 }
 
@@ -106,7 +112,7 @@ export function authRoutes(services: Services): FastifyPluginAsync {
     app.post(
       '/auth/logout',
       {
-        preHandler: authenticate(services),
+        preHandler: authenticate(services, { passwordChangeRoute: true }),
         schema: {
           tags: ['auth'],
           summary: 'End the session of the bearer token',
@@ -123,7 +129,7 @@ export function authRoutes(services: Services): FastifyPluginAsync {
     app.post<{ Body: PasswordBody }>(
       '/auth/password',
       {
-        preHandler: authenticate(services),
+        preHandler: authenticate(services, { passwordChangeRoute: true }),
         schema: {
           tags: ['auth'],
           summary: "Change the caller's password",

@@ -121,27 +121,33 @@ export class MemoryStore implements CaStore {
   }
 }
 
-/** AdminAuth in memory: users `admin` (roles admin) and `operator` (roles ra), password = username + "-pass". */
+/**
+ * AdminAuth in memory: users `admin` (roles admin), `operator` (roles ra) and `fresh` (admin, still on its
+ * one-time password), password = username + "-pass".
+ */
 export class MemoryAuth implements AdminAuth {
   readonly tokens = new Map<string, { actor: string; roles: string[] }>();
   readonly users = new Map([
-    ['admin', { password: 'admin-pass', roles: ['admin'] }],
-    ['operator', { password: 'operator-pass', roles: ['ra'] }],
+    ['admin', { password: 'admin-pass', roles: ['admin'], mustChange: false }],
+    ['operator', { password: 'operator-pass', roles: ['ra'], mustChange: false }],
+    ['fresh', { password: 'fresh-pass', roles: ['admin'], mustChange: true }],
   ]);
   async login(username: string, password: string) {
     const u = this.users.get(username);
     if (!u || u.password !== password) return undefined;
     const token = randomBytes(24).toString('base64url');
     this.tokens.set(token, { actor: username, roles: u.roles });
-    return { token, mustChangePassword: false, expiresAt: new Date(Date.now() + 3_600_000) };
+    return { token, mustChangePassword: u.mustChange, expiresAt: new Date(Date.now() + 3_600_000) };
   }
   async authenticate(token: string) {
-    return this.tokens.get(token);
+    const t = this.tokens.get(token);
+    return t && { ...t, mustChangePassword: this.users.get(t.actor)!.mustChange };
   }
   async changePassword(actor: string, oldPassword: string, newPassword: string) {
     const u = this.users.get(actor);
     if (!u || u.password !== oldPassword) return false;
     u.password = newPassword;
+    u.mustChange = false;
     return true;
   }
   async logout(token: string) {
