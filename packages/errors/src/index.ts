@@ -89,6 +89,58 @@ export const ERROR_CODES = {
       'This account still has its one-time password: change it (POST /api/v1/auth/password) before anything else.',
   },
   AUTH_FORBIDDEN: { kind: 'forbidden', meaning: 'The authenticated user may not perform this operation.' },
+
+  KEYSTORE_WRONG_PASSPHRASE: {
+    kind: 'unauthorized',
+    meaning: 'The passphrase does not open this keystore (its KEK check value does not match).',
+  },
+  KEYSTORE_WRONG_KEK: {
+    kind: 'unauthorized',
+    meaning:
+      'The key file or environment key does not open this keystore, or the keystore was created with another kind of master secret.',
+  },
+  KEYSTORE_KEK_UNAVAILABLE: {
+    kind: 'unavailable',
+    meaning:
+      'The master secret could not be read: missing key file, unset environment variable or empty passphrase.',
+  },
+  KEYSTORE_INVALID_KEK: {
+    kind: 'malformed',
+    meaning: 'The key file or environment variable does not hold exactly 32 key bytes (raw, hex or base64).',
+  },
+  KEYSTORE_INSECURE_KEY_FILE: {
+    kind: 'forbidden',
+    meaning: 'The key file is not a regular file readable by its owner only (chmod 600 it).',
+  },
+  KEYSTORE_KEY_NOT_FOUND: { kind: 'notFound', meaning: 'No key has this id.' },
+  KEYSTORE_LABEL_EXISTS: { kind: 'conflict', meaning: 'A key with this label already exists.' },
+  KEYSTORE_KEY_EXISTS: {
+    kind: 'conflict',
+    meaning: 'This key (same public key) is already in the keystore.',
+  },
+  KEYSTORE_RECORD_EXISTS: {
+    kind: 'conflict',
+    meaning: 'The repository already holds a record with this id; records are never overwritten.',
+  },
+  KEYSTORE_CORRUPT_RECORD: {
+    kind: 'internal',
+    meaning:
+      'A key record or the keystore header is malformed, tampered with or moved between records; nothing was decrypted.',
+  },
+  KEYSTORE_INVALID_KEY: {
+    kind: 'malformed',
+    meaning:
+      'The key to import is not a readable PKCS#8 SM2, RSA (2048/3072/4096) or ECDSA (P-256/P-384) key.',
+  },
+  KEYSTORE_INVALID_ARGUMENT: {
+    kind: 'malformed',
+    meaning: 'A key type, label, purpose or metadata value is not acceptable.',
+  },
+  KEYSTORE_ALGORITHM_MISMATCH: {
+    kind: 'malformed',
+    meaning: 'The signature algorithm does not fit the key (e.g. SHA256withRSA for an SM2 key).',
+  },
+  KEYSTORE_CLOSED: { kind: 'unavailable', meaning: 'The keystore was closed; its keys were destroyed.' },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
