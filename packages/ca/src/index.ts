@@ -7,3 +7,4 @@ export * from './ports.js';
 export * from './profiles.js';
 export * from './issue.js';
 export * from './revocation.js';
+export * from './ocsp-cache.js';

@@ -33,6 +33,7 @@ import {
   type NameAttribute,
   type PublicKeyDescription,
 } from '@medsign/pki';
+import type { OcspResponseCache } from './ocsp-cache.js';
 import type { Applicant, CustomExtensionTemplate, Profile } from './profiles.js';
 import type { AuditSink, CaKeyProvider, CaStore, Clock, IssuingCa } from './ports.js';
 
@@ -51,6 +52,8 @@ export type CaDeps = {
   urls: PublicUrls;
   /** Randomness for serials (tests may pass a deterministic source). */
   randomBytes: (length: number) => Uint8Array;
+  /** Pre-signed OCSP answers (ocsp-cache.ts); without it every OCSP request is signed afresh. */
+  ocspCache?: OcspResponseCache;
 };
 
 export type IssueRequest = {
@@ -312,6 +315,7 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
     notBefore,
     notAfter,
     der: certificate.der,
+    subjectDer: certificate.subjectDer,
     status: 'good',
   });
   await deps.store.updateIntent(intent.id, 'stored');

@@ -50,6 +50,8 @@ export type CertificateRecord = {
   notBefore: Date;
   notAfter: Date;
   der: Uint8Array;
+  /** The subject Name, DER, as in `der` — given by the core on insert so the store need not parse `der` again. */
+  subjectDer?: Uint8Array;
   status: CertificateStatus;
   revokedAt?: Date;
   /** RFC 5280 reason name. */

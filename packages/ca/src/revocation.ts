@@ -12,6 +12,7 @@ import {
   certIdMatchesIssuer,
   ParsedOcspRequest,
   REVOCATION_REASONS,
+  type OcspErrorStatus,
   type RevocationReason,
   type SingleResponseInput,
 } from '@medsign/pki';
@@ -56,6 +57,7 @@ export async function revokeCertificate(req: RevokeRequest, deps: CaDeps): Promi
   const now = deps.clock.now();
   const status = hold ? 'hold' : 'revoked';
   await deps.store.updateStatus(req.caId, serial, status, now, req.reason);
+  deps.ocspCache?.invalidate(req.caId, serial);
   await deps.audit.append({
     actor: req.actor,
     action: hold ? 'cert.hold' : 'cert.revoke',
@@ -77,6 +79,7 @@ export async function resumeCertificate(
   if (record.status !== 'hold')
     throw new DomainError('CA_NOT_ON_HOLD', `certificate ${serial} is ${record.status}`);
   await deps.store.updateStatus(req.caId, serial, 'good');
+  deps.ocspCache?.invalidate(req.caId, serial);
   await deps.audit.append({ actor: req.actor, action: 'cert.resume', target: `${req.caId}/${serial}` });
   const resumed: CertificateRecord = { ...record, status: 'good' };
   delete resumed.revokedAt;
@@ -130,28 +133,50 @@ export type OcspOptions = {
   responderIdBy?: 'name' | 'key';
 };
 
+/** An OCSP answer with the statuses it carries (for metrics, so nobody re-parses the response). */
+export type OcspAnswer = {
+  der: Uint8Array;
+  /** Each single response's certStatus, or the one responseStatus of an error response. */
+  statuses: readonly string[];
+  /** True when the answer came from the pre-signed cache (deps.ocspCache). */
+  cached: boolean;
+};
+
+function errorAnswer(status: OcspErrorStatus): OcspAnswer {
+  return { der: buildOcspErrorResponse(status), statuses: [status], cached: false };
+}
+
 /**
  * Answers one DER OCSPRequest. The CA key signs as its own responder. Never throws on request bytes: a
  * malformed request gets `malformedRequest`, a request about another CA's certificates gets 'unknown'.
+ * A request for one certificate without a nonce is answered from `deps.ocspCache` when it holds a fresh
+ * answer, and a newly signed good/revoked answer to such a request is put there ('unknown' never is, so
+ * requests for random serials cannot fill the cache).
  */
-export async function respondOcsp(
+export async function answerOcsp(
   requestDer: Uint8Array,
   deps: CaDeps,
   opts: OcspOptions = {},
-): Promise<Uint8Array> {
+): Promise<OcspAnswer> {
   let request: ParsedOcspRequest;
   try {
     request = ParsedOcspRequest.parse(requestDer);
   } catch {
-    return buildOcspErrorResponse('malformedRequest');
+    return errorAnswer('malformedRequest');
   }
-  if (request.certIds.length === 0) return buildOcspErrorResponse('malformedRequest');
+  if (request.certIds.length === 0) return errorAnswer('malformedRequest');
   const now = deps.clock.now();
+  const cache = request.nonce === undefined && request.certIds.length === 1 ? deps.ocspCache : undefined;
+  const epoch = cache?.epoch() ?? 0;
+  if (cache) {
+    const hit = cache.get(request.certIds[0]!.der, now);
+    if (hit) return { der: hit.der, statuses: hit.statuses, cached: true };
+  }
   const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
   const nextUpdate = new Date(thisUpdate.getTime() + (opts.validityHours ?? 24) * HOUR);
   // One response is signed by one responder: answer for the CA that issued the first certificate asked about.
   const ca = deps.cas.find((c) => certIdMatchesIssuer(request.certIds[0]!, c.certificate));
-  if (!ca) return buildOcspErrorResponse('unauthorized');
+  if (!ca) return errorAnswer('unauthorized');
   const responses: SingleResponseInput[] = [];
   for (const certId of request.certIds) {
     if (!certIdMatchesIssuer(certId, ca.certificate)) {
@@ -173,7 +198,7 @@ export async function respondOcsp(
     }
   }
   const signer = await deps.keys.signer(ca.keyId, 'ocsp');
-  return buildOcspResponse({
+  const der = await buildOcspResponse({
     issuer: ca.certificate,
     responder: { signer, certificate: ca.certificate },
     responderIdBy: opts.responderIdBy ?? 'key',
@@ -181,4 +206,19 @@ export async function respondOcsp(
     responses,
     ...(request.nonce ? { nonce: request.nonce } : {}),
   });
+  const statuses = responses.map((r) => r.status);
+  if (cache && statuses[0] !== 'unknown') {
+    const certId = request.certIds[0]!;
+    cache.set(certId.der, { caId: ca.id, serial: certId.serialNumber }, { der, statuses }, now, epoch);
+  }
+  return { der, statuses, cached: false };
+}
+
+/** {@link answerOcsp}, the response bytes only. */
+export async function respondOcsp(
+  requestDer: Uint8Array,
+  deps: CaDeps,
+  opts: OcspOptions = {},
+): Promise<Uint8Array> {
+  return (await answerOcsp(requestDer, deps, opts)).der;
 }

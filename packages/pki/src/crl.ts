@@ -149,6 +149,27 @@ function serialDer(serial: string | bigint): Uint8Array {
   return crlNumberDer(n, 'serial number');
 }
 
+/** The cRLReason entry extension (RFC 5280 §5.3.1): non-critical, an ENUMERATED code. */
+function reasonExtension(code: number): CertExtension {
+  return { oid: oid.id_ce_cRLReasons, critical: false, value: encodeTlv(0x0a, Uint8Array.of(code)) };
+}
+
+/**
+ * Concatenates a list of any length. Spreading 100,000 CRL entries into `concatBytes(...parts)` overflows
+ * the call stack, so the revokedCertificates SEQUENCE is joined from the array instead.
+ */
+function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 /** Builds and signs a v2 CRL (full, or delta when `deltaBaseCrlNumber` is set); returns DER. */
 export async function buildCrl(o: CrlOptions): Promise<Uint8Array> {
   checkDate(o.thisUpdate, 'thisUpdate');
@@ -163,17 +184,19 @@ export async function buildCrl(o: CrlOptions): Promise<Uint8Array> {
   }
 
   const seen = new Set<string>();
+  const reasonDer = new Map<number, Uint8Array>();
   const entries = o.entries.map((e) => {
     const serial = normalizeSerial(e.serialNumber);
     if (seen.has(serial)) throw new RangeError(`serial ${serial} listed twice`);
     seen.add(serial);
     checkDate(e.revocationDate, `revocationDate of ${serial}`);
     const exts: CertExtension[] = [];
+    let code: number | undefined;
     if (e.reason !== undefined && e.reason !== 'unspecified') {
-      const code = REVOCATION_REASONS[e.reason];
+      code = REVOCATION_REASONS[e.reason];
       if (code === undefined) throw new RangeError(`unknown revocation reason ${e.reason}`);
       if (e.reason === 'removeFromCRL' && !isDelta) throw new RangeError('removeFromCRL only in delta CRLs');
-      exts.push({ oid: oid.id_ce_cRLReasons, critical: false, value: encodeTlv(0x0a, Uint8Array.of(code)) });
+      exts.push(reasonExtension(code));
     }
     if (e.invalidityDate !== undefined) {
       checkDate(e.invalidityDate, `invalidityDate of ${serial}`);
@@ -183,11 +206,14 @@ export async function buildCrl(o: CrlOptions): Promise<Uint8Array> {
         value: encodeGeneralizedTime(e.invalidityDate),
       });
     }
-    return encodeSequence(
-      serialDer(serial),
-      encodeTime(e.revocationDate),
-      ...(exts.length ? [encodeExtensions(exts)] : []),
-    );
+    // The common entry carries a reason code only: its extensions are the same bytes for every entry with
+    // that reason, encoded once per CRL instead of 100,000 times through the ASN.1 schema serializer.
+    let extsDer: Uint8Array | undefined;
+    if (exts.length === 1 && code !== undefined) {
+      extsDer = reasonDer.get(code);
+      if (!extsDer) reasonDer.set(code, (extsDer = encodeExtensions(exts)));
+    } else if (exts.length) extsDer = encodeExtensions(exts);
+    return encodeSequence(serialDer(serial), encodeTime(e.revocationDate), ...(extsDer ? [extsDer] : []));
   });
 
   const ski = o.issuer.subjectKeyIdentifier;
@@ -214,7 +240,7 @@ export async function buildCrl(o: CrlOptions): Promise<Uint8Array> {
     encodeTime(o.thisUpdate),
     encodeTime(o.nextUpdate),
     // RFC 5280 §5.1.2.6: with no revoked certificates the list is absent, not empty.
-    ...(entries.length ? [encodeSequence(...entries)] : []),
+    ...(entries.length ? [encodeTlv(0x30, joinBytes(entries))] : []),
     encodeTlv(0xa0, encodeExtensions(crlExts)),
   );
   const signature = await o.signer.sign(tbs);

@@ -339,3 +339,35 @@ describe('CRL rules', () => {
     assert.ok(r.checks.some((c) => c.check === 'signature' && !c.ok));
   });
 });
+
+describe('CRL size', () => {
+  test('110,000 entries build (no call-stack limit), parse back, and share reason-code bytes correctly', async () => {
+    const h = await makeHierarchy('sm2');
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const reasons = ['keyCompromise', 'superseded', 'unspecified', 'certificateHold'] as const;
+    const entries = Array.from({ length: 110_000 }, (_, i) => ({
+      serialNumber: (0x100000 + i).toString(16),
+      revocationDate: now,
+      ...(i % 5 === 4 ? {} : { reason: reasons[i % 4]! }),
+      ...(i === 7 ? { invalidityDate: new Date(now.getTime() - HOUR) } : {}),
+    }));
+    const der = await buildCrl({
+      issuer: h.intermediate.cert,
+      signer: h.intermediate.key.signer(),
+      thisUpdate: now,
+      nextUpdate: new Date(now.getTime() + 24 * HOUR),
+      crlNumber: 1n,
+      entries,
+    });
+    const crl = ParsedCrl.parse(der);
+    assert.equal(crl.entries.length, 110_000);
+    for (const i of [0, 1, 2, 3, 4, 7, 109_999]) {
+      const e = crl.entries[i]!;
+      const want = entries[i]!;
+      assert.equal(e.serialNumber, want.serialNumber);
+      assert.equal(e.reason, 'reason' in want && want.reason !== 'unspecified' ? want.reason : undefined);
+    }
+    assert.equal(crl.entries[7]!.invalidityDate?.getTime(), now.getTime() - HOUR);
+    assert.equal(verifyCrl(crl, h.intermediate.cert).valid, true);
+  });
+});
