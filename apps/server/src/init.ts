@@ -103,7 +103,10 @@ function yamlString(s: string): string {
   return JSON.stringify(s); // a JSON string is a valid YAML scalar
 }
 
-function writeConfigFile(path: string, o: { db?: string; organization: string; keyFile: boolean }): void {
+function writeConfigFile(
+  path: string,
+  o: { db?: string; publicBaseUrl?: string; organization: string; keyFile: boolean },
+): void {
   const lines = [
     '# medsign configuration, written by `medsign init`. YAML (JSON works too).',
     '# Environment variables override these values: MEDSIGN_HOST, MEDSIGN_PORT, MEDSIGN_DB,',
@@ -113,7 +116,10 @@ function writeConfigFile(path: string, o: { db?: string; organization: string; k
     'port: 8080',
     '# The base of CRL, OCSP and CA-certificate URLs written into every certificate: set it to the address',
     '# hospital systems reach this server at BEFORE issuing certificates (default http://HOST:PORT).',
-    '# publicBaseUrl: http://medsign.hospital.local:8080',
+    // Given at init (MEDSIGN_PUBLIC_URL), it is already in the CA and service certificates: keep it.
+    o.publicBaseUrl
+      ? `publicBaseUrl: ${yamlString(o.publicBaseUrl)}`
+      : '# publicBaseUrl: http://medsign.hospital.local:8080',
     o.db
       ? `db: ${yamlString(o.db)}`
       : '# db: postgres://medsign:PASSWORD@127.0.0.1:5432/medsign   (default: SQLite medsign.db in this directory)',
@@ -319,9 +325,14 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
   const env = options.env ?? {};
   if (!options.configFile && !existsSync(configPath)) {
     // Validate the --db value through the same loader before writing it.
-    if (options.db) loadConfig({ dataDir, env: {}, overrides: { db: options.db } });
+    const checked = loadConfig({
+      dataDir,
+      env: env.MEDSIGN_PUBLIC_URL ? { MEDSIGN_PUBLIC_URL: env.MEDSIGN_PUBLIC_URL } : {},
+      ...(options.db ? { overrides: { db: options.db } } : {}),
+    });
     writeConfigFile(configPath, {
       ...(options.db ? { db: options.db } : {}),
+      ...(env.MEDSIGN_PUBLIC_URL ? { publicBaseUrl: checked.publicBaseUrl } : {}),
       organization: options.organization ?? env.MEDSIGN_ORGANIZATION ?? 'medsign',
       keyFile: !env.MEDSIGN_KEYSTORE_PASSPHRASE,
     });

@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { BUILT_IN_PROFILES, type CaDeps, type IssuingCa } from '@medsign/ca';
+import { BUILT_IN_PROFILES, OcspResponseCache, type CaDeps, type IssuingCa } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
 import {
   keyFileKek,
@@ -20,6 +20,7 @@ import { StoreAdminAuth, type AdminAuth } from './adapters/admin-auth.js';
 import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
 import { StoreCaStore } from './adapters/ca-store.js';
 import type { MedsignConfig, Role } from './config.js';
+import { INTENT_GRACE_MS, recoverInterruptedIssuances, type RecoveredIntent } from './recovery.js';
 
 export type { AdminAuth } from './adapters/admin-auth.js';
 export type { MedsignConfig, Role } from './config.js';
@@ -39,6 +40,8 @@ export type Services = {
   keystore: KeyStore;
   auth: AdminAuth;
   health(): Promise<HealthReport>;
+  /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
+  recovered?: RecoveredIntent[];
   /** Closes the keystore (wipes cached keys), then the database. */
   close(): Promise<void>;
 };
@@ -46,8 +49,8 @@ export type Services = {
 const DAY = 86_400_000;
 /** CA certificates expiring within this window make health `degraded`. */
 export const CA_EXPIRY_WARNING_MS = 30 * DAY;
-/** An intent still pending after this long is a crash to look at. */
-const STALE_INTENT_MS = 5 * 60_000;
+/** An intent still pending after this long is a crash to look at (recovery closes it at the next start). */
+const STALE_INTENT_MS = INTENT_GRACE_MS;
 
 /** The KEK source for a configuration; `create` allows a new key file (init only, never at start). */
 export function kekSource(config: MedsignConfig, create = false): KekSource {
@@ -94,15 +97,24 @@ export async function buildCaDeps(
     profiles: BUILT_IN_PROFILES,
     urls: { baseUrl: config.publicBaseUrl },
     randomBytes: (n) => new Uint8Array(randomBytes(n)),
+    // Pre-signed answers to nonce-less single-certificate OCSP requests, at most a minute old and dropped
+    // at once when this process revokes (see @medsign/ca ocsp-cache.ts).
+    ocspCache: new OcspResponseCache(),
   };
 }
 
 /** Options of {@link openServices} (tests pass a clock). */
-export type OpenServicesOptions = { now?: () => Date };
+export type OpenServicesOptions = {
+  now?: () => Date;
+  /** Age after which an unfinished issuance intent is closed at open (default 5 minutes). */
+  intentGraceMs?: number;
+};
 
 /**
  * Opens the services for a configuration. Throws SERVER_NOT_INITIALIZED when the database holds no
  * issuing CA (run `medsign init`), and the keystore's errors (wrong key file or passphrase) unchanged.
+ * Issuances a crash left between intent and store (older than the grace period) are closed and audited
+ * before the services are returned — see recovery.ts.
  */
 export async function openServices(
   config: MedsignConfig,
@@ -125,6 +137,11 @@ export async function openServices(
       audit: keystoreAuditHook(store),
       clock: { now },
     });
+    // Before serving: close the issuances a crash left between intent and store (audited).
+    const recovered = await recoverInterruptedIssuances(store, {
+      now,
+      ...(options.intentGraceMs !== undefined ? { graceMs: options.intentGraceMs } : {}),
+    });
     const ca = await buildCaDeps(config, store, keystore, now);
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;
@@ -136,6 +153,7 @@ export async function openServices(
       keystore: ks,
       auth,
       health: () => checkHealth(store, ks, now),
+      recovered,
       async close() {
         if (closed) return;
         closed = true;
@@ -223,7 +241,7 @@ async function checkHealth(store: Store, keystore: KeyStore, now: () => Date): P
       name: 'issuance-intents',
       ok: stale.length === 0,
       detail: stale.length
-        ? `${stale.length} issuance(s) interrupted between intent and store (first: ${stale[0]!.id})`
+        ? `${stale.length} issuance(s) interrupted between intent and store (first: ${stale[0]!.id}); a restart closes them (audit: cert.intent-abandoned)`
         : 'no interrupted issuance',
     });
   } catch (e) {

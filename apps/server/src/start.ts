@@ -83,6 +83,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   app.log.info({ config: redactConfig(config) }, 'medsign started');
+  if (services.recovered?.length)
+    app.log.warn(
+      { recovered: services.recovered },
+      `closed ${services.recovered.length} issuance(s) a crash had interrupted (audit: cert.intent-abandoned / cert.intent-recovered)`,
+    );
   print(`medsign is listening on ${url}  (API ${url}/api/v1, docs ${url}/api/docs, health ${url}/healthz)`);
   if (init.admin) {
     print('');

@@ -369,6 +369,14 @@ describe('buildApp over fake services', () => {
     r = await app.inject('/pki/ca/nope.cer');
     assert.equal(r.statusCode, 404);
     assert.equal(r.json<{ code: string }>().code, 'CA_NOT_FOUND');
+    // The issuing CA's caIssuers URL names its root: that URL must answer too (a client walks AIA to the root).
+    r = await app.inject('/pki/ca/sm2-root.cer');
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(new Uint8Array(r.rawPayload), fake.sm2.root.cert.der);
+    r = await app.inject('/pki/ca/rsa-root.pem');
+    assert.equal(r.body, fake.rsa.root.cert.toPem());
+    r = await app.inject('/pki/ca/sm2-root/chain.pem');
+    assert.equal(r.body, fake.sm2.root.cert.toPem());
   });
 });
 

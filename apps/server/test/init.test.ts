@@ -2,11 +2,12 @@
 // certificates and the first administrator; a second run changes nothing. Certificates are checked by
 // the Bouncy Castle peer.
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { oids, ParsedCertificate, verifyCertificateChain } from '@medsign/pki';
 import { runBcPeer, tempDir, type TempDir } from '@medsign/testkit';
+import { loadConfig } from '../src/config.js';
 import { FIRST_ADMIN, initDataDir, type InitResult } from '../src/init.js';
 import { openServices } from '../src/services.js';
 
@@ -32,6 +33,7 @@ describe('medsign init (SQLite, SM2 + ECDSA)', () => {
     assert.equal(statSync(dataDir).mode & 0o777, 0o700);
     assert.equal(statSync(join(dataDir, 'keystore.key')).mode & 0o777, 0o600);
     assert.equal(statSync(join(dataDir, 'medsign.yaml')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dataDir, 'medsign.db')).mode & 0o777, 0o600);
     assert.ok(statSync(join(dataDir, 'medsign.db')).isFile());
     assert.ok(first.steps.some((s) => s.includes('sm2-root')));
     assert.ok(first.steps.some((s) => s.includes('ecdsa-issuing')));
@@ -130,6 +132,26 @@ describe('medsign init (SQLite, SM2 + ECDSA)', () => {
       initDataDir({ dataDir, db: join(dir.path, 'other.db'), env: {} }),
       /CONFIG_INVALID: db: this data directory is configured for/,
     );
+  });
+
+  test('MEDSIGN_PUBLIC_URL at init goes into the certificates and stays in the config file', async () => {
+    const other = join(dir.path, 'public-url');
+    const url = 'https://medsign.hospital.local:8443';
+    const r = await initDataDir({ dataDir: other, env: { MEDSIGN_PUBLIC_URL: `${url}/` } });
+    assert.equal(r.config.publicBaseUrl, url);
+    assert.match(
+      readFileSync(join(other, 'medsign.yaml'), 'utf8'),
+      /^publicBaseUrl: "https:\/\/medsign\.hospital\.local:8443"$/m,
+    );
+    // A later start without the variable still uses it.
+    const s = await openServices(loadConfig({ dataDir: other, env: {} }));
+    try {
+      assert.equal(s.config.publicBaseUrl, url);
+      const issuing = s.ca.cas.find((c) => c.id === 'sm2-issuing')!.certificate;
+      assert.deepEqual(issuing.authorityInfoAccess.caIssuers, [`${url}/pki/ca/sm2-root.cer`]);
+    } finally {
+      await s.close();
+    }
   });
 
   test('a wrong key file does not open the keystore', async () => {

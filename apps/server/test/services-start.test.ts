@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ParsedCertificate } from '@medsign/pki';
 import { REPO_ROOT, tempDir, type TempDir } from '@medsign/testkit';
 import { startServer } from '../src/start.js';
 
@@ -31,6 +32,18 @@ describe('start', () => {
       const res = await fetch(`${server.url}/healthz`);
       const body = (await res.json()) as { status: string };
       assert.equal(body.status, 'ok', JSON.stringify(body));
+      // caIssuers walk from the issuing CA: its AIA names the root's URL, which serves the root (DER).
+      const issuing = ParsedCertificate.parse(
+        new Uint8Array(await (await fetch(`${server.url}/pki/ca/sm2-issuing.cer`)).arrayBuffer()),
+      );
+      const [rootUrl] = issuing.authorityInfoAccess.caIssuers;
+      // (With port 0 the configured public URL carries port 0: follow its path on the real port.)
+      assert.equal(new URL(rootUrl!).pathname, '/pki/ca/sm2-root.cer');
+      const rootRes = await fetch(`${server.url}${new URL(rootUrl!).pathname}`);
+      assert.equal(rootRes.status, 200);
+      const root = ParsedCertificate.parse(new Uint8Array(await rootRes.arrayBuffer()));
+      assert.ok(issuing.verifySignature(root.publicKeyInfo), 'the root signed the issuing CA');
+      assert.equal(root.subjectText, root.issuerText);
     } finally {
       await server.stop();
     }

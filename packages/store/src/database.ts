@@ -1,6 +1,6 @@
 // Opening a database by URL: SQLite (better-sqlite3, the embedded default) or PostgreSQL (pg), both
 // behind one Kysely<Schema>, migrated to the latest schema on open.
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -82,6 +82,19 @@ const pgTypes = {
 };
 
 /**
+ * Creates an empty database file readable by its owner only (0600) if none exists: it will hold encrypted
+ * keys and personal data. SQLite gives the -wal and -shm files it creates the mode of the database file.
+ * An existing file keeps its mode (the operator may have chosen it).
+ */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
+/**
  * Opens (and by default migrates) the database at `url` — see {@link parseDatabaseUrl}.
  * SQLite runs in WAL mode (readers never block the writer; several processes may share the file) with
  * foreign keys on and a busy timeout; `synchronous` stays FULL: a committed issuance or audit event
@@ -91,7 +104,10 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   const target = parseDatabaseUrl(url);
   let database: Database;
   if (target.dialect === 'sqlite') {
-    if (target.path !== ':memory:') mkdirSync(dirname(resolve(target.path)), { recursive: true });
+    if (target.path !== ':memory:') {
+      mkdirSync(dirname(resolve(target.path)), { recursive: true });
+      createPrivateFile(target.path);
+    }
     const sqlite = new BetterSqlite3(target.path);
     try {
       sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);

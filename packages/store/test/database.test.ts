@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -56,6 +56,38 @@ test('SQLite opens with WAL, foreign keys and a busy timeout, creating the paren
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'a new SQLite database and its -wal/-shm files are owner-only (0600); an existing file keeps its mode',
+  {
+    skip: process.platform === 'win32' ? 'POSIX file modes' : false,
+  },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medsign-store-'));
+    const previous = process.umask(0o022); // the usual umask, which would give 0644
+    try {
+      const file = join(dir, 'medsign.db');
+      const database = await openDatabase(`sqlite:${file}`);
+      try {
+        // The migrations have written through the WAL, so all three files exist now.
+        for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+          assert.ok(existsSync(f), `${f} exists while the database is open`);
+          assert.equal(statSync(f).mode & 0o777, 0o600, `${f} is 0600`);
+        }
+      } finally {
+        await database.close();
+      }
+      const chosen = join(dir, 'shared.db');
+      writeFileSync(chosen, '', { mode: 0o640 });
+      chmodSync(chosen, 0o640);
+      await (await openDatabase(`sqlite:${chosen}`)).close();
+      assert.equal(statSync(chosen).mode & 0o777, 0o640);
+    } finally {
+      process.umask(previous);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('sqlite::memory: works, and migrate:false leaves the schema alone', async () => {
   const mem = await openDatabase('sqlite::memory:');

@@ -65,12 +65,13 @@ export class StoreCaStore implements CaStore {
   }
 
   async insertCertificate(record: CertificateRecord): Promise<void> {
-    const parsed = ParsedCertificate.parse(record.der);
+    // The core passes the subject DER it already has; parsing the certificate again cost ~7% of an issuance.
+    const subjectDer = record.subjectDer ?? ParsedCertificate.parse(record.der).subjectDer;
     await this.#store.certificates.insert({
       caId: record.caId,
       serial: record.serial,
       subject: record.subject,
-      subjectDer: parsed.subjectDer,
+      subjectDer,
       profile: record.profile,
       notBefore: record.notBefore,
       notAfter: record.notAfter,

@@ -204,6 +204,18 @@ export async function makeFakeServices(
     store: {
       certificates: store,
       audit: { verify: async () => ({ ok: true, checked: audit.length }) },
+      // The roots live only in the cas table (they issue no end-entity certificates).
+      cas: {
+        get: async (id: string) =>
+          id === 'sm2-root' || id === 'rsa-root'
+            ? {
+                id,
+                parentId: null,
+                status: 'active',
+                certificate: (id === 'sm2-root' ? sm2 : rsa).root.cert.der,
+              }
+            : undefined,
+      },
     },
     keystore: {},
     auth,
