@@ -96,10 +96,21 @@ export function renderCustomExtension(t: CustomExtensionTemplate, a: Applicant):
  */
 const lintKeys = new Map<KeyType, PrivateKey>();
 function lintKey(ca: IssuingCa): PrivateKey {
-  const type = keyTypeFor(describePublicKey(ca.certificate.publicKeyInfo));
+  const type = keyTypeFor(caKey(ca));
   let key = lintKeys.get(type);
   if (!key) lintKeys.set(type, (key = PrivateKey.generate(type)));
   return key;
+}
+
+/**
+ * The CA key's description, computed once per IssuingCa object (its certificate does not change; a renewed
+ * CA is a new object): describing the key parses the SPKI, and every issuance asked twice.
+ */
+const caKeys = new WeakMap<IssuingCa, PublicKeyDescription>();
+function caKey(ca: IssuingCa): PublicKeyDescription {
+  let d = caKeys.get(ca);
+  if (!d) caKeys.set(ca, (d = describePublicKey(ca.certificate.publicKeyInfo)));
+  return d;
 }
 
 function keyTypeFor(d: PublicKeyDescription): KeyType {
@@ -139,18 +150,29 @@ function subjectAttributes(profile: Profile, a: Applicant): NameAttribute[] {
   return profile.subject.map(([t, v]) => [t, render(v, a)] as NameAttribute).filter(([, v]) => v.length > 0);
 }
 
-function extensionsFor(
-  profile: Profile,
-  ca: IssuingCa,
-  spki: Uint8Array,
-  a: Applicant,
-  urls: PublicUrls,
-): CertExtension[] {
+/**
+ * The extensions that depend only on the profile, the CA and the public URLs — the same for every
+ * certificate of that profile and CA — kept per (CA object, profile object, base URL) so they are
+ * encoded once, not per issuance (a profile or CA is never edited in place: a changed one is a new object).
+ * `head` goes before the subject key identifier, `tail` after it.
+ */
+type FixedExtensions = { head: readonly CertExtension[]; tail: readonly CertExtension[] };
+const fixedExtensionCache = new WeakMap<IssuingCa, WeakMap<Profile, Map<string, FixedExtensions>>>();
+
+function fixedExtensions(profile: Profile, ca: IssuingCa, urls: PublicUrls): FixedExtensions {
+  let byProfile = fixedExtensionCache.get(ca);
+  if (!byProfile) fixedExtensionCache.set(ca, (byProfile = new WeakMap()));
+  let byUrl = byProfile.get(profile);
+  if (!byUrl) byProfile.set(profile, (byUrl = new Map()));
+  let fixed = byUrl.get(urls.baseUrl);
+  if (!fixed) byUrl.set(urls.baseUrl, (fixed = buildFixedExtensions(profile, ca, urls)));
+  return fixed;
+}
+
+function buildFixedExtensions(profile: Profile, ca: IssuingCa, urls: PublicUrls): FixedExtensions {
   const base = urls.baseUrl.replace(/\/+$/, '');
+  const head = [basicConstraintsExtension({ ca: false }), keyUsageExtension(profile.keyUsage)];
   const exts: CertExtension[] = [
-    basicConstraintsExtension({ ca: false }),
-    keyUsageExtension(profile.keyUsage),
-    subjectKeyIdentifierExtension(keyIdentifier(spki)),
     authorityKeyIdentifierExtension(
       ca.certificate.subjectKeyIdentifier ?? keyIdentifier(ca.certificate.publicKeyInfo),
     ),
@@ -168,6 +190,18 @@ function extensionsFor(
       }),
     );
   }
+  return { head: Object.freeze(head), tail: Object.freeze(exts) };
+}
+
+function extensionsFor(
+  profile: Profile,
+  ca: IssuingCa,
+  spki: Uint8Array,
+  a: Applicant,
+  urls: PublicUrls,
+): CertExtension[] {
+  const { head, tail } = fixedExtensions(profile, ca, urls);
+  const exts: CertExtension[] = [...head, subjectKeyIdentifierExtension(keyIdentifier(spki)), ...tail];
   if (profile.identityExtension && a.idNumber) {
     exts.push(
       profile.identityExtension === 'gmt0015-2023'
@@ -205,7 +239,7 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
     ? deps.cas.find((c) => c.id === req.caId)
     : deps.cas.find((c) => {
         try {
-          return describePublicKey(c.certificate.publicKeyInfo).family === key.family;
+          return caKey(c).family === key.family;
         } catch {
           return false;
         }
@@ -291,8 +325,13 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
   try {
     const der = await signTbsCertificate(tbs, caSigner);
     await deps.store.updateIntent(intent.id, 'signed');
-    // 7. what was signed must be what was linted, and must verify under the CA key
-    certificate = ParsedCertificate.parse(der);
+    // 7. what was signed must be what was linted, and must verify under the CA key. The TBS was parsed
+    // (and linted) in the draft: withSignature refuses any other TBS and reads only the signature.
+    try {
+      certificate = ParsedCertificate.withSignature(draft, der);
+    } catch (e) {
+      throw new DomainError('CA_SIGNATURE_CHECK_FAILED', (e as Error).message, { cause: e });
+    }
     if (
       bytesToHex(certificate.tbsDer) !== bytesToHex(tbs) ||
       !certificate.verifySignature(ca.certificate.publicKeyInfo)

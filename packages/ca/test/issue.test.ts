@@ -244,6 +244,49 @@ describe('issuance', () => {
     assert.equal(open.length, 1, 'the signed-but-unstored certificate is recorded for recovery');
   });
 
+  test('a CA signature that does not verify under the CA certificate is refused, the intent failed', async () => {
+    const wrong = PrivateKey.generate('sm2').signer();
+    const misconfigured = { ...t.deps, keys: { signer: async () => wrong } };
+    const before = t.store.certs.size;
+    await assert.rejects(
+      issueCertificate(
+        {
+          profileId: 'doctor',
+          publicKeyInfo: PrivateKey.generate('sm2').publicKeyInfo,
+          applicant: doctor,
+          actor: 'x',
+        },
+        misconfigured,
+      ),
+      (e: unknown) => e instanceof DomainError && e.code === 'CA_SIGNATURE_CHECK_FAILED',
+    );
+    assert.equal(t.store.certs.size, before);
+    assert.ok([...t.store.intents.values()].some((i) => i.state === 'failed'));
+  });
+
+  test('the fixed extensions follow the CA, the profile object and the public base URL', async () => {
+    const issue = (deps: typeof t.deps, profileId = 'doctor') =>
+      issueCertificate(
+        { profileId, publicKeyInfo: PrivateKey.generate('sm2').publicKeyInfo, applicant: doctor, actor: 'x' },
+        deps,
+      );
+    const a = (await issue(t.deps)).certificate;
+    const b = (await issue(t.deps)).certificate;
+    assert.deepEqual(b.crlDistributionPoints, a.crlDistributionPoints);
+    assert.notEqual(
+      Buffer.from(a.subjectKeyIdentifier!).toString('hex'),
+      Buffer.from(b.subjectKeyIdentifier!).toString('hex'),
+    );
+    const moved = (await issue({ ...t.deps, urls: { baseUrl: 'https://pki.example.cn' } })).certificate;
+    assert.deepEqual(moved.crlDistributionPoints, ['https://pki.example.cn/pki/crl/sm2.crl']);
+    assert.deepEqual(moved.authorityInfoAccess.ocsp, ['https://pki.example.cn/pki/ocsp']);
+    const doctorProfile = t.deps.profiles.find((p) => p.id === 'doctor')!;
+    const signOnly: Profile = { ...doctorProfile, id: 'sign-only', keyUsage: ['digitalSignature'] };
+    const c = (await issue({ ...t.deps, profiles: [...t.deps.profiles, signOnly] }, 'sign-only')).certificate;
+    assert.deepEqual(c.keyUsage, ['digitalSignature']);
+    assert.deepEqual((await issue(t.deps)).certificate.keyUsage, ['digitalSignature', 'nonRepudiation']);
+  });
+
   test('serial collisions are retried', async () => {
     let calls = 0;
     const colliding = {

@@ -9,6 +9,7 @@ import { bytesToHex, DecodeError, encodePem, sm3 } from '@medsign/gm';
 import { encodeBitString, encodeSequence } from '@medsign/gm/der';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
+  AlgorithmIdentifier,
   Certificate,
   Extensions,
   Name,
@@ -121,12 +122,40 @@ export class ParsedCertificate {
   readonly asn: Certificate;
   readonly extensions: readonly CertExtension[];
 
-  private constructor(der: Uint8Array) {
+  /**
+   * `signed`: the TBS of this certificate was already parsed in `draft` (same bytes, checked) — only the
+   * outer signature algorithm and value are read here (see {@link ParsedCertificate.withSignature}).
+   */
+  private constructor(der: Uint8Array, signed?: ParsedCertificate) {
     this.der = der;
     const top = outerSequence(der, 'Certificate');
     if (top.length !== 3)
       throw new DecodeError('Certificate: expected tbsCertificate, signatureAlgorithm, signatureValue');
     this.tbsDer = tlvBytes(top[0]!);
+    if (signed) {
+      if (!Buffer.from(this.tbsDer).equals(Buffer.from(signed.tbsDer)))
+        throw new DecodeError('Certificate: the TBSCertificate differs from the one already parsed');
+      const [algorithm, value] = [top[1]!, top[2]!];
+      // DER BIT STRING of a signature: tag 3, no unused bits.
+      if (value.tag !== 0x03 || value.value.length < 1 || value.value[0] !== 0)
+        throw new DecodeError('Certificate: signatureValue is not a BIT STRING without unused bits');
+      this.issuerDer = signed.issuerDer;
+      this.subjectDer = signed.subjectDer;
+      this.publicKeyInfo = signed.publicKeyInfo;
+      let signatureAlgorithm: AlgorithmIdentifier;
+      try {
+        signatureAlgorithm = AsnConvert.parse(tlvBytes(algorithm), AlgorithmIdentifier);
+      } catch (e) {
+        throw new DecodeError(`Certificate: ${(e as Error).message}`);
+      }
+      this.asn = new Certificate({
+        tbsCertificate: signed.asn.tbsCertificate,
+        signatureAlgorithm,
+        signatureValue: new Uint8Array(value.value.subarray(1)).buffer,
+      });
+      this.extensions = signed.extensions;
+      return;
+    }
     const tbsParts = outerSequence(this.tbsDer, 'TBSCertificate');
     const offset = tbsParts[0]?.tag === 0xa0 ? 1 : 0;
     if (tbsParts.length < 6 + offset) throw new DecodeError('TBSCertificate: missing fields');
@@ -161,6 +190,17 @@ export class ParsedCertificate {
   /** Parses PEM ("CERTIFICATE") or DER; throws DecodeError for anything malformed. */
   static parse(input: Uint8Array | string): ParsedCertificate {
     return new ParsedCertificate(derFromInput(input, ['CERTIFICATE'], 'Certificate'));
+  }
+
+  /**
+   * The certificate `der` whose TBSCertificate is byte for byte the one of `draft` (a CA's linted copy
+   * signed by a throwaway key, then signed again by the CA key): the TBS is not parsed a second time — a
+   * full parse is the most expensive step of an issuance after the signatures. The DER is walked as
+   * strictly as by {@link ParsedCertificate.parse}; a different TBS or a malformed outer signature
+   * algorithm or value is a DecodeError.
+   */
+  static withSignature(draft: ParsedCertificate, der: Uint8Array): ParsedCertificate {
+    return new ParsedCertificate(der, draft);
   }
 
   get version(): number {

@@ -32,6 +32,7 @@ import {
   oids,
   ParsedCertificate,
   PrivateKey,
+  signTbsCertificate,
   subjectAltNameExtension,
   subjectKeyIdentifierExtension,
   type CertificateTemplate,
@@ -293,6 +294,57 @@ describe('certificates', () => {
       'policies',
     ];
     for (const g of getters) assert.throws(() => cert[g], DecodeError, g);
+  });
+
+  test('withSignature reads a re-signed TBS without parsing it again, and refuses anything else', async () => {
+    const tbs = buildTbsCertificate(
+      template({ extensions: [keyUsageExtension(['digitalSignature'])] }),
+      caKey.signer().algorithm,
+    );
+    const throwaway = PrivateKey.generate('sm2');
+    const draft = ParsedCertificate.parse(await signTbsCertificate(tbs, throwaway.signer()));
+    const der = await signTbsCertificate(tbs, caKey.signer());
+    const fast = ParsedCertificate.withSignature(draft, der);
+    const full = ParsedCertificate.parse(der);
+    assert.equal(toHex(fast.der), toHex(full.der));
+    assert.equal(toHex(fast.signatureValue), toHex(full.signatureValue));
+    assert.equal(fast.signatureAlgorithm.name, full.signatureAlgorithm.name);
+    assert.equal(fast.algorithmsMatch, true);
+    assert.equal(fast.subjectText, full.subjectText);
+    assert.equal(fast.serialNumber, full.serialNumber);
+    assert.equal(toHex(fast.subjectDer), toHex(full.subjectDer));
+    assert.equal(toHex(fast.issuerDer), toHex(full.issuerDer));
+    assert.equal(toHex(fast.publicKeyInfo), toHex(full.publicKeyInfo));
+    assert.deepEqual(fast.keyUsage, full.keyUsage);
+    assert.equal(fast.fingerprint('sm3'), full.fingerprint('sm3'));
+    assert.equal(fast.verifySignature(caKey.publicKeyInfo), true);
+    assert.equal(fast.verifySignature(throwaway.publicKeyInfo), false);
+
+    // Another TBS (a different serial) is refused, not trusted.
+    const other = await signTbsCertificate(
+      buildTbsCertificate(template({ serialNumber: 7n }), caKey.signer().algorithm),
+      caKey.signer(),
+    );
+    assert.throws(() => ParsedCertificate.withSignature(draft, other), DecodeError);
+    // Malformed outer parts: not DER, a BIT STRING with unused bits, an algorithm that is not a SEQUENCE.
+    const outer = readTlv(der);
+    const [t, alg, sig] = readChildren(outer.value);
+    const part = (x: typeof t) => outer.value.subarray(x!.start, x!.end);
+    const sigValue = part(sig).slice();
+    sigValue[sigValue.length - sig!.value.length] = 1;
+    assert.throws(() => ParsedCertificate.withSignature(draft, der.subarray(0, der.length - 1)), DecodeError);
+    assert.throws(
+      () => ParsedCertificate.withSignature(draft, encodeSequence(part(t), part(alg), sigValue)),
+      DecodeError,
+    );
+    assert.throws(
+      () =>
+        ParsedCertificate.withSignature(
+          draft,
+          encodeSequence(part(t), encodeTlv(0x05, new Uint8Array(0)), part(sig)),
+        ),
+      DecodeError,
+    );
   });
 
   test('buildTbsCertificate refuses what RFC 5280 forbids', () => {

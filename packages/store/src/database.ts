@@ -117,7 +117,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       sqlite.close();
       throw error;
     }
-    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
     database = {
       db,
       dialect: 'sqlite',
@@ -161,6 +161,43 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     }
   }
   return database;
+}
+
+/** Most prepared statements {@link cachingStatements} keeps (SQL texts vary with IN-list lengths, batches). */
+export const STATEMENT_CACHE_SIZE = 200;
+
+/**
+ * better-sqlite3 with its prepared statements kept, least recently used dropped beyond `max`: Kysely's
+ * SQLite driver prepares every query afresh, and preparing cost more than running the statement for the
+ * small queries of an issuance. A statement still being iterated (a streamed select) is never handed out
+ * twice: a fresh one is prepared instead. SQLite re-prepares a kept statement itself after a schema change.
+ */
+export function cachingStatements(
+  sqlite: BetterSqlite3.Database,
+  max = STATEMENT_CACHE_SIZE,
+): { prepare(sql: string): BetterSqlite3.Statement; close(): void } {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    prepare(text) {
+      const hit = cache.get(text);
+      if (hit && !hit.busy) {
+        // Map order is insertion order: re-inserting marks the statement as most recently used.
+        cache.delete(text);
+        cache.set(text, hit);
+        return hit;
+      }
+      const statement = sqlite.prepare(text);
+      if (!hit) {
+        cache.set(text, statement);
+        if (cache.size > max) cache.delete(cache.keys().next().value!);
+      }
+      return statement;
+    },
+    close() {
+      cache.clear();
+      sqlite.close();
+    },
+  };
 }
 
 /** Applies every pending migration; throws the first failure (Kysely rolls that migration back). */

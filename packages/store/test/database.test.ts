@@ -127,3 +127,35 @@ test('timestamps are fixed-width ISO text, so text order is time order', () => {
   assert.throws(() => toIso(new Date('+010000-01-01T00:00:00Z')), RangeError);
   assert.throws(() => toIso(new Date(Number.NaN)), RangeError);
 });
+
+test('SQLite prepared statements are kept (LRU-bounded), never shared while iterating, and survive DDL', async () => {
+  const BetterSqlite3 = (await import('better-sqlite3')).default;
+  const { cachingStatements } = await import('../src/database.js');
+  const raw = new BetterSqlite3(':memory:');
+  const cached = cachingStatements(raw, 2);
+  raw.exec('create table t (a integer)');
+  const insert = cached.prepare('insert into t values (?)');
+  assert.equal(cached.prepare('insert into t values (?)'), insert, 'the same SQL gets the kept statement');
+  for (let i = 0; i < 3; i++) insert.run(i);
+  const select = cached.prepare('select a from t order by a');
+  const it = select.iterate();
+  assert.equal(it.next().value.a, 0);
+  const second = cached.prepare('select a from t order by a');
+  assert.notEqual(second, select, 'a statement being iterated is not handed out again');
+  assert.deepEqual(
+    second.all().map((r) => (r as { a: number }).a),
+    [0, 1, 2],
+  );
+  it.return?.();
+  assert.equal(cached.prepare('select a from t order by a'), select, 'once iteration ends it is reused');
+  // Least recently used is dropped beyond the bound: insert was used before select.
+  cached.prepare('select count(*) as n from t');
+  assert.notEqual(cached.prepare('insert into t values (?)'), insert);
+  // A schema change under a kept statement: SQLite re-prepares it.
+  const count = cached.prepare('select * from t');
+  raw.exec('alter table t add column b text');
+  assert.deepEqual(Object.keys(cached.prepare('select * from t').get() as object), ['a', 'b']);
+  assert.equal(cached.prepare('select * from t'), count);
+  cached.close();
+  assert.equal(raw.open, false);
+});
