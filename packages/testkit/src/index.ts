@@ -4,3 +4,4 @@ export * from './peers.js';
 export * from './cli.js';
 export * from './der.js';
 export * from './temp-dir.js';
+export * from './memory-ca.js';

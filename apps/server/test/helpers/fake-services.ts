@@ -10,65 +10,18 @@ import {
   BUILT_IN_PROFILES,
   type AuditEvent,
   type CaDeps,
-  type CaStore,
   type CertificateRecord as CaRecord,
-  type IssuanceIntent,
 } from '@medsign/ca';
 import { sm3 } from '@medsign/gm';
 import type { PrivateKey } from '@medsign/pki';
 import type { CertificatePage, CertificateQuery, CertificateRecord } from '@medsign/store';
-import { makeHierarchy, type TestHierarchy } from '@medsign/testkit';
+import { makeHierarchy, MemoryCaStore, type TestHierarchy } from '@medsign/testkit';
 import type { AdminAuth, HealthReport, Role, Services } from '../../src/services.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** The CA core's store port in memory, with the inventory fields the HTTP API shows. */
-export class MemoryStore implements CaStore {
-  readonly serials = new Set<string>();
-  readonly intents = new Map<string, IssuanceIntent>();
-  readonly certs = new Map<string, CaRecord & { createdAt: Date }>();
-  readonly crlNumbers = new Map<string, bigint>();
-  async reserveSerial(caId: string, serial: string) {
-    const k = `${caId}/${serial}`;
-    if (this.serials.has(k)) return false;
-    this.serials.add(k);
-    return true;
-  }
-  async recordIntent(i: IssuanceIntent) {
-    this.intents.set(i.id, { ...i });
-  }
-  async updateIntent(id: string, state: IssuanceIntent['state']) {
-    this.intents.get(id)!.state = state;
-  }
-  async insertCertificate(r: CaRecord) {
-    this.certs.set(`${r.caId}/${r.serial}`, { ...r, createdAt: new Date() });
-  }
-  async getCertificate(caId: string, serial: string) {
-    const r = this.certs.get(`${caId}/${serial}`);
-    return r && { ...r };
-  }
-  async updateStatus(caId: string, serial: string, status: CaRecord['status'], at?: Date, reason?: string) {
-    const r = this.certs.get(`${caId}/${serial}`)!;
-    r.status = status;
-    if (status === 'good') {
-      delete r.revokedAt;
-      delete r.revocationReason;
-    } else {
-      r.revokedAt = at!;
-      r.revocationReason = reason!;
-    }
-  }
-  async listRevoked(caId: string, since?: Date) {
-    return [...this.certs.values()].filter(
-      (r) => r.caId === caId && r.status !== 'good' && (!since || (r.revokedAt && r.revokedAt >= since)),
-    );
-  }
-  async nextCrlNumber(caId: string) {
-    const n = (this.crlNumbers.get(caId) ?? 0n) + 1n;
-    this.crlNumbers.set(caId, n);
-    return n;
-  }
-
+/** The CA core's store port in memory (testkit), with the inventory queries the HTTP API calls. */
+export class MemoryStore extends MemoryCaStore {
   /** The inventory view (@medsign/store's CertificateRecord). */
   view(r: CaRecord & { createdAt: Date }): CertificateRecord {
     return {
