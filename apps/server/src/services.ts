@@ -5,7 +5,14 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { BUILT_IN_PROFILES, OcspResponseCache, type CaDeps, type IssuingCa } from '@medsign/ca';
+import {
+  BUILT_IN_PROFILES,
+  embeddedCaBackend,
+  OcspResponseCache,
+  type CaBackend,
+  type CaDeps,
+  type IssuingCa,
+} from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
 import {
   keyFileKek,
@@ -33,8 +40,10 @@ export type HealthReport = { status: 'ok' | 'degraded' | 'down'; checks: HealthC
 /** Everything the HTTP app and the operator CLI work with. */
 export type Services = {
   config: MedsignConfig;
-  /** @medsign/ca deps wired to store/keystore/audit. */
+  /** @medsign/ca deps wired to store/keystore/audit (inventory and CA lookups). */
   ca: CaDeps;
+  /** Where issuance, revocation and status publication go: the embedded CA today, an upstream CA in RA mode. */
+  backend: CaBackend;
   /** Certificate search/counts, the audit log, the CA table. */
   store: Store;
   keystore: KeyStore;
@@ -149,6 +158,7 @@ export async function openServices(
     return {
       config,
       ca,
+      backend: embeddedCaBackend(ca),
       store,
       keystore: ks,
       auth,

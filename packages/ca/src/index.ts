@@ -8,3 +8,4 @@ export * from './profiles.js';
 export * from './issue.js';
 export * from './revocation.js';
 export * from './ocsp-cache.js';
+export * from './backend.js';

@@ -306,3 +306,28 @@ describe('issuance', () => {
     assert.equal(ParsedCertificate.parse(r1.certificate.der).serialNumber, r1.serial);
   });
 });
+
+describe('CaBackend (embedded): the one door the server and CLI use', () => {
+  test('issue, revoke, CRL and OCSP go through the same core and ports', async () => {
+    const { embeddedCaBackend } = await import('../src/index.js');
+    const { buildOcspRequest, ParsedCrl, ParsedOcspResponse } = await import('@medsign/pki');
+    const t = await makeTestCa(['sm2']);
+    const backend = embeddedCaBackend(t.deps);
+    assert.equal(backend.kind, 'embedded');
+    const r = await backend.issue({
+      profileId: 'doctor',
+      publicKeyInfo: PrivateKey.generate('sm2').publicKeyInfo,
+      applicant: doctor,
+      actor: 'ra',
+    });
+    await backend.revoke({ caId: r.caId, serial: r.serial, reason: 'certificateHold', actor: 'sec' });
+    await backend.resume({ caId: r.caId, serial: r.serial, actor: 'sec' });
+    await backend.revoke({ caId: r.caId, serial: r.serial, reason: 'superseded', actor: 'sec' });
+    assert.ok(ParsedCrl.parse(await backend.crl({ caId: r.caId, actor: 'x' })).isRevoked(r.serial));
+    const answer = await backend.ocsp(
+      buildOcspRequest({ issuer: t.deps.cas[0]!.certificate, serials: [r.serial] }),
+    );
+    assert.deepEqual(answer.statuses, ['revoked']);
+    assert.equal(ParsedOcspResponse.parse(answer.der).responseFor(r.serial)?.status, 'revoked');
+  });
+});

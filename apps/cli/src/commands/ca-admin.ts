@@ -5,7 +5,7 @@
  */
 
 import { userInfo } from 'node:os';
-import { generateCrl, issueCertificate, normaliseSerial, revokeCertificate } from '@medsign/ca';
+import { normaliseSerial } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
 import { encodePem } from '@medsign/gm';
 import { nameAttribute, ParsedCsr } from '@medsign/pki';
@@ -97,17 +97,14 @@ async function issue(argv: string[]): Promise<number> {
     if (!Number.isInteger(validityDays)) throw new CliError('--validity-days must be an integer');
   }
   return withServices(values, async (s) => {
-    const r = await issueCertificate(
-      {
-        profileId,
-        csr,
-        applicant: { name: applicant.name ?? '', ...applicant },
-        ...(values.ca ? { caId: values.ca } : {}),
-        ...(validityDays !== undefined ? { validityDays } : {}),
-        actor: actor(),
-      },
-      s.ca,
-    );
+    const r = await s.backend.issue({
+      profileId,
+      csr,
+      applicant: { name: applicant.name ?? '', ...applicant },
+      ...(values.ca ? { caId: values.ca } : {}),
+      ...(validityDays !== undefined ? { validityDays } : {}),
+      actor: actor(),
+    });
     writeOutput(values.out, r.certificate.toPem());
     process.stderr.write(`medsign: issued ${r.serial} under ${r.caId} (profile ${profileId})\n`);
     return EXIT.ok;
@@ -138,7 +135,7 @@ async function revoke(argv: string[]): Promise<number> {
   const reason = values.reason ?? 'unspecified';
   return withServices(values, async (s) => {
     const caId = await caOfSerial(s, serial, values.ca);
-    const r = await revokeCertificate({ caId, serial, reason, actor: actor() }, s.ca);
+    const r = await s.backend.revoke({ caId, serial, reason, actor: actor() });
     process.stdout.write(
       `${r.status === 'hold' ? 'suspended' : 'revoked'} ${r.serial} of ${caId} (${reason}) at ${r.revokedAt!.toISOString()}\n`,
     );
@@ -220,7 +217,7 @@ export async function crlCommand(argv: string[]): Promise<number> {
   return withServices(values, async (s) => {
     const caId = values.ca ?? s.ca.cas.find((c) => c.id === 'sm2-issuing')?.id ?? s.ca.cas[0]?.id;
     if (!caId) throw new DomainError('CA_NOT_FOUND', 'no issuing CA');
-    const der = await generateCrl({ caId, actor: actor() }, s.ca);
+    const der = await s.backend.crl({ caId, actor: actor() });
     const asDer = values.out !== undefined && /\.(crl|der)$/i.test(values.out);
     writeOutput(values.out, asDer ? der : encodePem('X509 CRL', der));
     if (values.out) process.stderr.write(`medsign: CRL of ${caId} written to ${values.out}\n`);

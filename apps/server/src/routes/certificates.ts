@@ -5,13 +5,7 @@
  * Personal fields (ID number, phone) are masked in every response and never logged.
  */
 
-import {
-  issueCertificate,
-  normaliseSerial,
-  resumeCertificate,
-  revokeCertificate,
-  type Applicant,
-} from '@medsign/ca';
+import { normaliseSerial, type Applicant } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
 import { encodePem } from '@medsign/gm';
 import { describePublicKey } from '@medsign/pki';
@@ -187,20 +181,17 @@ export function certificateRoutes(
             'CA_CSR_INVALID',
             'give exactly one of csr (PEM) or publicKeyInfo (base64 DER)',
           );
-        const result = await issueCertificate(
-          {
-            profileId: body.profile,
-            ...(body.csr !== undefined ? { csr: body.csr } : {}),
-            ...(body.publicKeyInfo !== undefined
-              ? { publicKeyInfo: new Uint8Array(Buffer.from(body.publicKeyInfo, 'base64')) }
-              : {}),
-            applicant: body.applicant,
-            ...(body.caId !== undefined ? { caId: body.caId } : {}),
-            ...(body.validityDays !== undefined ? { validityDays: body.validityDays } : {}),
-            actor: callerOf(request).actor,
-          },
-          services.ca,
-        );
+        const result = await services.backend.issue({
+          profileId: body.profile,
+          ...(body.csr !== undefined ? { csr: body.csr } : {}),
+          ...(body.publicKeyInfo !== undefined
+            ? { publicKeyInfo: new Uint8Array(Buffer.from(body.publicKeyInfo, 'base64')) }
+            : {}),
+          applicant: body.applicant,
+          ...(body.caId !== undefined ? { caId: body.caId } : {}),
+          ...(body.validityDays !== undefined ? { validityDays: body.validityDays } : {}),
+          actor: callerOf(request).actor,
+        });
         metrics.issued.inc({ ca: result.caId, profile: body.profile });
         request.log.info({ caId: result.caId, serial: result.serial, profile: body.profile }, 'issued');
         const cert = result.certificate;
@@ -370,10 +361,12 @@ export function certificateRoutes(
       },
       async (request) => {
         const { caId, serial } = request.params;
-        const record = await revokeCertificate(
-          { caId, serial, reason: request.body.reason, actor: callerOf(request).actor },
-          services.ca,
-        );
+        const record = await services.backend.revoke({
+          caId,
+          serial,
+          reason: request.body.reason,
+          actor: callerOf(request).actor,
+        });
         onStatusChange(caId);
         metrics.revoked.inc({ ca: caId, reason: request.body.reason });
         request.log.info({ caId, serial: record.serial, reason: request.body.reason }, 'revoked');
@@ -394,7 +387,7 @@ export function certificateRoutes(
       },
       async (request) => {
         const { caId, serial } = request.params;
-        const record = await resumeCertificate({ caId, serial, actor: callerOf(request).actor }, services.ca);
+        const record = await services.backend.resume({ caId, serial, actor: callerOf(request).actor });
         onStatusChange(caId);
         request.log.info({ caId, serial: record.serial }, 'resumed');
         return certificateView(await reload(record.caId, record.serial), false);

@@ -5,7 +5,6 @@
  * burst of relying parties costs one signature, and concurrent misses share one generation.
  */
 
-import { generateCrl } from '@medsign/ca';
 import { encodePem } from '@medsign/gm';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../services.js';
@@ -35,7 +34,7 @@ export class CrlCache {
     const now = this.#services.ca.clock.now().getTime();
     let entry = this.#entries.get(caId);
     if (!entry || entry.expires <= now) {
-      const der = generateCrl({ caId, actor: 'crl-endpoint' }, this.#services.ca);
+      const der = this.#services.backend.crl({ caId, actor: 'crl-endpoint' });
       entry = { der, expires: now + this.#ttlMs };
       this.#entries.set(caId, entry);
       // A failed generation must not be served from the cache.

@@ -5,7 +5,7 @@
  * `malformedRequest` in band, as OCSP clients expect — never a problem document and never a 500.
  */
 
-import { answerOcsp, type OcspAnswer } from '@medsign/ca';
+import type { OcspAnswer } from '@medsign/ca';
 import { buildOcspErrorResponse } from '@medsign/pki';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
@@ -38,10 +38,10 @@ export function ocspRoutes(services: Services, metrics: Metrics): FastifyPluginA
     let result: OcspAnswer;
     try {
       result = der
-        ? await answerOcsp(der, services.ca)
+        ? await services.backend.ocsp(der)
         : { der: buildOcspErrorResponse('malformedRequest'), statuses: ['malformedRequest'], cached: false };
     } catch (error) {
-      // answerOcsp never throws on request bytes; a failure here is ours (keystore, store): say so in band.
+      // the backend never throws on request bytes; a failure here is ours (keystore, store): say so in band.
       request.log.error({ err: error }, 'OCSP responder failed');
       result = { der: buildOcspErrorResponse('internalError'), statuses: ['internalError'], cached: false };
     }

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BUILT_IN_PROFILES,
+  embeddedCaBackend,
   type AuditEvent,
   type CaDeps,
   type CertificateRecord as CaRecord,
@@ -154,6 +155,7 @@ export async function makeFakeServices(
   const services = {
     config: { roles, logLevel: 'silent', publicBaseUrl: 'http://127.0.0.1:8080' },
     ca,
+    backend: embeddedCaBackend(ca),
     store: {
       certificates: store,
       audit: { verify: async () => ({ ok: true, checked: audit.length }) },
