@@ -3,14 +3,19 @@
 // log stays one valid hash chain that `medsign audit verify` accepts; racing revocations of one
 // certificate through both processes succeed once, and CRL numbers never repeat.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ParsedCrl, PrivateKey } from '@medsign/pki';
 import { openStore } from '@medsign/store';
-import { REPO_ROOT, runMedsignCliText, tempDir, type TempDir } from '@medsign/testkit';
+import {
+  runMedsignCliText,
+  startMedsignServer,
+  tempDir,
+  type MedsignServerProcess,
+  type TempDir,
+} from '@medsign/testkit';
 import pg from 'pg';
 import { initDataDir } from '../src/init.js';
 
@@ -32,56 +37,11 @@ async function adminQuery(text: string): Promise<void> {
   }
 }
 
-/** A `medsign start` child process; `url` resolves once it prints where it listens. */
-type Server = { child: ChildProcessWithoutNullStreams; url: string; exited: Promise<number | null> };
+type Server = MedsignServerProcess;
 
-async function startProcess(dataDir: string, name: string): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=medsign-source',
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      "import { main } from '@medsign/cli'; process.exitCode = await main(process.argv.slice(1));",
-      '--',
-      'start',
-      '--data',
-      dataDir,
-      '--port',
-      '0',
-    ],
-    { cwd: REPO_ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1', MEDSIGN_LOG_LEVEL: 'warn' } },
-  );
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: no URL within 30 s:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout.on('data', check);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited early:\n${out}`));
-    });
-  });
-  return { child, url, exited };
-}
-
-/** SIGTERM by PID, then wait for the exit code (graceful shutdown returns 0). */
-async function stopProcess(server: Server): Promise<number | null> {
-  if (server.child.exitCode !== null) return server.child.exitCode;
-  process.kill(server.child.pid!, 'SIGTERM');
-  return server.exited;
-}
+const startProcess = (dataDir: string, name: string) =>
+  startMedsignServer(['--data', dataDir, '--port', '0'], name);
+const stopProcess = (server: Server) => server.stop();
 
 async function api(
   url: string,

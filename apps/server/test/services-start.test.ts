@@ -1,11 +1,10 @@
 // start: first-use init, listen, print URL and the one-time password, serve /healthz, stop cleanly; and
 // the real `medsign start` process shuts down gracefully on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ParsedCertificate } from '@medsign/pki';
-import { REPO_ROOT, tempDir, type TempDir } from '@medsign/testkit';
+import { startMedsignServer, tempDir, type TempDir } from '@medsign/testkit';
 import { startServer } from '../src/start.js';
 
 describe('start', () => {
@@ -63,43 +62,10 @@ describe('start', () => {
 
   test('`medsign start` exits 0 on SIGTERM after closing the server', async () => {
     const data = join(dir.path, 'b');
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=medsign-source',
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        "import { main } from '@medsign/cli'; process.exitCode = await main(process.argv.slice(1));",
-        '--',
-        'start',
-        '--data',
-        data,
-        '--port',
-        '0',
-      ],
-      { cwd: REPO_ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1', MEDSIGN_LOG_LEVEL: 'warn' } },
-    );
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL within 30 s:\n${out}`)), 30_000);
-      const check = () => {
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      };
-      child.stdout.on('data', check);
-      void exited.then(() => reject(new Error(`exited early:\n${out}`)));
-    });
+    const server = await startMedsignServer(['--data', data, '--port', '0']);
+    const url = server.url;
     const res = await fetch(`${url}/healthz`);
     assert.equal(res.status, 200);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, out);
+    assert.equal(await server.stop(), 0, server.output());
   });
 });
