@@ -12,9 +12,10 @@ const allowedImports = {
   'packages/errors': [],
   'packages/pki': ['gm'],
   'packages/ca': ['gm', 'pki', 'errors'],
+  'packages/tsa': ['gm', 'pki', 'errors'],
   'packages/store': ['gm', 'pki', 'errors'],
   'packages/keystore': ['gm', 'pki', 'errors'],
-  'packages/testkit': ['gm', 'pki', 'errors', 'ca', 'store', 'keystore', 'cli'],
+  'packages/testkit': ['gm', 'pki', 'errors', 'ca', 'tsa', 'store', 'keystore', 'cli'],
 };
 const layerRule = (allowed) => ({
   group: ['@medsign/*', ...allowed.flatMap((a) => [`!@medsign/${a}`, `!@medsign/${a}/*`])],

@@ -1,0 +1,7 @@
+/**
+ * @medsign/tsa — the time-stamp authority core (RFC 3161, GM/T 0033 profile): TSA units, request policy,
+ * token serials and the time-source monitor. Pure logic: the clock, TSA keys, storage and audit come in
+ * through ports.
+ */
+
+export {};
