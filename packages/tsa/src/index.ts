@@ -4,4 +4,4 @@
  * through ports.
  */
 
-export {};
+export * from './time-source.js';
