@@ -35,7 +35,7 @@ import {
 } from '@medsign/pki';
 import type { OcspResponseCache } from './ocsp-cache.js';
 import type { Applicant, CustomExtensionTemplate, Profile } from './profiles.js';
-import type { AuditSink, CaKeyProvider, CaStore, Clock, IssuingCa } from './ports.js';
+import type { AuditSink, CaKeyProvider, CaStore, CertificateRef, Clock, IssuingCa } from './ports.js';
 
 const DAY = 86_400_000;
 
@@ -68,6 +68,10 @@ export type IssueRequest = {
   validityDays?: number;
   /** Who asked (an operator id, an application id): goes into the audit event. */
   actor: string;
+  /** The approved application this issuance answers (closed with the certificate, one transaction). */
+  applicationId?: string;
+  /** The certificate this one renews (the new record links to it). */
+  replaces?: CertificateRef;
 };
 
 export type IssueResult = { certificate: ParsedCertificate; caId: string; serial: string };
@@ -356,6 +360,9 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
     der: certificate.der,
     subjectDer: certificate.subjectDer,
     status: 'good',
+    applicant: req.applicant,
+    ...(req.applicationId !== undefined ? { applicationId: req.applicationId } : {}),
+    ...(req.replaces ? { replaces: req.replaces } : {}),
   });
   await deps.store.updateIntent(intent.id, 'stored');
   await deps.audit.append({

@@ -5,6 +5,7 @@
  */
 
 import type { ParsedCertificate, Signer } from '@medsign/pki';
+import type { Applicant } from './profiles.js';
 
 export interface Clock {
   now(): Date;
@@ -56,7 +57,19 @@ export type CertificateRecord = {
   revokedAt?: Date;
   /** RFC 5280 reason name. */
   revocationReason?: string;
+  /**
+   * The applicant the certificate was issued for, given on insert (the adapter seals the ID number and
+   * phone); `getCertificate` leaves it out — read it with `getApplicant` when it is needed (renewal).
+   */
+  applicant?: Applicant;
+  /** The application this certificate answers: the store closes it (issued) in the same transaction. */
+  applicationId?: string;
+  /** The certificate this one renews. */
+  replaces?: CertificateRef;
 };
+
+/** Names one certificate. */
+export type CertificateRef = { caId: string; serial: string };
 
 /** Crash safety: an intent is recorded before the CA key signs, and closed once the certificate is stored. */
 export type IssuanceIntent = {
@@ -75,6 +88,8 @@ export interface CaStore {
   updateIntent(id: string, state: IssuanceIntent['state']): Promise<void>;
   insertCertificate(record: CertificateRecord): Promise<void>;
   getCertificate(caId: string, serial: string): Promise<CertificateRecord | undefined>;
+  /** The applicant a stored certificate was issued for (personal fields opened), if the store kept it. */
+  getApplicant(caId: string, serial: string): Promise<Applicant | undefined>;
   updateStatus(
     caId: string,
     serial: string,

@@ -60,6 +60,30 @@ export const ERROR_CODES = {
     meaning: 'Only a certificate on hold (certificateHold) can be resumed.',
   },
   CA_REASON_INVALID: { kind: 'malformed', meaning: 'Unknown revocation reason.' },
+  CA_APPLICATION_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'The application or review is incomplete: give exactly one of a CSR or a server-side key type, and a reason when rejecting.',
+  },
+  CA_APPLICATION_NOT_FOUND: { kind: 'notFound', meaning: 'No certificate application has this id.' },
+  CA_APPLICATION_DUPLICATE: {
+    kind: 'conflict',
+    meaning:
+      'An application for the same employee number and profile is already pending; review or reject it first.',
+  },
+  CA_APPLICATION_STATE: {
+    kind: 'conflict',
+    meaning:
+      'The application is not pending (already approved, issued or rejected), so it cannot be reviewed again.',
+  },
+  CA_APPLICATION_SELF_REVIEW: {
+    kind: 'forbidden',
+    meaning: 'Whoever submitted an application cannot approve or reject it; another operator must review it.',
+  },
+  CA_RENEW_NOT_ALLOWED: {
+    kind: 'conflict',
+    meaning: 'Only a valid certificate can be renewed; this one is revoked or on hold.',
+  },
   CONFIG_INVALID: {
     kind: 'malformed',
     meaning: 'A configuration file value or environment override is invalid; the detail names the key.',

@@ -6,6 +6,7 @@
 
 export * from './keystore.js';
 export * from './errors.js';
+export { type PersonalDataCipher, type PersonalField } from './personal-data.js';
 export { MemoryKeyRecordRepository, type KeyRecord, type KeyRecordRepository } from './records.js';
 export { FileKeyRecordRepository } from './file-records.js';
 export {

@@ -5,6 +5,7 @@
  */
 
 import type { KeyType, SignatureAlgorithmName, Signer } from '@medsign/pki';
+import type { PersonalDataCipher } from './personal-data.js';
 
 /** A key as callers see it: an id to sign with, a label for people, and the public half. */
 export type KeyHandle = {
@@ -34,6 +35,11 @@ export interface KeyStore {
    * hook has accepted the event.
    */
   signer(id: string, purpose: string, algorithm?: SignatureAlgorithmName): Promise<Signer>;
+  /**
+   * Field-level encryption of personal data (ID numbers, phones) under a data key the keystore holds
+   * (derived from its master secret): the one way medsign seals such values at rest.
+   */
+  readonly personalData: PersonalDataCipher;
   /** Whether the keystore can sign now (repository reachable, master secret loaded). */
   health(): Promise<KeyStoreHealth>;
   /** Releases keys (wipes what can be wiped, logs out of tokens); later calls fail with KEYSTORE_CLOSED. */

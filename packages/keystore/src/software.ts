@@ -40,6 +40,12 @@ import {
 } from './kek.js';
 import type { Clock, KeyAuditEvent, KeyAuditHook, KeyHandle, KeyStore, KeyStoreHealth } from './keystore.js';
 import type { KeyRecord, KeyRecordRepository } from './records.js';
+import {
+  derivePersonalDataKeys,
+  personalDataCipher,
+  type PersonalDataCipher,
+  type PersonalDataKeys,
+} from './personal-data.js';
 
 /** Every key type the software keystore generates and imports (all of pki's KeyType). */
 export const SOFTWARE_KEY_TYPES = [
@@ -154,19 +160,29 @@ export class SoftwareKeyStore implements KeyStore {
   readonly #cipher: KeyCipher;
   readonly #header: KekHeader;
   readonly #wrap: WrapKeys;
+  readonly #personalKeys: PersonalDataKeys;
+  /** Field-level encryption of personal data under keys derived from the KEK (personal-data.ts). */
+  readonly personalData: PersonalDataCipher;
   /** Decrypted keys by id; a promise so concurrent first uses decrypt once. */
   readonly #cache = new Map<string, Promise<Loaded>>();
   /** Labels being created right now (one process: two concurrent generates must not both pass the check). */
   readonly #pendingLabels = new Set<string>();
   #closed = false;
 
-  private constructor(opts: SoftwareKeyStoreOptions, header: KekHeader, wrap: WrapKeys) {
+  private constructor(
+    opts: SoftwareKeyStoreOptions,
+    header: KekHeader,
+    wrap: WrapKeys,
+    personalKeys: PersonalDataKeys,
+  ) {
     this.#records = opts.records;
     this.#audit = opts.audit;
     this.#clock = opts.clock ?? systemClock;
     this.#cipher = opts.cipher ?? 'sm4-gcm';
     this.#header = header;
     this.#wrap = wrap;
+    this.#personalKeys = personalKeys;
+    this.personalData = personalDataCipher(personalKeys, () => this.#checkOpen());
   }
 
   /**
@@ -182,8 +198,9 @@ export class SoftwareKeyStore implements KeyStore {
       if (stored) {
         const { kek, header } = await deriveKek(opts.kek, headerFromRecord(stored), clock.now());
         const wrap = deriveWrapKeys(kek);
+        const personal = derivePersonalDataKeys(kek);
         wipe(kek);
-        return new SoftwareKeyStore(opts, header, wrap);
+        return new SoftwareKeyStore(opts, header, wrap, personal);
       }
       // No header: a new keystore — unless keys exist, whose KEK would then be lost for good.
       const existing = await opts.records.list();
@@ -203,8 +220,9 @@ export class SoftwareKeyStore implements KeyStore {
         throw e;
       }
       const wrap = deriveWrapKeys(kek);
+      const personal = derivePersonalDataKeys(kek);
       wipe(kek);
-      return new SoftwareKeyStore(opts, header, wrap);
+      return new SoftwareKeyStore(opts, header, wrap, personal);
     }
   }
 
@@ -474,7 +492,12 @@ export class SoftwareKeyStore implements KeyStore {
         ),
       ),
     );
-    wipe(this.#wrap['sm4-gcm'], this.#wrap['aes-256-gcm']);
+    wipe(
+      this.#wrap['sm4-gcm'],
+      this.#wrap['aes-256-gcm'],
+      this.#personalKeys.cipher,
+      this.#personalKeys.index,
+    );
   }
 }
 
