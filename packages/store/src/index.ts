@@ -37,7 +37,14 @@ export {
   type CertificateStatus,
   type CertificateStatusChange,
   type RevokedEntry,
+  type PersonalColumns,
 } from './repositories/certificates.js';
+export {
+  ApplicationRepository,
+  type ApplicationRecord,
+  type ApplicationQuery,
+  type ApplicationState,
+} from './repositories/applications.js';
 export {
   IntentRepository,
   type IntentState,

@@ -231,9 +231,109 @@ function accounts(): Migration {
   };
 }
 
+/**
+ * 0005: certificate applications (the RA workflow) and what certificates keep of their applicant.
+ * Personal fields arrive sealed (`*_enc`, SM4-GCM by the keystore) with a keyed hash (`*_hmac`, HMAC-SM3)
+ * where exact search is needed; the store never sees them in clear. At most one open (pending or
+ * approved) application per employee number and profile: a partial unique index, so two concurrent
+ * submissions cannot both pass (both dialects support partial indexes).
+ */
+function applications(dialect: DialectName): Migration {
+  const bin = bytes(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('applications')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('profile', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('employee_no', 'text')
+        .addColumn('department', 'text')
+        // JSON object of the applicant's other, non-personal fields (organization, country, extras).
+        .addColumn('applicant', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('id_number_enc', bin)
+        .addColumn('id_number_hmac', 'text')
+        .addColumn('phone_enc', bin)
+        .addColumn('key_kind', 'text', (c) => c.notNull())
+        .addColumn('csr', bin)
+        .addColumn('key_id', 'text')
+        .addColumn('public_key_info', bin)
+        .addColumn('ca_id', 'text')
+        .addColumn('validity_days', 'integer')
+        .addColumn('submitted_by', 'text', (c) => c.notNull())
+        .addColumn('submitted_at', 'text', (c) => c.notNull())
+        .addColumn('reviewed_by', 'text')
+        .addColumn('reviewed_at', 'text')
+        .addColumn('review_reason', 'text')
+        .addColumn('cert_ca_id', 'text')
+        .addColumn('cert_serial', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addCheckConstraint(
+          'applications_state_ck',
+          sql`state in ('pending', 'approved', 'issued', 'rejected')`,
+        )
+        .addCheckConstraint(
+          'applications_key_ck',
+          sql`(key_kind = 'csr' and csr is not null) or (key_kind = 'server-key' and key_id is not null and public_key_info is not null)`,
+        )
+        .addCheckConstraint('applications_issued_ck', sql`(state = 'issued') = (cert_serial is not null)`)
+        .execute();
+      await db.schema
+        .createIndex('applications_open_uq')
+        .on('applications')
+        .columns(['employee_no', 'profile'])
+        .unique()
+        .where(sql<boolean>`state in ('pending', 'approved')`)
+        .execute();
+      for (const column of ['state', 'submitted_at', 'employee_no', 'id_number_hmac']) {
+        await db.schema.createIndex(`applications_${column}_ix`).on('applications').column(column).execute();
+      }
+
+      await db.schema.alterTable('certificates').addColumn('applicant', 'text').execute();
+      await db.schema.alterTable('certificates').addColumn('id_number_enc', bin).execute();
+      await db.schema.alterTable('certificates').addColumn('id_number_hmac', 'text').execute();
+      await db.schema.alterTable('certificates').addColumn('phone_enc', bin).execute();
+      await db.schema.alterTable('certificates').addColumn('application_id', 'text').execute();
+      await db.schema.alterTable('certificates').addColumn('replaces_ca_id', 'text').execute();
+      await db.schema.alterTable('certificates').addColumn('replaces_serial', 'text').execute();
+      await db.schema
+        .createIndex('certificates_id_number_hmac_ix')
+        .on('certificates')
+        .column('id_number_hmac')
+        .execute();
+      await db.schema
+        .createIndex('certificates_replaces_ix')
+        .on('certificates')
+        .columns(['replaces_ca_id', 'replaces_serial'])
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropIndex('certificates_replaces_ix').execute();
+      await db.schema.dropIndex('certificates_id_number_hmac_ix').execute();
+      for (const column of [
+        'replaces_serial',
+        'replaces_ca_id',
+        'application_id',
+        'phone_enc',
+        'id_number_hmac',
+        'id_number_enc',
+        'applicant',
+      ]) {
+        await db.schema.alterTable('certificates').dropColumn(column).execute();
+      }
+      await db.schema.dropTable('applications').execute();
+    },
+  };
+}
+
 /** The migrations of this package version, by name, for Kysely's Migrator. */
 export function migrations(dialect: DialectName): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_accounts_crl_numbers': accounts() };
+  return {
+    '0001_initial': initial(dialect),
+    '0002_accounts_crl_numbers': accounts(),
+    '0005_applications': applications(dialect),
+  };
 }
 
 /** Kysely migration provider over {@link migrations}: no file system, works from src/ and dist/. */

@@ -33,6 +33,46 @@ export interface CertificatesTable {
   revoked_at: IsoText | null;
   revocation_reason: string | null;
   created_at: IsoText;
+  /** JSON of the applicant's non-personal fields (0005). */
+  applicant: string | null;
+  /** Sealed personal fields and the keyed hash for search (0005). */
+  id_number_enc: Uint8Array | null;
+  id_number_hmac: string | null;
+  phone_enc: Uint8Array | null;
+  application_id: string | null;
+  /** The certificate this one renews (0005). */
+  replaces_ca_id: string | null;
+  replaces_serial: string | null;
+}
+
+/** `applications`: certificate applications and their review (0005). */
+export interface ApplicationsTable {
+  id: string;
+  profile: string;
+  state: string;
+  name: string;
+  employee_no: string | null;
+  department: string | null;
+  /** JSON of the other non-personal applicant fields. */
+  applicant: string;
+  id_number_enc: Uint8Array | null;
+  id_number_hmac: string | null;
+  phone_enc: Uint8Array | null;
+  /** 'csr' or 'server-key'. */
+  key_kind: string;
+  csr: Uint8Array | null;
+  key_id: string | null;
+  public_key_info: Uint8Array | null;
+  ca_id: string | null;
+  validity_days: number | null;
+  submitted_by: string;
+  submitted_at: IsoText;
+  reviewed_by: string | null;
+  reviewed_at: IsoText | null;
+  review_reason: string | null;
+  cert_ca_id: string | null;
+  cert_serial: string | null;
+  updated_at: IsoText;
 }
 
 /** `serials`: every serial ever reserved per CA, so a serial is never handed out twice (even after a failed issuance). */
@@ -119,4 +159,5 @@ export interface Schema {
   users: UsersTable;
   sessions: SessionsTable;
   crl_numbers: CrlNumbersTable;
+  applications: ApplicationsTable;
 }

@@ -1,5 +1,6 @@
 import { AuditLog, type AuditLogOptions } from './audit.js';
 import { openDatabase, type Database, type OpenDatabaseOptions } from './database.js';
+import { ApplicationRepository } from './repositories/applications.js';
 import { CaRepository } from './repositories/cas.js';
 import { CertificateRepository } from './repositories/certificates.js';
 import { CrlNumberRepository } from './repositories/crl-numbers.js';
@@ -21,6 +22,7 @@ export interface Store {
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
   readonly crlNumbers: CrlNumberRepository;
+  readonly applications: ApplicationRepository;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function openStore(
     users: new UserRepository(database),
     sessions: new SessionRepository(database),
     crlNumbers: new CrlNumberRepository(database),
+    applications: new ApplicationRepository(database, options.now),
     close: () => database.close(),
   };
 }

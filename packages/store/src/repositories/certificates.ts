@@ -1,5 +1,5 @@
 import { sm3 } from '@medsign/gm';
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { fromDbBytes, fromIso, normalizeSerial, toDbBytes, toHex, toIso } from '../codec.js';
 import { isUniqueViolation, type Database } from '../database.js';
 import { StoreError } from '../errors.js';
@@ -30,6 +30,23 @@ export interface CertificateRecord {
   revokedAt: Date | null;
   revocationReason: string | null;
   createdAt: Date;
+  /** The applicant's non-personal fields (JSON object) and sealed personal fields, as the caller gave them. */
+  applicant: PersonalColumns | null;
+  applicationId: string | null;
+  /** The certificate this one renews. */
+  replaces: { caId: string; serial: string } | null;
+}
+
+/**
+ * What a row keeps of its applicant: the non-personal fields as a JSON object, and the personal fields
+ * sealed by the caller (the keystore's PersonalDataCipher) with a keyed hash of the ID number for exact
+ * search. The store never sees personal values in clear.
+ */
+export interface PersonalColumns {
+  fields: Record<string, string>;
+  idNumberSealed: Uint8Array | null;
+  idNumberIndex: string | null;
+  phoneSealed: Uint8Array | null;
 }
 
 /** What {@link CertificateRepository.insert} takes: defaults for status (good), fingerprint (SM3 of der), createdAt (now). */
@@ -43,6 +60,9 @@ export type NewCertificate = Omit<
   | 'revokedAt'
   | 'revocationReason'
   | 'createdAt'
+  | 'applicant'
+  | 'applicationId'
+  | 'replaces'
 > & {
   serial: string | bigint;
   status?: CertificateStatus;
@@ -52,6 +72,9 @@ export type NewCertificate = Omit<
   revokedAt?: Date | null;
   revocationReason?: string | null;
   createdAt?: Date;
+  applicant?: PersonalColumns | null;
+  applicationId?: string | null;
+  replaces?: { caId: string; serial: string } | null;
 };
 
 /** Filters of {@link CertificateRepository.search}; all given filters must hold. */
@@ -65,6 +88,8 @@ export interface CertificateQuery {
   profile?: string;
   status?: CertificateStatus;
   employeeNo?: string;
+  /** The keyed hash of an ID number (PersonalDataCipher.index): exact search without the clear value. */
+  idNumberIndex?: string;
   /** notAfter strictly before this instant ("expiring in the next 30 days": with expiringAfter = now). */
   expiringBefore?: Date;
   /** notAfter at or after this instant. */
@@ -112,34 +137,8 @@ export class CertificateRepository {
 
   /** Stores an issued certificate; an existing (CA, serial) or fingerprint is a `conflict` StoreError. */
   async insert(cert: NewCertificate): Promise<CertificateRecord> {
-    const status = cert.status ?? 'good';
-    const row: CertificatesTable = {
-      ca_id: cert.caId,
-      serial: normalizeSerial(cert.serial),
-      subject: cert.subject,
-      subject_der: toDbBytes(cert.subjectDer),
-      profile: cert.profile,
-      status,
-      not_before: toIso(cert.notBefore),
-      not_after: toIso(cert.notAfter),
-      der: toDbBytes(cert.der),
-      fingerprint: (cert.fingerprint ?? toHex(sm3(cert.der))).toLowerCase(),
-      department: cert.department ?? null,
-      employee_no: cert.employeeNo ?? null,
-      revoked_at: cert.revokedAt ? toIso(cert.revokedAt) : null,
-      revocation_reason: cert.revocationReason ?? null,
-      created_at: toIso(cert.createdAt ?? new Date()),
-    };
-    try {
-      await this.#database.db.insertInto('certificates').values(row).execute();
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new StoreError('conflict', `certificate ${row.serial} of CA ${row.ca_id} already stored`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    const row = certificateRow(cert);
+    await insertCertificateRow(this.#database.db, row);
     return toCertificate(row);
   }
 
@@ -264,9 +263,54 @@ export class CertificateRepository {
     if (query.profile !== undefined) c.push(eb('profile', '=', query.profile));
     if (query.status !== undefined) c.push(eb('status', '=', query.status));
     if (query.employeeNo !== undefined) c.push(eb('employee_no', '=', query.employeeNo));
+    if (query.idNumberIndex !== undefined) c.push(eb('id_number_hmac', '=', query.idNumberIndex));
     if (query.expiringBefore !== undefined) c.push(eb('not_after', '<', toIso(query.expiringBefore)));
     if (query.expiringAfter !== undefined) c.push(eb('not_after', '>=', toIso(query.expiringAfter)));
     return c;
+  }
+}
+
+/** The row of a new certificate (defaults: status good, SM3 fingerprint, created now). */
+export function certificateRow(cert: NewCertificate): CertificatesTable {
+  const status = cert.status ?? 'good';
+  const a = cert.applicant ?? null;
+  return {
+    ca_id: cert.caId,
+    serial: normalizeSerial(cert.serial),
+    subject: cert.subject,
+    subject_der: toDbBytes(cert.subjectDer),
+    profile: cert.profile,
+    status,
+    not_before: toIso(cert.notBefore),
+    not_after: toIso(cert.notAfter),
+    der: toDbBytes(cert.der),
+    fingerprint: (cert.fingerprint ?? toHex(sm3(cert.der))).toLowerCase(),
+    department: cert.department ?? null,
+    employee_no: cert.employeeNo ?? null,
+    revoked_at: cert.revokedAt ? toIso(cert.revokedAt) : null,
+    revocation_reason: cert.revocationReason ?? null,
+    created_at: toIso(cert.createdAt ?? new Date()),
+    applicant: a && JSON.stringify(a.fields),
+    id_number_enc: a?.idNumberSealed ? toDbBytes(a.idNumberSealed) : null,
+    id_number_hmac: a?.idNumberIndex ?? null,
+    phone_enc: a?.phoneSealed ? toDbBytes(a.phoneSealed) : null,
+    application_id: cert.applicationId ?? null,
+    replaces_ca_id: cert.replaces?.caId ?? null,
+    replaces_serial: cert.replaces ? normalizeSerial(cert.replaces.serial) : null,
+  };
+}
+
+/** Inserts a certificate row with `db` (the database or a transaction); a duplicate is a `conflict`. */
+export async function insertCertificateRow(db: Kysely<Schema>, row: CertificatesTable): Promise<void> {
+  try {
+    await db.insertInto('certificates').values(row).execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new StoreError('conflict', `certificate ${row.serial} of CA ${row.ca_id} already stored`, {
+        cause: error,
+      });
+    }
+    throw error;
   }
 }
 
@@ -287,5 +331,19 @@ function toCertificate(row: CertificatesTable): CertificateRecord {
     revokedAt: row.revoked_at === null ? null : fromIso(row.revoked_at),
     revocationReason: row.revocation_reason,
     createdAt: fromIso(row.created_at),
+    applicant:
+      row.applicant === null
+        ? null
+        : {
+            fields: JSON.parse(row.applicant) as Record<string, string>,
+            idNumberSealed: row.id_number_enc && fromDbBytes(row.id_number_enc),
+            idNumberIndex: row.id_number_hmac,
+            phoneSealed: row.phone_enc && fromDbBytes(row.phone_enc),
+          },
+    applicationId: row.application_id,
+    replaces:
+      row.replaces_ca_id !== null && row.replaces_serial !== null
+        ? { caId: row.replaces_ca_id, serial: row.replaces_serial }
+        : null,
   };
 }
