@@ -18,6 +18,7 @@ import Fastify, {
 import { handleError, handleNotFound, problemSchema } from './problem.js';
 import { authRoutes } from './routes/auth.js';
 import { caCertificateRoutes } from './routes/ca-certs.js';
+import { applicationRoutes } from './routes/applications.js';
 import { certificateRoutes } from './routes/certificates.js';
 import { CrlCache, crlRoutes } from './routes/crl.js';
 import { createMetrics, instrumentRequests, observabilityRoutes } from './routes/observability.js';
@@ -156,7 +157,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       },
       tags: [
         { name: 'auth', description: 'Operator login' },
-        { name: 'certificates', description: 'Issue, look up, revoke, statistics' },
+        { name: 'applications', description: 'Apply, review (approve/reject) and issue' },
+        { name: 'certificates', description: 'Issue, look up, renew, revoke, statistics' },
         { name: 'catalogue', description: 'Profiles and issuing CAs' },
         { name: 'audit', description: 'The hash-chained audit log' },
         { name: 'pki', description: 'Public PKI endpoints: CRL, OCSP, CA certificates' },
@@ -183,6 +185,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       async (api) => {
         await api.register(authRoutes(services));
         await api.register(certificateRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
+        await api.register(applicationRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
       },
       { prefix: '/api/v1' },
     );

@@ -4,13 +4,15 @@
  * start from `openServices`, so they run the very same CA — the CLI needs no running server.
  */
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   BUILT_IN_PROFILES,
+  certificateLifecycle,
   embeddedCaBackend,
   OcspResponseCache,
   type CaBackend,
   type CaDeps,
+  type CertificateLifecycle,
   type IssuingCa,
 } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
@@ -24,6 +26,7 @@ import {
 import { ParsedCertificate } from '@medsign/pki';
 import { openStore, type CaRecord, type Store } from '@medsign/store';
 import { StoreAdminAuth, type AdminAuth } from './adapters/admin-auth.js';
+import { StoreApplicationStore } from './adapters/applications.js';
 import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
 import { StoreCaStore } from './adapters/ca-store.js';
 import type { MedsignConfig, Role } from './config.js';
@@ -44,6 +47,10 @@ export type Services = {
   ca: CaDeps;
   /** Where issuance, revocation and status publication go: the embedded CA today, an upstream CA in RA mode. */
   backend: CaBackend;
+  /** Applications → review → issue → renew, issuing through `backend`. */
+  lifecycle: CertificateLifecycle;
+  /** Applications with their applicant opened (search, get); show personal fields masked only. */
+  applications: StoreApplicationStore;
   /** Certificate search/counts, the audit log, the CA table. */
   store: Store;
   keystore: KeyStore;
@@ -99,7 +106,7 @@ export async function buildCaDeps(
 ): Promise<CaDeps> {
   return {
     clock: { now },
-    store: new StoreCaStore(store),
+    store: new StoreCaStore(store, keystore.personalData),
     keys: keystore,
     audit: storeAuditSink(store),
     cas: await loadIssuingCas(store),
@@ -154,11 +161,24 @@ export async function openServices(
     const ca = await buildCaDeps(config, store, keystore, now);
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;
+    const backend = embeddedCaBackend(ca);
+    const applications = new StoreApplicationStore(store, ks.personalData);
     let closed = false;
     return {
       config,
       ca,
-      backend: embeddedCaBackend(ca),
+      backend,
+      lifecycle: certificateLifecycle({
+        backend,
+        applications,
+        certificates: ca.store,
+        userKeys: ks,
+        audit: ca.audit,
+        clock: ca.clock,
+        profiles: ca.profiles,
+        newId: randomUUID,
+      }),
+      applications,
       store,
       keystore: ks,
       auth,

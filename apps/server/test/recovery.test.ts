@@ -28,6 +28,7 @@ function crashingAt(deps: CaDeps, step: 'insertCertificate' | 'stored'): CaDeps 
     insertCertificate: (r) =>
       step === 'insertCertificate' ? Promise.reject(new Error('simulated crash')) : real.insertCertificate(r),
     getCertificate: (c, s) => real.getCertificate(c, s),
+    getApplicant: (c, s) => real.getApplicant(c, s),
     updateStatus: (c, s, st, at, reason) => real.updateStatus(c, s, st, at, reason),
     listRevoked: (c, since) => real.listRevoked(c, since),
     nextCrlNumber: (c) => real.nextCrlNumber(c),

@@ -128,7 +128,7 @@ export type RenewRequest = {
   actor: string;
 };
 
-export type RenewResult = IssueResult & { replaces: CertificateRef; superseded: boolean };
+export type RenewResult = IssueResult & { profile: string; replaces: CertificateRef; superseded: boolean };
 
 /** The lifecycle operations (what the HTTP API and the operator CLI call). */
 export interface CertificateLifecycle {
@@ -355,7 +355,7 @@ export function certificateLifecycle(deps: LifecycleDeps): CertificateLifecycle 
         });
         superseded = true;
       }
-      return { ...issued, replaces, superseded };
+      return { ...issued, profile: profile.id, replaces, superseded };
     },
   };
 }

@@ -5,10 +5,18 @@
  * PostgreSQL database behave as one CA.
  */
 
-import type { CaStore, CertificateRecord, CertificateStatus, IssuanceIntent } from '@medsign/ca';
+import type { Applicant, CaStore, CertificateRecord, CertificateStatus, IssuanceIntent } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
+import type { PersonalDataCipher } from '@medsign/keystore';
 import { ParsedCertificate } from '@medsign/pki';
-import { StoreError, type CertificateRecord as StoredCertificate, type Store } from '@medsign/store';
+import {
+  normalizeSerial,
+  StoreError,
+  type CertificateRecord as StoredCertificate,
+  type NewCertificate,
+  type Store,
+} from '@medsign/store';
+import { certificateContext, openApplicant, sealApplicant } from './personal-data.js';
 
 const EPOCH = new Date(0);
 
@@ -29,12 +37,17 @@ function toCaRecord(r: StoredCertificate): CertificateRecord {
   };
 }
 
-/** {@link CaStore} over the store's repositories. */
+/**
+ * {@link CaStore} over the store's repositories. The applicant's ID number and phone are sealed by the
+ * keystore's PersonalDataCipher before they reach the store (personal-data.ts).
+ */
 export class StoreCaStore implements CaStore {
   readonly #store: Store;
+  readonly #personal: PersonalDataCipher;
 
-  constructor(store: Store) {
+  constructor(store: Store, personal: PersonalDataCipher) {
     this.#store = store;
+    this.#personal = personal;
   }
 
   async reserveSerial(caId: string, serial: string): Promise<boolean> {
@@ -67,7 +80,7 @@ export class StoreCaStore implements CaStore {
   async insertCertificate(record: CertificateRecord): Promise<void> {
     // The core passes the subject DER it already has; parsing the certificate again cost ~7% of an issuance.
     const subjectDer = record.subjectDer ?? ParsedCertificate.parse(record.der).subjectDer;
-    await this.#store.certificates.insert({
+    const cert: NewCertificate = {
       caId: record.caId,
       serial: record.serial,
       subject: record.subject,
@@ -81,7 +94,34 @@ export class StoreCaStore implements CaStore {
       employeeNo: record.employeeNo ?? null,
       revokedAt: record.revokedAt ?? null,
       revocationReason: record.revocationReason ?? null,
-    });
+      applicant: record.applicant
+        ? sealApplicant(
+            this.#personal,
+            record.applicant,
+            certificateContext(record.caId, normalizeSerial(record.serial)),
+          )
+        : null,
+      replaces: record.replaces ?? null,
+    };
+    if (record.applicationId === undefined) {
+      await this.#store.certificates.insert(cert);
+      return;
+    }
+    // The certificate and the application's `issued` state in one transaction.
+    try {
+      await this.#store.applications.issue(record.applicationId, cert);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'invalid-state')
+        throw new DomainError('CA_APPLICATION_STATE', e.message, { cause: e });
+      throw e;
+    }
+  }
+
+  async getApplicant(caId: string, serial: string): Promise<Applicant | undefined> {
+    const r = await this.#store.certificates.findBySerial(caId, serial);
+    return r?.applicant
+      ? openApplicant(this.#personal, r.applicant, certificateContext(r.caId, r.serial))
+      : undefined;
   }
 
   async getCertificate(caId: string, serial: string): Promise<CertificateRecord | undefined> {

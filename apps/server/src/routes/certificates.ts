@@ -11,12 +11,13 @@ import { encodePem } from '@medsign/gm';
 import { describePublicKey } from '@medsign/pki';
 import type { CertificateDimension, CertificateRecord, CertificateStatus } from '@medsign/store';
 import type { FastifyPluginAsync } from 'fastify';
+import { AUDIT_ROLES } from '../roles.js';
 import type { Services } from '../services.js';
 import { problemRef } from './schemas.js';
 import { authenticate, bearerSecurity, callerOf, requireRole } from './auth.js';
 import type { Metrics } from './observability.js';
 
-const errors = { 400: problemRef, 401: problemRef, 403: problemRef, 404: problemRef, 409: problemRef };
+export const errors = { 400: problemRef, 401: problemRef, 403: problemRef, 404: problemRef, 409: problemRef };
 
 /** Masks all but the edges of a personal value: 110101199001011234 → 110101********1234. */
 export function maskPersonal(value: string, keepStart: number, keepEnd: number): string {
@@ -34,7 +35,7 @@ export function maskApplicant(a: Applicant): Record<string, string> {
   return out;
 }
 
-const applicantSchema = {
+export const applicantSchema = {
   type: 'object',
   required: ['name'],
   description:
@@ -53,7 +54,7 @@ const applicantSchema = {
   maxProperties: 32,
 } as const;
 
-const certificateSchema = {
+export const certificateSchema = {
   type: 'object',
   required: ['caId', 'serial', 'subject', 'profile', 'status', 'notBefore', 'notAfter'],
   properties: {
@@ -75,7 +76,7 @@ const certificateSchema = {
 } as const;
 
 /** JSON view of an inventory record (`withPem` adds the certificate itself). */
-function certificateView(r: CertificateRecord, withPem: boolean) {
+export function certificateView(r: CertificateRecord, withPem: boolean) {
   return {
     caId: r.caId,
     serial: r.serial,
@@ -503,7 +504,7 @@ export function certificateRoutes(
     app.get(
       '/audit/verify',
       {
-        preHandler: requireRole('admin', 'auditor'),
+        preHandler: requireRole(...AUDIT_ROLES),
         schema: {
           tags: ['audit'],
           summary: 'Verify the whole SM3 hash chain of the audit log',

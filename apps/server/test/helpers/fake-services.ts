@@ -41,6 +41,10 @@ export class MemoryStore extends MemoryCaStore {
       revokedAt: r.revokedAt ?? null,
       revocationReason: r.revocationReason ?? null,
       createdAt: r.createdAt,
+      // Memory keeps the applicant in clear; the inventory view does not show it.
+      applicant: null,
+      applicationId: r.applicationId ?? null,
+      replaces: r.replaces ?? null,
     };
   }
 
