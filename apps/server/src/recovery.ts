@@ -17,7 +17,7 @@
 
 import { bytesToHex, sm3 } from '@medsign/gm';
 import { ParsedCertificate } from '@medsign/pki';
-import { StoreError, type IssuanceIntent, type Store } from '@medsign/store';
+import { StoreError, type ApplicationRecord, type IssuanceIntent, type Store } from '@medsign/store';
 
 /** How old an unfinished intent must be before recovery closes it (and /healthz calls it interrupted). */
 export const INTENT_GRACE_MS = 5 * 60_000;
@@ -102,6 +102,41 @@ export async function recoverInterruptedIssuances(
       was,
       outcome: stored ? 'stored' : 'failed',
     });
+  }
+  return done;
+}
+
+/**
+ * Applications a crash left `approved`: the approval moved them out of `pending`, but the process died
+ * before the certificate was stored (the store writes the certificate and the `issued` state in one
+ * transaction, so an `approved` application has no certificate). Older than the grace period, each goes
+ * back to `pending` for another review — `application.approval-abandoned` — so the applicant is not
+ * blocked by the one-open-application rule. Returns their ids.
+ */
+export async function recoverInterruptedApprovals(
+  store: Store,
+  options: RecoveryOptions = {},
+): Promise<string[]> {
+  const now = (options.now ?? (() => new Date()))();
+  const graceMs = options.graceMs ?? INTENT_GRACE_MS;
+  // Read every approved application first: moving them back changes the set being paged through.
+  const approved: ApplicationRecord[] = [];
+  for (let offset = 0; ; offset += 1000) {
+    const page = await store.applications.search({ state: 'approved', limit: 1000, offset });
+    approved.push(...page.items);
+    if (page.items.length < 1000) break;
+  }
+  const done: string[] = [];
+  for (const a of approved) {
+    if (now.getTime() - a.updatedAt.getTime() < graceMs) continue;
+    if (!(await store.applications.transition(a.id, 'approved', 'pending', null))) continue;
+    await store.audit.append({
+      actor: RECOVERY_ACTOR,
+      action: 'application.approval-abandoned',
+      target: a.id,
+      detail: { approvedBy: a.review?.by ?? '', profile: a.profile },
+    });
+    done.push(a.id);
   }
   return done;
 }

@@ -30,7 +30,12 @@ import { StoreApplicationStore } from './adapters/applications.js';
 import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
 import { StoreCaStore } from './adapters/ca-store.js';
 import type { MedsignConfig, Role } from './config.js';
-import { INTENT_GRACE_MS, recoverInterruptedIssuances, type RecoveredIntent } from './recovery.js';
+import {
+  INTENT_GRACE_MS,
+  recoverInterruptedApprovals,
+  recoverInterruptedIssuances,
+  type RecoveredIntent,
+} from './recovery.js';
 
 export type { AdminAuth } from './adapters/admin-auth.js';
 export type { MedsignConfig, Role } from './config.js';
@@ -154,10 +159,9 @@ export async function openServices(
       clock: { now },
     });
     // Before serving: close the issuances a crash left between intent and store (audited).
-    const recovered = await recoverInterruptedIssuances(store, {
-      now,
-      ...(options.intentGraceMs !== undefined ? { graceMs: options.intentGraceMs } : {}),
-    });
+    const grace = options.intentGraceMs !== undefined ? { graceMs: options.intentGraceMs } : {};
+    const recovered = await recoverInterruptedIssuances(store, { now, ...grace });
+    await recoverInterruptedApprovals(store, { now, ...grace });
     const ca = await buildCaDeps(config, store, keystore, now);
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;

@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
 import { hashPassword } from '../src/adapters/admin-auth.js';
 import { initDataDir } from '../src/init.js';
+import { recoverInterruptedApprovals } from '../src/recovery.js';
 import { openServices, type Services } from '../src/services.js';
 
 const ID = '11010519491231002X';
@@ -136,6 +137,12 @@ describe('certificate lifecycle API on real services', () => {
     assert.deepEqual((application.review as Record<string, unknown>).by, 'sec1');
     const cert = ParsedCertificate.parse(issued.certificate);
     assert.equal(cert.serialNumber, issued.serial);
+    const bySearch = await call('sec1', 'GET', `/certificates?idNumber=${ID}`);
+    assert.deepEqual(
+      (bySearch.body.items as { serial: string }[]).map((c) => c.serial),
+      [issued.serial],
+      'certificates found by the keyed hash of the ID number',
+    );
 
     // Reviewing it again: a state conflict; so is rejecting it.
     await problem('sec1', 'POST', `/applications/${id}/approve`, {}, 409, 'CA_APPLICATION_STATE');
@@ -280,6 +287,25 @@ describe('certificate lifecycle API on real services', () => {
     const chain = dir.file('chain.pem', ca.certificate.toPem() + ca.chain.map((c) => c.toPem()).join(''));
     const bc = peerOrSkip(t, ['cert-verify', leaf, chain]);
     if (bc) assert.equal(bc.code, 0, bc.stdout + bc.stderr);
+  });
+
+  test('recovery: an application a crash left approved goes back to pending after the grace period (audited)', async () => {
+    const r = await call('ra1', 'POST', '/applications', {
+      profile: 'doctor',
+      csr: await csrPem(),
+      applicant: { ...applicant, employeeNo: 'E1111' },
+    });
+    const id = r.body.id as string;
+    // The crash: approved, then the process died before the certificate was stored.
+    assert.ok(
+      await services.store.applications.transition(id, 'pending', 'approved', { by: 'sec1', at: new Date() }),
+    );
+    assert.deepEqual(await recoverInterruptedApprovals(services.store), [], 'young approvals are left alone');
+    const later = () => new Date(Date.now() + 10 * 60_000);
+    assert.deepEqual(await recoverInterruptedApprovals(services.store, { now: later }), [id]);
+    assert.equal((await services.applications.get(id))!.state, 'pending');
+    const ok = await call('sec1', 'POST', `/applications/${id}/approve`, {});
+    assert.equal(ok.status, 200, ok.raw);
   });
 
   test('at rest: no clear phone anywhere in the database files, no clear ID number outside certificate DER; audit masked', async () => {

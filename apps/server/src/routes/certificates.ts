@@ -110,6 +110,7 @@ type SearchQuery = {
   profile?: string;
   status?: CertificateStatus;
   caId?: string;
+  idNumber?: string;
   expiringBefore?: string;
   expiringAfter?: string;
   order?: 'newest' | 'expiry';
@@ -226,6 +227,11 @@ export function certificateRoutes(
               profile: { type: 'string', maxLength: 64 },
               status: { type: 'string', enum: ['good', 'revoked', 'hold'] },
               caId: { type: 'string', maxLength: 64 },
+              idNumber: {
+                type: 'string',
+                maxLength: 64,
+                description: "the applicant's exact ID number (matched by keyed hash, never stored in clear)",
+              },
               expiringBefore: { type: 'string', format: 'date-time' },
               expiringAfter: { type: 'string', format: 'date-time' },
               order: { type: 'string', enum: ['newest', 'expiry'] },
@@ -252,6 +258,9 @@ export function certificateRoutes(
           ...(q.profile ? { profile: q.profile } : {}),
           ...(q.status ? { status: q.status } : {}),
           ...(q.caId ? { caId: q.caId } : {}),
+          ...(q.idNumber
+            ? { idNumberIndex: services.keystore.personalData.index('idNumber', q.idNumber) }
+            : {}),
           ...(q.expiringBefore ? { expiringBefore: new Date(q.expiringBefore) } : {}),
           ...(q.expiringAfter ? { expiringAfter: new Date(q.expiringAfter) } : {}),
           ...(q.order ? { order: q.order } : {}),
