@@ -9,7 +9,9 @@ import { CMS_USAGE, cmsCommand } from './commands/cms.js';
 import { certCommand, VERIFY_USAGE, verifyCommand } from './commands/verify.js';
 import { auditCommand, CA_ADMIN_USAGE, caCertCommand, crlCommand } from './commands/ca-admin.js';
 import { INIT_USAGE, initCommand } from './commands/init.js';
+import { LIFECYCLE_USAGE } from './commands/lifecycle.js';
 import { START_USAGE, startCommand } from './commands/start.js';
+import { USER_USAGE, userCommand } from './commands/users.js';
 import { CliError, EXIT } from './io.js';
 
 const version = (
@@ -24,9 +26,11 @@ Commands:
   verify  verify a certificate, chain, CSR, CRL, OCSP response, CMS signature or time-stamp
   init    set up a data directory: CAs, service certificates, first administrator
   start   run the platform server (runs init on first use)
-  cert    show a certificate (medsign cert show FILE); issue, revoke, list certificates of the CA
+  cert    show a certificate (medsign cert show FILE); issue, revoke, list certificates of the CA;
+          apply, review (approve/reject) and renew
   crl     sign and write a CRL
   audit   verify the audit log's hash chain (medsign audit verify)
+  user    add an operator account (medsign user add …)
   cms     make a CMS / PKCS#7 signature (medsign cms sign …)
   gm      SM2 / SM3 / SM4 operations
   help    show this help
@@ -37,6 +41,10 @@ ${INIT_USAGE}
 ${START_USAGE}
 
 ${CA_ADMIN_USAGE}
+
+${LIFECYCLE_USAGE}
+
+${USER_USAGE}
 
 ${VERIFY_USAGE}
 
@@ -70,6 +78,8 @@ async function run(argv: string[]): Promise<number> {
       return crlCommand(rest);
     case 'audit':
       return auditCommand(rest);
+    case 'user':
+      return userCommand(rest);
     case 'gm':
       return gmCommand(rest);
     case 'verify':

@@ -30,7 +30,7 @@ import {
   type NameAttribute,
 } from '@medsign/pki';
 import { openStore, type Store } from '@medsign/store';
-import { hashPassword, randomPassword } from './adapters/admin-auth.js';
+import { createAccount } from './adapters/admin-auth.js';
 import { keystoreAuditHook } from './adapters/audit.js';
 import { CONFIG_FILE_NAME, loadConfig, type LoadConfigOptions, type MedsignConfig } from './config.js';
 import { buildCaDeps, kekSource } from './services.js';
@@ -407,21 +407,7 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
     }
 
     if ((await store.users.count()) === 0) {
-      const password = randomPassword();
-      await store.users.insert({
-        username: FIRST_ADMIN,
-        passwordHash: await hashPassword(password),
-        roles: ['admin'],
-        mustChangePassword: true,
-        now,
-      });
-      await store.audit.append({
-        actor: ACTOR,
-        action: 'admin.create',
-        target: FIRST_ADMIN,
-        detail: { roles: 'admin', mustChangePassword: true },
-      });
-      admin = { username: FIRST_ADMIN, password };
+      admin = await createAccount(store, { username: FIRST_ADMIN, roles: ['admin'], actor: ACTOR, now });
       steps.push(
         `created administrator "${FIRST_ADMIN}" (one-time password, must be changed at first login)`,
       );

@@ -38,6 +38,8 @@ import {
 } from './recovery.js';
 
 export type { AdminAuth } from './adapters/admin-auth.js';
+export { createAccount } from './adapters/admin-auth.js';
+export { OPERATOR_ROLES, REVIEW_ROLES, type OperatorRole } from './roles.js';
 export type { MedsignConfig, Role } from './config.js';
 
 /** One line of the health report; `detail` is safe to show on /healthz. */

@@ -113,6 +113,10 @@ export const ERROR_CODES = {
       'This account still has its one-time password: change it (POST /api/v1/auth/password) before anything else.',
   },
   AUTH_FORBIDDEN: { kind: 'forbidden', meaning: 'The authenticated user may not perform this operation.' },
+  AUTH_ACCOUNT_EXISTS: {
+    kind: 'conflict',
+    meaning: 'An operator account with this username already exists.',
+  },
 
   KEYSTORE_WRONG_PASSPHRASE: {
     kind: 'unauthorized',

@@ -5,7 +5,7 @@
  */
 
 import { userInfo } from 'node:os';
-import { normaliseSerial } from '@medsign/ca';
+import { normaliseSerial, type Applicant } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
 import { encodePem } from '@medsign/gm';
 import { nameAttribute, ParsedCsr } from '@medsign/pki';
@@ -14,6 +14,7 @@ import { openServices, type Services } from '@medsign/server/services';
 import type { CertificateStatus } from '@medsign/store';
 import { parse, required } from '../args.js';
 import { CliError, EXIT, readInput, writeOutput } from '../io.js';
+import { lifecycleCommand } from './lifecycle.js';
 import { cliErrorOf, DATA_OPTIONS, dataDirOf } from './server-args.js';
 
 export const CA_ADMIN_USAGE = `Operator commands (work directly on the data directory; --data DIR, default ./medsign-data):
@@ -25,15 +26,25 @@ export const CA_ADMIN_USAGE = `Operator commands (work directly on the data dire
   medsign crl [--ca ID] [--out FILE]        signs a fresh full CRL (DER to a .crl/.der file, else PEM)
   medsign audit verify [--json]             checks the audit hash chain; exit 1 and the first broken seq`;
 
-function actor(): string {
+/**
+ * The audit actor of a CLI command: the operating-system user, and the operator's own name when given
+ * (`--operator`), so that two people sharing the service account are told apart (an application's
+ * submitter cannot approve it).
+ */
+export function actor(operator?: string): string {
+  let os: string;
   try {
-    return `cli:${userInfo().username}`;
+    os = userInfo().username;
   } catch {
-    return 'cli:unknown';
+    os = 'unknown';
   }
+  if (operator !== undefined && !/^[\w.@-]{1,64}$/.test(operator))
+    throw new CliError('--operator must be 1–64 letters, digits or . _ @ -');
+  return operator ? `cli:${os}:${operator}` : `cli:${os}`;
 }
 
-async function withServices<T>(
+/** Opens the services of the data directory for one command and closes them afterwards. */
+export async function withServices<T>(
   values: { data?: string; config?: string },
   fn: (s: Services) => Promise<T>,
 ): Promise<T> {
@@ -54,33 +65,36 @@ async function withServices<T>(
   }
 }
 
-async function issue(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    ...DATA_OPTIONS,
-    csr: { type: 'string' },
-    profile: { type: 'string' },
-    name: { type: 'string' },
-    'employee-no': { type: 'string' },
-    department: { type: 'string' },
-    organization: { type: 'string' },
-    country: { type: 'string' },
-    'id-number': { type: 'string' },
-    ca: { type: 'string' },
-    'validity-days': { type: 'string' },
-    out: { type: 'string' },
-  });
-  const csr = readInput(required(values.csr, '--csr FILE'), 'certificate request');
-  const profileId = required(values.profile, '--profile');
-  // The subject fields default to those in the request, so `--csr` alone works for simple profiles.
+/** Applicant flags shared by `cert issue` and `cert apply`. */
+export const APPLICANT_OPTIONS = {
+  name: { type: 'string' },
+  'employee-no': { type: 'string' },
+  department: { type: 'string' },
+  organization: { type: 'string' },
+  country: { type: 'string' },
+  'id-number': { type: 'string' },
+  phone: { type: 'string' },
+} as const;
+
+/**
+ * The applicant from the flags; the subject fields default to those in the request (if one is given and
+ * readable), so `--csr` alone works for simple profiles.
+ */
+export function applicantOf(
+  values: { [K in keyof typeof APPLICANT_OPTIONS]?: string },
+  csr?: Uint8Array,
+): Applicant {
   let fromCsr: ParsedCsr | undefined;
-  try {
-    fromCsr = ParsedCsr.parse(csr);
-  } catch {
-    // The CA core reports the malformed request with its reason (CA_CSR_INVALID).
+  if (csr) {
+    try {
+      fromCsr = ParsedCsr.parse(csr);
+    } catch {
+      // The CA core reports the malformed request with its reason (CA_CSR_INVALID).
+    }
   }
   const pick = (flag: string | undefined, attr: string) =>
     flag ?? (fromCsr ? nameAttribute(fromCsr.subject, attr) : undefined);
-  const applicant: Record<string, string> = {};
+  const applicant: Applicant = { name: '' };
   for (const [k, v] of Object.entries({
     name: pick(values.name, 'CN'),
     employeeNo: pick(values['employee-no'], 'SERIALNUMBER'),
@@ -88,19 +102,40 @@ async function issue(argv: string[]): Promise<number> {
     organization: pick(values.organization, 'O'),
     country: pick(values.country, 'C'),
     idNumber: values['id-number'],
+    phone: values.phone,
   })) {
     if (v !== undefined && v !== '') applicant[k] = v;
   }
-  let validityDays: number | undefined;
-  if (values['validity-days'] !== undefined) {
-    validityDays = Number(values['validity-days']);
-    if (!Number.isInteger(validityDays)) throw new CliError('--validity-days must be an integer');
-  }
+  return applicant;
+}
+
+/** `--validity-days N`, checked. */
+export function validityOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const days = Number(value);
+  if (!Number.isInteger(days)) throw new CliError('--validity-days must be an integer');
+  return days;
+}
+
+async function issue(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    ...DATA_OPTIONS,
+    ...APPLICANT_OPTIONS,
+    csr: { type: 'string' },
+    profile: { type: 'string' },
+    ca: { type: 'string' },
+    'validity-days': { type: 'string' },
+    out: { type: 'string' },
+  });
+  const csr = readInput(required(values.csr, '--csr FILE'), 'certificate request');
+  const profileId = required(values.profile, '--profile');
+  const applicant = applicantOf(values, csr);
+  const validityDays = validityOf(values['validity-days']);
   return withServices(values, async (s) => {
     const r = await s.backend.issue({
       profileId,
       csr,
-      applicant: { name: applicant.name ?? '', ...applicant },
+      applicant,
       ...(values.ca ? { caId: values.ca } : {}),
       ...(validityDays !== undefined ? { validityDays } : {}),
       actor: actor(),
@@ -112,7 +147,7 @@ async function issue(argv: string[]): Promise<number> {
 }
 
 /** The CA of a serial when --ca is not given: the one CA that issued it. */
-async function caOfSerial(s: Services, serial: string, ca: string | undefined): Promise<string> {
+export async function caOfSerial(s: Services, serial: string, ca: string | undefined): Promise<string> {
   if (ca) return ca;
   const hex = normaliseSerial(serial);
   const found = await s.store.certificates.search({ serial: hex, limit: 10 });
@@ -197,6 +232,8 @@ async function list(argv: string[]): Promise<number> {
 /** `medsign cert issue|revoke|list` (`cert show` stays in verify.ts). */
 export async function caCertCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  const lifecycle = lifecycleCommand(sub, rest);
+  if (lifecycle) return lifecycle;
   switch (sub) {
     case 'issue':
       return issue(rest);
@@ -206,7 +243,9 @@ export async function caCertCommand(argv: string[]): Promise<number> {
       return list(rest);
     default:
       throw new CliError(
-        sub ? `unknown command cert ${sub}` : 'missing cert command (show, issue, revoke, list)',
+        sub
+          ? `unknown command cert ${sub}`
+          : 'missing cert command (show, issue, revoke, list, apply, applications, approve, reject, renew)',
       );
   }
 }

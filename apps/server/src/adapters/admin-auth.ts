@@ -7,7 +7,7 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { DomainError } from '@medsign/errors';
 import { bytesToHex, sm3 } from '@medsign/gm';
-import type { Store } from '@medsign/store';
+import { StoreError, type Store } from '@medsign/store';
 
 /** What the HTTP layer needs of admin login (the interface between the server's two halves). */
 export interface AdminAuth {
@@ -205,4 +205,36 @@ export class StoreAdminAuth implements AdminAuth {
       detail: {},
     });
   }
+}
+
+/**
+ * Creates an operator account with a one-time password (returned once, never stored: only its scrypt
+ * hash is) that must be changed at the first login. Audited as `admin.create` by `actor`. An existing
+ * username is AUTH_ACCOUNT_EXISTS.
+ */
+export async function createAccount(
+  store: Store,
+  account: { username: string; roles: readonly string[]; actor: string; now?: Date },
+): Promise<{ username: string; password: string }> {
+  const password = randomPassword();
+  try {
+    await store.users.insert({
+      username: account.username,
+      passwordHash: await hashPassword(password),
+      roles: [...account.roles],
+      mustChangePassword: true,
+      ...(account.now ? { now: account.now } : {}),
+    });
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'conflict')
+      throw new DomainError('AUTH_ACCOUNT_EXISTS', `an account ${account.username} exists`, { cause: e });
+    throw e;
+  }
+  await store.audit.append({
+    actor: account.actor,
+    action: 'admin.create',
+    target: account.username,
+    detail: { roles: account.roles.join(','), mustChangePassword: true },
+  });
+  return { username: account.username, password };
 }

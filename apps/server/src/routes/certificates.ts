@@ -11,6 +11,7 @@ import { encodePem } from '@medsign/gm';
 import { describePublicKey } from '@medsign/pki';
 import type { CertificateDimension, CertificateRecord, CertificateStatus } from '@medsign/store';
 import type { FastifyPluginAsync } from 'fastify';
+import { maskApplicant } from '../masking.js';
 import { AUDIT_ROLES } from '../roles.js';
 import type { Services } from '../services.js';
 import { problemRef } from './schemas.js';
@@ -19,21 +20,7 @@ import type { Metrics } from './observability.js';
 
 export const errors = { 400: problemRef, 401: problemRef, 403: problemRef, 404: problemRef, 409: problemRef };
 
-/** Masks all but the edges of a personal value: 110101199001011234 → 110101********1234. */
-export function maskPersonal(value: string, keepStart: number, keepEnd: number): string {
-  if (value.length <= keepStart + keepEnd) return '*'.repeat(value.length);
-  return value.slice(0, keepStart) + '*'.repeat(value.length - keepStart - keepEnd) + value.slice(-keepEnd);
-}
-
-/** The applicant as a response may show it: ID number and phone masked. */
-export function maskApplicant(a: Applicant): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(a)) {
-    if (v === undefined) continue;
-    out[k] = k === 'idNumber' ? maskPersonal(v, 6, 4) : k === 'phone' ? maskPersonal(v, 3, 4) : v;
-  }
-  return out;
-}
+export { maskApplicant, maskPersonal } from '../masking.js';
 
 export const applicantSchema = {
   type: 'object',
