@@ -257,6 +257,32 @@ describe(
         );
         const crl = ParsedCrl.parse(await generateCrl({ caId: r.caId, actor: 'test' }, s.ca));
         assert.ok(crl.entries.some((e) => e.serialNumber === r.serial));
+        // The lifecycle on PostgreSQL: apply (sealed personal fields) → approve (certificate and
+        // application in one transaction) → renew with supersede.
+        const app = await s.lifecycle.apply({
+          profileId: 'nurse',
+          csr,
+          applicant: { ...applicant, idNumber: '110101199003071234', phone: '13812345678' },
+          actor: 'ra1',
+        });
+        await assert.rejects(
+          s.lifecycle.apply({ profileId: 'nurse', csr, applicant, actor: 'ra2' }),
+          /CA_APPLICATION_DUPLICATE/,
+        );
+        const { issued } = await s.lifecycle.approve({ id: app.id, actor: 'sec1' });
+        assert.equal((await s.applications.get(app.id))?.state, 'issued');
+        assert.equal((await s.applications.get(app.id))?.applicant.phone, '13812345678');
+        const renewed = await s.lifecycle.renew({
+          caId: issued.caId,
+          serial: issued.serial,
+          supersede: true,
+          actor: 'sec1',
+        });
+        assert.deepEqual(renewed.replaces, { caId: issued.caId, serial: issued.serial });
+        assert.equal(
+          (await s.ca.store.getApplicant(renewed.caId, renewed.serial))?.idNumber,
+          '110101199003071234',
+        );
         assert.equal((await s.store.audit.verify()).ok, true);
         assert.equal((await s.health()).status, 'ok');
       } finally {
