@@ -20,6 +20,11 @@ import {
 export interface CaBackend {
   /** 'embedded': this installation's CA signs; 'upstream': an external CA signs, medsign acts as its RA. */
   readonly kind: 'embedded' | 'upstream';
+  /**
+   * Issues (or, upstream, obtains) a certificate and stores it through the CaStore. Approving an
+   * application is this same call with `applicationId`: the certificate is stored with it, which closes
+   * the application in the same transaction (lifecycle.ts).
+   */
   issue(req: IssueRequest): Promise<IssueResult>;
   revoke(req: RevokeRequest): Promise<CertificateRecord>;
   resume(req: { caId: string; serial: string; actor: string }): Promise<CertificateRecord>;
