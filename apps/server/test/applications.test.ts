@@ -101,6 +101,21 @@ describe('certificate lifecycle API on real services', () => {
 
   let issued: { caId: string; serial: string; certificate: string };
 
+  test('the OpenAPI document lists the lifecycle routes with their schemas', async () => {
+    const doc = (await app.inject('/api/docs/json')).json<{
+      paths: Record<string, Record<string, unknown>>;
+    }>();
+    for (const [path, method] of [
+      ['/api/v1/applications', 'post'],
+      ['/api/v1/applications', 'get'],
+      ['/api/v1/applications/{id}', 'get'],
+      ['/api/v1/applications/{id}/approve', 'post'],
+      ['/api/v1/applications/{id}/reject', 'post'],
+      ['/api/v1/certificates/{caId}/{serial}/renew', 'post'],
+    ] as const)
+      assert.ok(doc.paths[path]?.[method], `${method} ${path}`);
+  });
+
   test('apply (masked) → list/search → self-review refused → system admin lacks the role → approve issues', async () => {
     const r = await call('ra1', 'POST', '/applications', {
       profile: 'doctor',

@@ -67,6 +67,8 @@ export interface ApplicationStore {
    */
   insert(application: Application): Promise<void>;
   get(id: string): Promise<Application | undefined>;
+  /** The id of an open (pending or approved) application for this employee number and profile, if any. */
+  findOpen(employeeNo: string, profileId: string): Promise<string | undefined>;
   /**
    * Moves an application from `from` to `to` only if it is still in `from` (one conditional write); sets
    * the review (or clears it with null). False when the state had changed meanwhile.
@@ -233,6 +235,15 @@ export function certificateLifecycle(deps: LifecycleDeps): CertificateLifecycle 
           req.validityDays > profile.validityDays)
       )
         throw new DomainError('CA_VALIDITY_INVALID', `validity must be 1–${profile.validityDays} days`);
+      // Checked before a server-side key is generated, so a duplicate leaves no key behind; the store's
+      // unique index still decides a race between two submissions.
+      const employeeNo = req.applicant.employeeNo?.trim();
+      const open = employeeNo ? await deps.applications.findOpen(employeeNo, profile.id) : undefined;
+      if (open)
+        throw new DomainError(
+          'CA_APPLICATION_DUPLICATE',
+          `application ${open} of employee ${employeeNo} for profile ${profile.id} is still open`,
+        );
       const id = deps.newId();
       let key: ApplicationKey;
       if (req.csr !== undefined) {

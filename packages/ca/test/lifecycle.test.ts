@@ -106,6 +106,13 @@ describe('certificate lifecycle on memory ports', () => {
       life.apply({ profileId: 'nurse', applicant: a, csr: (await csr()).der, actor: 'ra2' }),
       code('CA_APPLICATION_DUPLICATE'),
     );
+    // A duplicate with a server-side key is refused before the key is generated.
+    const keys = generated.length;
+    await assert.rejects(
+      life.apply({ profileId: 'nurse', applicant: a, serverKeyType: 'sm2', actor: 'ra2' }),
+      code('CA_APPLICATION_DUPLICATE'),
+    );
+    assert.equal(generated.length, keys);
     // Another profile for the same person is a different application.
     await life.apply({ profileId: 'doctor', applicant: a, csr: (await csr()).der, actor: 'ra1' });
     await assert.rejects(life.reject({ id: app.id, actor: 'sec1' }), code('CA_APPLICATION_INVALID'));

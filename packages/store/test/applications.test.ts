@@ -128,6 +128,8 @@ for (const dialect of dialects) {
       );
       const a1 = (await store.applications.get('a1'))!;
       assert.deepEqual(a1.review, { by: 'sec', at: t0, reason: 'no' });
+      assert.equal(await store.applications.findOpen('E-a1', 'doctor'), 'a6');
+      assert.equal(await store.applications.findOpen('E-a1', 'tsa'), undefined);
     });
 
     test('transitions are conditional on the current state', async () => {

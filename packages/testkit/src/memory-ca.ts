@@ -30,6 +30,14 @@ export class MemoryApplicationStore implements ApplicationStore {
     const a = this.applications.get(id);
     return a && structuredClone(a);
   }
+  async findOpen(employeeNo: string, profileId: string) {
+    return [...this.applications.values()].find(
+      (x) =>
+        (x.state === 'pending' || x.state === 'approved') &&
+        x.profileId === profileId &&
+        x.applicant.employeeNo === employeeNo,
+    )?.id;
+  }
   async transition(id: string, from: ApplicationState, to: ApplicationState, review: Review | null) {
     const a = this.applications.get(id);
     if (!a || a.state !== from) return false;

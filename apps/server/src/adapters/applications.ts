@@ -56,6 +56,10 @@ export class StoreApplicationStore implements ApplicationStore {
     return r && this.#toApplication(r);
   }
 
+  findOpen(employeeNo: string, profileId: string): Promise<string | undefined> {
+    return this.#store.applications.findOpen(employeeNo, profileId);
+  }
+
   transition(
     id: string,
     from: ApplicationState,

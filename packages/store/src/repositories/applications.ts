@@ -111,6 +111,18 @@ export class ApplicationRepository {
     return row && toApplication(row);
   }
 
+  /** The id of an open (pending or approved) application for this employee number and profile, if any. */
+  async findOpen(employeeNo: string, profile: string): Promise<string | undefined> {
+    const row = await this.#database.db
+      .selectFrom('applications')
+      .select('id')
+      .where('employee_no', '=', employeeNo)
+      .where('profile', '=', profile)
+      .where('state', 'in', ['pending', 'approved'])
+      .executeTakeFirst();
+    return row?.id;
+  }
+
   /**
    * Moves an application from `from` to `to` if it is still in `from` (one conditional UPDATE), setting
    * the review or clearing it (null). False when the state had changed or the id is unknown. `issued`
