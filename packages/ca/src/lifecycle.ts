@@ -358,13 +358,19 @@ export function certificateLifecycle(deps: LifecycleDeps): CertificateLifecycle 
       });
       let superseded = false;
       if (req.supersede) {
-        await deps.backend.revoke({
-          caId: old.caId,
-          serial: old.serial,
-          reason: 'superseded',
-          actor: req.actor,
-        });
-        superseded = true;
+        try {
+          await deps.backend.revoke({
+            caId: old.caId,
+            serial: old.serial,
+            reason: 'superseded',
+            actor: req.actor,
+          });
+          superseded = true;
+        } catch (e) {
+          // Revoked meanwhile (say, keyCompromise by another operator): that reason stands, and the new
+          // certificate is issued either way — report it as not superseded rather than fail the renewal.
+          if (!(e instanceof DomainError && e.code === 'CA_ALREADY_REVOKED')) throw e;
+        }
       }
       return { ...issued, profile: profile.id, replaces, superseded };
     },
