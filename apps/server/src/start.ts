@@ -74,6 +74,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       },
     });
     await app.listen({ host: config.host, port: config.port });
+    services.timeMonitor?.start({
+      onError: (e) => app.log.error({ err: e }, 'time-source history or audit write failed'),
+    });
   } catch (e) {
     await services.close();
     throw e;

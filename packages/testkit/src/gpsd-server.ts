@@ -55,7 +55,6 @@ export async function startFakeGpsd(options: { intervalMs?: number } = {}): Prom
     s.on('close', () => clearInterval(timer));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  server.unref();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {

@@ -82,7 +82,6 @@ export async function startTestNtpServer(initial: Partial<NtpServerBehaviour> = 
     socket.once('error', reject);
     socket.bind(0, '127.0.0.1', () => resolve());
   });
-  socket.unref();
   const port = socket.address().port;
   return {
     address: `127.0.0.1:${port}`,

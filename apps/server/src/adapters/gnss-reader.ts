@@ -2,7 +2,8 @@
  * GNSS receivers as time sources: an NMEA 0183 device read as a stream (`nmea:/dev/ttyUSB0` — set its
  * baud rate with `stty` first; a named pipe works too) or gpsd's JSON over TCP (`gpsd:127.0.0.1:2947`).
  * Lines go to @medsign/tsa's GnssTimeReader with their arrival time; `read()` hands the monitor the
- * latest sample (the monitor judges its age). Lost streams are reopened every second until closed;
+ * latest sample (the monitor judges its age). The stream opens at the first `read()` (so building the
+ * services for a CLI command opens nothing); lost streams are reopened every second until closed;
  * handles and timers are unref'd, so a reader never keeps the process alive.
  */
 
@@ -27,6 +28,7 @@ function lineSource(
 ): TimeSampleSource {
   const reader = new GnssTimeReader({ source: name, protocol, maxLatencyMs });
   let stream: Stream | undefined;
+  let opened = false;
   let closed = false;
   let streamError: string | undefined;
   let reopen: NodeJS.Timeout | undefined;
@@ -66,10 +68,13 @@ function lineSource(
     reopen = setTimeout(start, REOPEN_MS);
     reopen.unref();
   };
-  start();
   return {
     name,
     async read(): Promise<TimeSample> {
+      if (!opened) {
+        opened = true;
+        start();
+      }
       const s = reader.latest();
       if (s) return s;
       throw new Error(streamError ?? reader.problem);

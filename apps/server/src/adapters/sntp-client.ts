@@ -3,6 +3,7 @@
  * port), with 8 random bytes as the transmit timestamp that the server must echo (the anti-spoofing
  * nonce); replies from other addresses or with another origin are dropped while we keep waiting, and
  * the reading fails at the timeout. The checks and the arithmetic are @medsign/tsa's `checkSntpResponse`.
+ * A reading in flight holds the process open for at most its timeout; the monitor's poll timer is unref'd.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -33,7 +34,6 @@ export function sntpSource(target: string, options: { timeoutMs: number }): Time
       const family = isIP(address) === 6 ? 'udp6' : 'udp4';
       const nonce = new Uint8Array(randomBytes(8));
       const socket = createSocket(family);
-      socket.unref();
       try {
         return await new Promise<TimeSample>((resolve, reject) => {
           let t1 = 0;
@@ -48,7 +48,6 @@ export function sntpSource(target: string, options: { timeoutMs: number }): Time
               ),
             options.timeoutMs,
           );
-          timer.unref();
           socket.on('error', (e) => {
             clearTimeout(timer);
             reject(e);
