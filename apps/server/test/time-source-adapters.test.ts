@@ -1,9 +1,11 @@
 // The time-source adapters over real sockets on loopback: the SNTP client against the test NTP server
 // (honest, lying, silent, unsynchronised, wrong origin, kiss-o'-death), gpsd over TCP against the fake
-// gpsd, and an NMEA device as a named pipe.
+// gpsd, an NMEA device as a named pipe, and both directions against chrony.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createWriteStream, existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { nmeaChecksum } from '@medsign/tsa';
 import {
@@ -143,3 +145,87 @@ describe('GNSS readers', () => {
     }
   });
 });
+
+// Independent implementation: chrony (Debian's `chrony` package). chronyd serving its own clock on
+// loopback answers our SNTP client; `chronyd -Q` (measure once, never touch the clock) measures the test
+// NTP server, so the packets the testkit server encodes are read by someone else's decoder too.
+const chronyd = ['/usr/sbin/chronyd', '/usr/bin/chronyd'].find((p) => existsSync(p));
+if (!chronyd && process.env.CI === 'true')
+  throw new Error('chronyd is missing: CI installs the chrony package');
+const asRoot = process.getuid?.() === 0 ? ['-u', 'root'] : [];
+
+describe(
+  'interop with chrony',
+  { skip: chronyd ? false : 'chronyd not installed (apt-get install chrony)' },
+  () => {
+    let dir: TempDir;
+    before(() => (dir = tempDir('medsign-chrony-')));
+    after(() => dir.cleanup());
+
+    test('our SNTP client reads chronyd: its clock is ours, so the offset is within the bound', async () => {
+      const probe = createSocket('udp4');
+      await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+      const port = probe.address().port;
+      await new Promise<void>((r) => probe.close(() => r()));
+      const conf = dir.file(
+        'server.conf',
+        `port ${port}\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 8\ncmdport 0\npidfile ${dir.file('chronyd.pid')}\n`,
+      );
+      const child = spawn(chronyd!, ['-d', '-x', ...asRoot, '-f', conf], { stdio: 'ignore' });
+      try {
+        const src = sntpSource(`127.0.0.1:${port}`, { timeoutMs: 200 });
+        let sample;
+        for (let i = 0; i < 25 && !sample; i++) sample = await src.read().catch(() => undefined);
+        assert.ok(sample, 'chronyd answered');
+        assert.ok(Math.abs(sample.offsetMs) <= sample.boundMs + 1, `${sample.offsetMs} ± ${sample.boundMs}`);
+        assert.match(sample.detail ?? '', /stratum 8/);
+      } finally {
+        child.kill('SIGTERM');
+      }
+    });
+
+    const measure = async (ntp: TestNtpServer) => {
+      const r = await promisify(execFile)(
+        chronyd!,
+        [
+          '-Q',
+          '-t',
+          '3',
+          ...asRoot,
+          '-f',
+          '/dev/null',
+          `server 127.0.0.1 port ${ntp.port} iburst maxsamples 1`,
+        ],
+        // A refused answer leaves chrony waiting for a better one: 1.5 s is plenty on loopback.
+        { encoding: 'utf8', timeout: 1500 },
+      ).catch((e: { stderr: string }) => ({ stderr: e.stderr }));
+      return r.stderr;
+    };
+
+    test('chronyd -Q measures the lying test server: the same lie, the same sign', async () => {
+      const ntp = await startTestNtpServer({ shiftMs: 1500 });
+      try {
+        // chrony: "wrong by +X" means the system clock is X seconds behind the server.
+        const m = /System clock wrong by (-?\d+\.\d+) seconds/.exec(await measure(ntp));
+        assert.ok(m, 'chronyd measured');
+        assert.ok(Math.abs(Number(m[1]) - 1.5) < 0.01, m[1]);
+        // … and our client says the same in the TimeSource convention (system − source).
+        const ours = await sntpSource(ntp.address, { timeoutMs: 500 }).read();
+        assert.ok(Math.abs(ours.offsetMs / 1000 + Number(m[1])) < 0.01);
+      } finally {
+        await ntp.close();
+      }
+    });
+
+    test('chronyd refuses the unsynchronised and the wrong-origin answers too', async () => {
+      const ntp = await startTestNtpServer({ unsynchronised: true });
+      try {
+        assert.doesNotMatch(await measure(ntp), /System clock wrong by/);
+        ntp.set({ unsynchronised: false, wrongOrigin: true });
+        assert.doesNotMatch(await measure(ntp), /System clock wrong by/);
+      } finally {
+        await ntp.close();
+      }
+    });
+  },
+);

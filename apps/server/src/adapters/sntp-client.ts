@@ -35,9 +35,16 @@ export function sntpSource(target: string, options: { timeoutMs: number }): Time
       const nonce = new Uint8Array(randomBytes(8));
       const socket = createSocket(family);
       try {
+        // A connected socket: the kernel drops datagrams from any other address or port, and the send
+        // below starts at once (no lookup or implicit bind between reading t1 and the packet leaving).
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.connect(port, address, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
         return await new Promise<TimeSample>((resolve, reject) => {
-          let t1 = 0;
-          let h1 = 0;
           let lastRefusal: string | undefined;
           const timer = setTimeout(
             () =>
@@ -52,11 +59,10 @@ export function sntpSource(target: string, options: { timeoutMs: number }): Time
             clearTimeout(timer);
             reject(e);
           });
-          socket.on('message', (msg, rinfo) => {
-            // Date.now() is the clock being measured (1 ms resolution); the round trip is timed on the
-            // monotonic clock, so a step of the system clock mid-exchange cannot distort the delay.
+          socket.on('message', (msg) => {
+            // Date.now() is the clock being measured; the round trip is timed on the monotonic clock, so a
+            // step of the system clock mid-exchange cannot distort the delay.
             const t4 = t1 + (performance.now() - h1);
-            if (rinfo.address !== address || rinfo.port !== port) return;
             const r = checkSntpResponse(new Uint8Array(msg), { nonce, t1Ms: t1, t4Ms: t4 });
             if (!r.ok) {
               lastRefusal = r.reason;
@@ -70,15 +76,17 @@ export function sntpSource(target: string, options: { timeoutMs: number }): Time
             resolve({
               source: name,
               offsetMs: r.offsetMs,
-              // + 1 ms: the resolution of the system-clock readings t1 and t4.
-              boundMs: r.boundMs + 1,
+              // + 0.5 ms: t1 is the middle of Date.now()'s millisecond (see below).
+              boundMs: r.boundMs + 0.5,
               at: new Date(Math.round(t4)),
               detail: `stratum ${r.stratum}, reference ${r.referenceId}, delay ${r.delayMs.toFixed(1)} ms`,
             });
           });
-          t1 = Date.now();
-          h1 = performance.now();
-          socket.send(sntpRequest(nonce), port, address, (e) => {
+          const request = sntpRequest(nonce);
+          // Date.now() truncates to the millisecond: the true send time lies in [now, now + 1).
+          const t1 = Date.now() + 0.5;
+          const h1 = performance.now();
+          socket.send(request, (e) => {
             if (e) {
               clearTimeout(timer);
               reject(e);
