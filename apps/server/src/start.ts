@@ -73,10 +73,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         redact: ['req.headers.authorization', 'req.headers.cookie'],
       },
     });
-    await app.listen({ host: config.host, port: config.port });
+    // The first time-source check runs while the server binds (the TSA refuses until it has passed).
     services.timeMonitor?.start({
       onError: (e) => app.log.error({ err: e }, 'time-source history or audit write failed'),
     });
+    await app.listen({ host: config.host, port: config.port });
   } catch (e) {
     await services.close();
     throw e;

@@ -17,6 +17,8 @@ import { parseHostPort } from './sntp-client.js';
 /** Longest line accepted from a receiver (NMEA allows 82; gpsd TPV lines are a few hundred bytes). */
 const MAX_LINE = 4096;
 const REOPEN_MS = 1000;
+/** After opening, a read waits this long for the receiver's first report (they come once a second). */
+const FIRST_REPORT_MS = 2000;
 
 type Stream = { on(ev: string, f: (...a: never[]) => void): unknown; destroy(): void; unref?(): void };
 
@@ -33,6 +35,8 @@ function lineSource(
   let streamError: string | undefined;
   let reopen: NodeJS.Timeout | undefined;
   let buffer = '';
+  let openedAt = 0;
+  const waiting = new Set<() => void>();
   const start = () => {
     reopen = undefined;
     if (closed) return;
@@ -53,7 +57,7 @@ function lineSource(
       while ((nl = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, nl).replace(/\r$/, '');
         buffer = buffer.slice(nl + 1);
-        if (line) reader.feed(line, at);
+        if (line && reader.feed(line, at)) for (const wake of waiting) wake();
       }
       if (buffer.length > MAX_LINE) buffer = '';
     });
@@ -73,7 +77,22 @@ function lineSource(
     async read(): Promise<TimeSample> {
       if (!opened) {
         opened = true;
+        openedAt = Date.now();
         start();
+      }
+      // Just opened: give the receiver a moment for its first report, so a start is not "unusable".
+      const left = openedAt + FIRST_REPORT_MS - Date.now();
+      if (!reader.latest() && left > 0) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            waiting.delete(done);
+            resolve();
+          };
+          const timer = setTimeout(done, left);
+          timer.unref();
+          waiting.add(done);
+        });
       }
       const s = reader.latest();
       if (s) return s;
@@ -81,6 +100,7 @@ function lineSource(
     },
     close() {
       closed = true;
+      for (const wake of waiting) wake();
       if (reopen) clearTimeout(reopen);
       stream?.destroy();
     },
