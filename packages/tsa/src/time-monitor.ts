@@ -207,9 +207,11 @@ export class TimeMonitor implements TimeSource {
     if (options.onError) this.#onError = options.onError;
     const loop = () => {
       this.#cancel = undefined;
-      void this.check().finally(() => {
-        if (this.#running) this.#cancel = this.#o.timer.schedule(this.#o.pollMs, loop);
-      });
+      void this.check()
+        .catch((e: unknown) => this.#onError(e))
+        .finally(() => {
+          if (this.#running) this.#cancel = this.#o.timer.schedule(this.#o.pollMs, loop);
+        });
     };
     loop();
   }
@@ -276,15 +278,12 @@ export class TimeMonitor implements TimeSource {
 
     const t = now.getTime();
     const due = this.#lastRecordedAt === undefined || t - this.#lastRecordedAt >= this.#o.sampleMs;
-    try {
-      if (due || change) {
-        this.#lastRecordedAt = t;
-        await this.#o.sink.sample(record);
-      }
-      if (change) await this.#o.sink.change(change);
-    } catch (e) {
-      this.#onError(e);
+    // Separate writes: a failed sample write must not lose the audit of a state change.
+    if (due || change) {
+      this.#lastRecordedAt = t;
+      await this.#o.sink.sample(record).catch((e: unknown) => this.#onError(e));
     }
+    if (change) await this.#o.sink.change(change).catch((e: unknown) => this.#onError(e));
     return next;
   }
 }

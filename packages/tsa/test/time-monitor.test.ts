@@ -28,7 +28,9 @@ class ManualTimer {
     this.pending.push(entry);
     return () => void (this.pending = this.pending.filter((p) => p !== entry));
   }
-  fire() {
+  /** Runs the next scheduled check (after letting the last one finish and reschedule); returns its delay. */
+  async fire() {
+    await new Promise((r) => setImmediate(r));
     const next = this.pending.shift();
     assert.ok(next, 'a check is scheduled');
     next.run();
@@ -96,12 +98,12 @@ describe('TimeMonitor', () => {
     await monitor.check();
     assert.equal(monitor.status().usable, true);
     sources[0]!.reply = { offsetMs: -96, boundMs: 5 }; // 96 + 5 > 100
-    clock.advance(timer.fire());
+    clock.advance(await timer.fire());
     await monitor.check();
     assert.equal(monitor.status().usable, false);
     assert.match(monitor.status().detail, /offset −96\.0 ms ± 5\.0 ms exceeds the accuracy of 100 ms/);
     assert.equal(monitor.status().offsetMs, -96, 'the offset is still reported');
-    clock.advance(timer.fire());
+    clock.advance(await timer.fire());
     await monitor.check();
     assert.deepEqual(
       changes.map((c) => c.kind),
@@ -109,7 +111,7 @@ describe('TimeMonitor', () => {
       'still unusable: no second event',
     );
     sources[0]!.reply = { offsetMs: 2, boundMs: 1 };
-    clock.advance(timer.fire());
+    clock.advance(await timer.fire());
     await monitor.check();
     assert.equal(monitor.status().usable, true);
     assert.deepEqual(
@@ -119,6 +121,8 @@ describe('TimeMonitor', () => {
         ['restored', 'ntp:a', true],
       ],
     );
+    await new Promise((r) => setImmediate(r));
+    assert.equal(timer.pending.length, 1, 'the next check is scheduled');
     await monitor.stop();
     assert.equal(timer.pending.length, 0, 'stop cancels the next check');
     assert.ok(sources[0]!.closed);
@@ -202,19 +206,21 @@ describe('TimeMonitor', () => {
     assert.equal(samples.at(-1)?.usable, false);
   });
 
-  test('a failing sink does not stop the monitor; the error goes to onError', async () => {
+  test('a failing history write does not stop the monitor or lose a change; the error goes to onError', async () => {
     const clock = new FakeClock();
     const timer = new ManualTimer();
     const errors: unknown[] = [];
+    const changes: TimeSourceChange[] = [];
+    const source = new ScriptedSource('ntp:a', clock);
     const monitor = new TimeMonitor({
-      sources: [new ScriptedSource('ntp:a', clock)],
+      sources: [source],
       clock,
       timer,
       sink: {
         sample: async () => {
           throw new Error('database gone');
         },
-        change: async () => undefined,
+        change: async (c) => void changes.push(c),
       },
       accuracyMs: 100,
       pollMs: 1000,
@@ -225,6 +231,13 @@ describe('TimeMonitor', () => {
     await monitor.check();
     assert.equal(monitor.status().usable, true);
     assert.equal((errors[0] as Error).message, 'database gone');
+    source.reply = { offsetMs: 900, boundMs: 1 };
+    await monitor.check();
+    assert.deepEqual(
+      changes.map((c) => c.kind),
+      ['unusable'],
+      'the change is still emitted when its sample write fails',
+    );
     await monitor.stop();
   });
 
