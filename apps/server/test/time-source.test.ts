@@ -16,6 +16,7 @@ import {
   type TempDir,
   type TestNtpServer,
 } from '@medsign/testkit';
+import { storeTimeSink } from '../src/adapters/time-source.js';
 import { loadConfig } from '../src/config.js';
 import { initDataDir } from '../src/init.js';
 import { openServices } from '../src/services.js';
@@ -106,6 +107,60 @@ describe('time-source configuration', () => {
       );
     });
   }
+});
+
+describe('the history and audit sink', () => {
+  test('samples and changes go to the history; changes (a switch with its previous source) to the audit log', async () => {
+    const dir = tempDir('medsign-tssink-');
+    const store = await openStore(`sqlite:${join(dir.path, 'medsign.db')}`);
+    try {
+      const t = new Date('2026-12-04T08:00:00.000Z');
+      const sink = storeTimeSink(store, { node: 'medsign1', historyDays: 1, now: () => t });
+      // An old sample the first write prunes (older than historyDays).
+      await store.timeSourceHistory.append({
+        at: new Date('2026-12-01T00:00:00.000Z'),
+        node: 'medsign1',
+        kind: 'sample',
+        usable: true,
+        source: 'ntp:a',
+        previousSource: null,
+        offsetMs: 1,
+        boundMs: 1,
+        detail: 'old',
+      });
+      await sink.sample({ at: t, usable: true, source: 'ntp:a', offsetMs: 0.5, boundMs: 1.25, detail: 'ok' });
+      await sink.change({
+        at: t,
+        kind: 'switched',
+        usable: true,
+        source: 'ntp:b',
+        previousSource: 'ntp:a',
+        offsetMs: 0.123456,
+        boundMs: 0.5,
+        detail: 'ntp:b: offset +0.1 ms ± 0.5 ms, within 1000 ms',
+      });
+      const history = await store.timeSourceHistory.list({ limit: 10 });
+      assert.deepEqual(history.map((h) => [h.kind, h.source, h.previousSource, h.node]).sort(), [
+        ['sample', 'ntp:a', null, 'medsign1'],
+        ['switched', 'ntp:b', 'ntp:a', 'medsign1'],
+      ]);
+      const [event] = await store.audit.list({ limit: 10 });
+      assert.equal(event!.action, 'time-source.switched');
+      assert.equal(event!.actor, 'system:time-source');
+      assert.equal(event!.target, 'ntp:b');
+      assert.deepEqual(event!.detail, {
+        node: 'medsign1',
+        usable: true,
+        detail: 'ntp:b: offset +0.1 ms ± 0.5 ms, within 1000 ms',
+        offsetMs: 0.123,
+        boundMs: 0.5,
+        previousSource: 'ntp:a',
+      });
+    } finally {
+      await store.close();
+      dir.cleanup();
+    }
+  });
 });
 
 type Health = { status: string; checks: Array<{ name: string; ok: boolean; detail: string }> };
