@@ -110,6 +110,12 @@ describe('GNSS readers', () => {
         const t = await src.read();
         assert.ok(t.offsetMs > 1900, String(t.offsetMs));
       });
+      // gpsd restarts: the reader reconnects by itself (after a second) and reads on.
+      const before = gpsd.connections;
+      gpsd.dropClients();
+      await until(async () => assert.equal(gpsd.connections, before + 1));
+      gpsd.set({ shiftMs: 0 });
+      await until(async () => assert.ok(Math.abs((await src.read()).offsetMs) < 500));
       gpsd.set({ fix: false });
       await until(async () =>
         assert.match(

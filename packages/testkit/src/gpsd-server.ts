@@ -11,6 +11,10 @@ export type FakeGpsd = {
   /** `127.0.0.1:PORT`. */
   address: string;
   set(change: { shiftMs?: number; fix?: boolean }): void;
+  /** Drops every connected client (as a gpsd restart would); the server keeps listening. */
+  dropClients(): void;
+  /** Clients connected so far. */
+  readonly connections: number;
   close(): Promise<void>;
 };
 
@@ -20,9 +24,11 @@ export async function startFakeGpsd(options: { intervalMs?: number } = {}): Prom
   let shiftMs = 0;
   let fix = true;
   const clients = new Set<Socket>();
+  let connections = 0;
   const send = (s: Socket, o: unknown) => s.write(JSON.stringify(o) + '\r\n');
   const server = createServer((s) => {
     clients.add(s);
+    connections++;
     s.on('close', () => clients.delete(s));
     s.on('error', () => undefined);
     send(s, { class: 'VERSION', release: '3.25', rev: '3.25', proto_major: 3, proto_minor: 15 });
@@ -62,6 +68,12 @@ export async function startFakeGpsd(options: { intervalMs?: number } = {}): Prom
     set(change) {
       if (change.shiftMs !== undefined) shiftMs = change.shiftMs;
       if (change.fix !== undefined) fix = change.fix;
+    },
+    dropClients() {
+      for (const c of clients) c.destroy();
+    },
+    get connections() {
+      return connections;
     },
     close: () =>
       new Promise<void>((resolve) => {
