@@ -23,6 +23,7 @@ import { certificateRoutes } from './routes/certificates.js';
 import { CrlCache, crlRoutes } from './routes/crl.js';
 import { createMetrics, instrumentRequests, observabilityRoutes } from './routes/observability.js';
 import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
+import { timeSourceRoutes } from './routes/time-source.js';
 import type { Services } from './services.js';
 
 /** Default limit on request bodies: CSRs and applicant data are a few KiB; nothing legitimate nears this. */
@@ -186,6 +187,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         await api.register(authRoutes(services));
         await api.register(certificateRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
         await api.register(applicationRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
+        await api.register(timeSourceRoutes(services));
       },
       { prefix: '/api/v1' },
     );

@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DomainError } from '@medsign/errors';
 import { parse as parseYaml } from 'yaml';
+import { parseHostPort } from './adapters/sntp-client.js';
 
 /** The roles one server process can play; each can be switched off. */
 export type Role = 'ca' | 'ocsp' | 'crl' | 'tsa' | 'sign' | 'seal' | 'admin';
@@ -32,6 +33,31 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 export type KeystoreKekConfig =
   { kind: 'key-file'; path: string } | { kind: 'passphrase'; passphrase: string };
 
+/** A GNSS receiver: an NMEA device (serial tty or named pipe) or gpsd over TCP. */
+export type GnssConfig = { kind: 'nmea'; path: string } | { kind: 'gpsd'; address: string };
+
+/**
+ * The time source the TSA is bound to. No NTP server and no GNSS receiver: the system clock is trusted
+ * (keep the host on NTP) and /healthz says so. Otherwise the monitor checks the clock every
+ * `pollSeconds` and the TSA refuses (timeNotAvailable) while no source answered within `windowSeconds`
+ * or |offset| + bound exceeds `accuracyMs`.
+ */
+export type TimeSourceConfig = {
+  /** NTP servers, `host[:port]` (port 123 by default). */
+  ntp: string[];
+  gnss?: GnssConfig;
+  /** Largest delay from the second a GNSS report names to its arrival, ms (without PPS). */
+  gnssLatencyMs: number;
+  /** The accuracy the clock must keep (and the accuracy written into tokens), ms. */
+  accuracyMs: number;
+  pollSeconds: number;
+  windowSeconds: number;
+  /** One sampled check is kept in the history per this interval (state changes always). */
+  sampleSeconds: number;
+  /** Sampled checks older than this are pruned from the history (state changes are kept). */
+  historyDays: number;
+};
+
 /** The validated configuration the server and the CLI run with. */
 export type MedsignConfig = {
   /** Absolute path of the data directory (config, SQLite database, key file). */
@@ -51,6 +77,7 @@ export type MedsignConfig = {
   sessionMinutes: number;
   /** Organisation name used in the CA subjects made by init. */
   organization: string;
+  timeSource: TimeSourceConfig;
 };
 
 /** Options of {@link loadConfig}. */
@@ -79,6 +106,7 @@ const FILE_KEYS = [
   'keystore',
   'sessionMinutes',
   'organization',
+  'timeSource',
 ] as const;
 
 function invalid(key: string, why: string, source: string): DomainError {
@@ -198,7 +226,10 @@ function asDb(s: Source, dataDir: string): string {
  * `CONFIG_INVALID` whose detail names the first bad key and where its value came from.
  *
  * Environment: MEDSIGN_HOST, MEDSIGN_PORT, MEDSIGN_DB, MEDSIGN_PUBLIC_URL, MEDSIGN_ROLES (comma list),
- * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE.
+ * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE, and the
+ * time source: MEDSIGN_TIME_NTP (comma list), MEDSIGN_TIME_GNSS, MEDSIGN_TIME_ACCURACY_MS,
+ * MEDSIGN_TIME_POLL_SECONDS, MEDSIGN_TIME_WINDOW_SECONDS, MEDSIGN_TIME_SAMPLE_SECONDS,
+ * MEDSIGN_TIME_GNSS_LATENCY_MS, MEDSIGN_TIME_HISTORY_DAYS.
  */
 export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const env = options.env ?? {};
@@ -260,6 +291,8 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const orgS = pick('organization', 'MEDSIGN_ORGANIZATION');
   const organization = orgS ? asString('organization', orgS) : 'medsign';
 
+  const timeSource = timeSourceConfig(file.timeSource, fileSource, env);
+
   // The keystore KEK: passphrase from the environment only; else a key file (env, file, default).
   let keystore: KeystoreKekConfig;
   const fileKs = file.keystore;
@@ -302,7 +335,101 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     keystore,
     sessionMinutes,
     organization,
+    timeSource,
   };
+}
+
+/** timeSource key → [environment variable, default, minimum, maximum] of the numeric settings. */
+const TIME_NUMBERS = {
+  accuracyMs: ['MEDSIGN_TIME_ACCURACY_MS', 1000, 1, 60_000],
+  pollSeconds: ['MEDSIGN_TIME_POLL_SECONDS', 16, 0.1, 3600],
+  windowSeconds: ['MEDSIGN_TIME_WINDOW_SECONDS', 64, 0.1, 86_400],
+  sampleSeconds: ['MEDSIGN_TIME_SAMPLE_SECONDS', 300, 0.1, 86_400],
+  gnssLatencyMs: ['MEDSIGN_TIME_GNSS_LATENCY_MS', 500, 0, 2000],
+  historyDays: ['MEDSIGN_TIME_HISTORY_DAYS', 400, 1, 36_500],
+} as const;
+const TIME_KEYS = ['ntp', 'gnss', ...Object.keys(TIME_NUMBERS)];
+
+function timeSourceConfig(
+  value: unknown,
+  fileSource: string,
+  env: Readonly<Record<string, string | undefined>>,
+): TimeSourceConfig {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw invalid(
+      'timeSource',
+      'must be a mapping (ntp: [host:port, …], gnss: …, accuracyMs: …)',
+      fileSource,
+    );
+  const ts = (value ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(ts))
+    if (!TIME_KEYS.includes(k))
+      throw invalid(`timeSource.${k}`, `unknown key (known: ${TIME_KEYS.join(', ')})`, fileSource);
+  const from = (key: string, envName: string): Source | undefined =>
+    env[envName] !== undefined && env[envName] !== ''
+      ? { value: env[envName], source: envName }
+      : ts[key] !== undefined
+        ? { value: ts[key], source: fileSource }
+        : undefined;
+
+  const numbers = {} as Record<keyof typeof TIME_NUMBERS, number>;
+  for (const [key, [envName, def, min, max]] of Object.entries(TIME_NUMBERS)) {
+    const s = from(key, envName);
+    let v: unknown = s?.value ?? def;
+    if (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v)) v = Number(v);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+      throw invalid(`timeSource.${key}`, `must be a number ${min}–${max}`, s?.source ?? fileSource);
+    numbers[key as keyof typeof TIME_NUMBERS] = v;
+  }
+  if (numbers.windowSeconds < numbers.pollSeconds)
+    throw invalid(
+      'timeSource.windowSeconds',
+      `must be at least pollSeconds (${numbers.pollSeconds})`,
+      from('windowSeconds', 'MEDSIGN_TIME_WINDOW_SECONDS')?.source ?? fileSource,
+    );
+
+  const ntpS = from('ntp', 'MEDSIGN_TIME_NTP');
+  const ntp: string[] = [];
+  if (ntpS) {
+    const list =
+      typeof ntpS.value === 'string'
+        ? ntpS.value
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : ntpS.value;
+    if (!Array.isArray(list)) throw invalid('timeSource.ntp', 'must be a list of host:port', ntpS.source);
+    for (const item of list) {
+      if (typeof item !== 'string')
+        throw invalid('timeSource.ntp', 'must be a list of host:port', ntpS.source);
+      try {
+        parseHostPort(item.trim(), 123);
+      } catch (e) {
+        throw invalid('timeSource.ntp', (e as Error).message, ntpS.source);
+      }
+      if (!ntp.includes(item.trim())) ntp.push(item.trim());
+    }
+  }
+  const gnssS = from('gnss', 'MEDSIGN_TIME_GNSS');
+  let gnss: GnssConfig | undefined;
+  if (gnssS) {
+    const text = asString('timeSource.gnss', gnssS);
+    const m = /^(nmea|gpsd):(.+)$/.exec(text);
+    if (!m) throw invalid('timeSource.gnss', 'must be nmea:/dev/DEVICE or gpsd:HOST[:PORT]', gnssS.source);
+    if (m[1] === 'nmea') {
+      if (!isAbsolute(m[2]!))
+        throw invalid('timeSource.gnss', 'nmea: needs an absolute device path', gnssS.source);
+      gnss = { kind: 'nmea', path: m[2]! };
+    } else {
+      try {
+        parseHostPort(m[2]!, 2947);
+      } catch (e) {
+        throw invalid('timeSource.gnss', (e as Error).message, gnssS.source);
+      }
+      gnss = { kind: 'gpsd', address: m[2]! };
+    }
+  }
+  return { ntp, ...(gnss ? { gnss } : {}), ...numbers };
 }
 
 /** A copy safe to log or print: the passphrase and database password masked. */

@@ -25,10 +25,12 @@ import {
 } from '@medsign/keystore';
 import { ParsedCertificate } from '@medsign/pki';
 import { openStore, type CaRecord, type Store } from '@medsign/store';
+import type { TimeMonitor, TimeSource } from '@medsign/tsa';
 import { StoreAdminAuth, type AdminAuth } from './adapters/admin-auth.js';
 import { StoreApplicationStore } from './adapters/applications.js';
 import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
 import { StoreCaStore } from './adapters/ca-store.js';
+import { buildTimeSource } from './adapters/time-source.js';
 import type { MedsignConfig, Role } from './config.js';
 import {
   INTENT_GRACE_MS,
@@ -44,7 +46,7 @@ export type { MedsignConfig, Role } from './config.js';
 
 /** One line of the health report; `detail` is safe to show on /healthz. */
 export type HealthCheck = { name: string; ok: boolean; detail: string };
-/** database, keystore, CA expiry (< 30 days → degraded, expired → down), unfinished issuances, time source. */
+/** database, keystore, CA expiry (< 30 days → degraded, expired → down), unfinished issuances, time source (not usable → degraded). */
 export type HealthReport = { status: 'ok' | 'degraded' | 'down'; checks: HealthCheck[] };
 
 /** Everything the HTTP app and the operator CLI work with. */
@@ -62,10 +64,17 @@ export type Services = {
   store: Store;
   keystore: KeyStore;
   auth: AdminAuth;
+  /**
+   * The clock the TSA is bound to: grant tokens only while `timeSource.status().usable`. The monitor
+   * when time sources are configured (`timeSource` in the configuration), else the trusted system clock.
+   */
+  timeSource: TimeSource;
+  /** The monitor behind `timeSource`, when sources are configured: the server's start starts it; close stops it. */
+  timeMonitor?: TimeMonitor;
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
-  /** Closes the keystore (wipes cached keys), then the database. */
+  /** Stops the time-source monitor, closes the keystore (wipes cached keys), then the database. */
   close(): Promise<void>;
 };
 
@@ -169,6 +178,7 @@ export async function openServices(
     const ks = keystore;
     const backend = embeddedCaBackend(ca);
     const applications = new StoreApplicationStore(store, ks.personalData);
+    const { timeSource, monitor } = buildTimeSource(config.timeSource, store, now);
     let closed = false;
     return {
       config,
@@ -188,12 +198,15 @@ export async function openServices(
       store,
       keystore: ks,
       auth,
-      health: () => checkHealth(store, ks, now),
+      timeSource,
+      ...(monitor ? { timeMonitor: monitor } : {}),
+      health: () => checkHealth(store, ks, timeSource, now),
       recovered,
       async close() {
         if (closed) return;
         closed = true;
         try {
+          await monitor?.stop();
           await ks.close();
         } finally {
           await store.close();
@@ -216,7 +229,12 @@ export function roleEnabled(config: MedsignConfig, role: Role): boolean {
   return config.roles.includes(role);
 }
 
-async function checkHealth(store: Store, keystore: KeyStore, now: () => Date): Promise<HealthReport> {
+async function checkHealth(
+  store: Store,
+  keystore: KeyStore,
+  timeSource: TimeSource,
+  now: () => Date,
+): Promise<HealthReport> {
   const checks: HealthCheck[] = [];
   let down = false;
   let degraded = false;
@@ -285,6 +303,10 @@ async function checkHealth(store: Store, keystore: KeyStore, now: () => Date): P
     checks.push({ name: 'issuance-intents', ok: false, detail: (e as Error).message });
   }
 
-  checks.push({ name: 'time-source', ok: true, detail: 'system clock (no external time source configured)' });
+  // A clock the TSA may not use is `degraded`, not `down`: the TSA refuses in band (timeNotAvailable)
+  // while CA, CRL and OCSP — whose times tolerate far more than a time-stamp's accuracy — keep serving.
+  const time = timeSource.status();
+  if (!time.usable) degraded = true;
+  checks.push({ name: 'time-source', ok: time.usable, detail: time.detail });
   return { status: down ? 'down' : degraded ? 'degraded' : 'ok', checks };
 }

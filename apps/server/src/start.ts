@@ -73,6 +73,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         redact: ['req.headers.authorization', 'req.headers.cookie'],
       },
     });
+    // The first time-source check runs while the server binds (the TSA refuses until it has passed).
+    services.timeMonitor?.start({
+      onError: (e) => app.log.error({ err: e }, 'time-source history or audit write failed'),
+    });
     await app.listen({ host: config.host, port: config.port });
   } catch (e) {
     await services.close();

@@ -56,4 +56,11 @@ export { SerialRepository, randomSerial, type ReserveSerialOptions } from './rep
 export { UserRepository, type UserRecord, type NewUser } from './repositories/users.js';
 export { SessionRepository, type SessionRecord } from './repositories/sessions.js';
 export { CrlNumberRepository } from './repositories/crl-numbers.js';
+export {
+  TimeSourceHistoryRepository,
+  type TimeSourceEntry,
+  type TimeSourceEntryKind,
+  type NewTimeSourceEntry,
+  type TimeSourceHistoryQuery,
+} from './repositories/time-source-history.js';
 export { openStore, type Store } from './store.js';

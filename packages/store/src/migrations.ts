@@ -232,6 +232,50 @@ function accounts(): Migration {
 }
 
 /**
+ * 0004: the time-source history (what auditors check of the TSA's clock): sampled checks (`kind`
+ * 'sample') and every state change ('unusable', 'restored', 'switched'), per server (`node`). Offsets
+ * and bounds are milliseconds as double precision (REAL affinity on SQLite). Samples are pruned after a
+ * retention period; changes are kept (they are in the audit log as well).
+ */
+function timeSource(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('time_source_history')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('node', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('usable', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text')
+        .addColumn('previous_source', 'text')
+        .addColumn('offset_ms', 'double precision')
+        .addColumn('bound_ms', 'double precision')
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addCheckConstraint(
+          'time_source_history_kind_ck',
+          sql`kind in ('sample', 'unusable', 'restored', 'switched')`,
+        )
+        .addCheckConstraint('time_source_history_usable_ck', sql`usable in (0, 1)`)
+        .execute();
+      await db.schema
+        .createIndex('time_source_history_at_ix')
+        .on('time_source_history')
+        .column('at')
+        .execute();
+      await db.schema
+        .createIndex('time_source_history_kind_at_ix')
+        .on('time_source_history')
+        .columns(['kind', 'at'])
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('time_source_history').execute();
+    },
+  };
+}
+
+/**
  * 0005: certificate applications (the RA workflow) and what certificates keep of their applicant.
  * Personal fields arrive sealed (`*_enc`, SM4-GCM by the keystore) with a keyed hash (`*_hmac`, HMAC-SM3)
  * where exact search is needed; the store never sees them in clear. At most one open (pending or
@@ -332,6 +376,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_accounts_crl_numbers': accounts(),
+    '0004_time_source': timeSource(),
     '0005_applications': applications(dialect),
   };
 }

@@ -148,6 +148,21 @@ export interface CrlNumbersTable {
   updated_at: IsoText;
 }
 
+/** `time_source_history`: sampled time-source checks and every state change (migration 0004). */
+export interface TimeSourceHistoryTable {
+  id: string;
+  at: IsoText;
+  node: string;
+  kind: string;
+  /** 0 or 1. */
+  usable: number;
+  source: string | null;
+  previous_source: string | null;
+  offset_ms: number | null;
+  bound_ms: number | null;
+  detail: string;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -160,4 +175,5 @@ export interface Schema {
   sessions: SessionsTable;
   crl_numbers: CrlNumbersTable;
   applications: ApplicationsTable;
+  time_source_history: TimeSourceHistoryTable;
 }

@@ -8,6 +8,7 @@ import { IntentRepository } from './repositories/intents.js';
 import { SqlKeyRecordRepository } from './repositories/keys.js';
 import { SerialRepository } from './repositories/serials.js';
 import { SessionRepository } from './repositories/sessions.js';
+import { TimeSourceHistoryRepository } from './repositories/time-source-history.js';
 import { UserRepository } from './repositories/users.js';
 
 /** An open database with every repository wired to it: what the server composes once at start. */
@@ -23,6 +24,7 @@ export interface Store {
   readonly sessions: SessionRepository;
   readonly crlNumbers: CrlNumberRepository;
   readonly applications: ApplicationRepository;
+  readonly timeSourceHistory: TimeSourceHistoryRepository;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export async function openStore(
     sessions: new SessionRepository(database),
     crlNumbers: new CrlNumberRepository(database),
     applications: new ApplicationRepository(database, options.now),
+    timeSourceHistory: new TimeSourceHistoryRepository(database),
     close: () => database.close(),
   };
 }

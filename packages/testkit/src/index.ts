@@ -5,3 +5,5 @@ export * from './cli.js';
 export * from './der.js';
 export * from './temp-dir.js';
 export * from './memory-ca.js';
+export * from './ntp-server.js';
+export * from './gpsd-server.js';

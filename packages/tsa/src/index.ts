@@ -5,3 +5,6 @@
  */
 
 export * from './time-source.js';
+export * from './time-monitor.js';
+export * from './sntp.js';
+export * from './nmea.js';

@@ -5,7 +5,7 @@
  */
 
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { HealthReport, Services } from '../services.js';
 import { binaryResponse } from './schemas.js';
 
@@ -96,9 +96,41 @@ const healthSchema = {
   required: ['status', 'checks'],
 } as const;
 
+/**
+ * Gauges read from the time source at scrape time: usable (1/0), and the offset and its bound in seconds
+ * (absent while no source has answered).
+ */
+function timeSourceGauges(services: Services, registry: Registry): void {
+  const status = () => services.timeSource.status();
+  new Gauge({
+    name: 'medsign_time_source_usable',
+    help: '1 while the time source is usable (the TSA grants tokens), 0 otherwise',
+    registers: [registry],
+    collect() {
+      this.set(status().usable ? 1 : 0);
+    },
+  });
+  for (const [name, field, help] of [
+    ['medsign_time_source_offset_seconds', 'offsetMs', 'System clock minus the chosen time source, seconds'],
+    ['medsign_time_source_bound_seconds', 'boundMs', 'Error bound of the measured offset, seconds'],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = status()[field];
+        if (v === undefined) this.reset();
+        else this.set(v / 1000);
+      },
+    });
+  }
+}
+
 /** `/healthz` and `/metrics`, registered whatever the roles. */
 export function observabilityRoutes(services: Services, metrics: Metrics): FastifyPluginAsync {
   return async (app) => {
+    timeSourceGauges(services, metrics.registry);
     app.get(
       '/healthz',
       {

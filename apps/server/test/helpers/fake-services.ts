@@ -17,6 +17,7 @@ import { sm3 } from '@medsign/gm';
 import type { PrivateKey } from '@medsign/pki';
 import type { CertificatePage, CertificateQuery, CertificateRecord } from '@medsign/store';
 import { makeHierarchy, MemoryCaStore, type TestHierarchy } from '@medsign/testkit';
+import { systemClockTimeSource } from '@medsign/tsa';
 import type { AdminAuth, HealthReport, Role, Services } from '../../src/services.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -178,6 +179,7 @@ export async function makeFakeServices(
     },
     keystore: {},
     auth,
+    timeSource: systemClockTimeSource(1000),
     health: () => health(),
     close: async () => {},
   } as unknown as Services;
