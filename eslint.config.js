@@ -13,6 +13,7 @@ const allowedImports = {
   'packages/pki': ['gm'],
   'packages/ca': ['gm', 'pki', 'errors'],
   'packages/tsa': ['gm', 'pki', 'errors'],
+  'packages/sign': ['gm', 'pki', 'errors'],
   'packages/store': ['gm', 'pki', 'errors'],
   'packages/keystore': ['gm', 'pki', 'errors'],
   'packages/testkit': ['gm', 'pki', 'errors', 'ca', 'tsa', 'store', 'keystore', 'cli'],
