@@ -49,4 +49,11 @@ export { SerialRepository, randomSerial, type ReserveSerialOptions } from './rep
 export { UserRepository, type UserRecord, type NewUser } from './repositories/users.js';
 export { SessionRepository, type SessionRecord } from './repositories/sessions.js';
 export { CrlNumberRepository } from './repositories/crl-numbers.js';
+export {
+  SigningRepository,
+  type SignAppRecord,
+  type SignerRow,
+  type SignatureRow,
+  type SignatureSearch,
+} from './repositories/signing.js';
 export { openStore, type Store } from './store.js';

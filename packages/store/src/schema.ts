@@ -108,6 +108,71 @@ export interface CrlNumbersTable {
   updated_at: IsoText;
 }
 
+/** `sign_apps`: applications registered with the signing service (the secret only sealed). */
+export interface SignAppsTable {
+  id: string;
+  name: string;
+  system_type: string;
+  owner_department: string | null;
+  /** JSON array of operation names. */
+  operations: string;
+  /** JSON array of CIDR blocks. */
+  ip_ranges: string;
+  rate_limit: number;
+  sealed_secret: Uint8Array;
+  status: string;
+  created_at: IsoText;
+}
+
+/** `sign_nonces`: request nonces per application, kept until the replay window has passed. */
+export interface SignNoncesTable {
+  app_id: string;
+  nonce: string;
+  expires_at: IsoText;
+}
+
+/** `signers`: people with a server-held signing key. */
+export interface SignersTable {
+  id: string;
+  employee_no: string;
+  name: string;
+  department_code: string;
+  profile: string;
+  key_id: string;
+  ca_id: string;
+  cert_serial: string;
+  certificate: Uint8Array;
+  pin_hash: string;
+  failed_pins: number;
+  /** 0 or 1. */
+  locked: number;
+  created_at: IsoText;
+  updated_at: IsoText;
+}
+
+/** `signatures`: the append-only signature records. */
+export interface SignaturesTable {
+  id: string;
+  app_id: string;
+  signer_id: string;
+  employee_no: string;
+  department_code: string | null;
+  ca_id: string;
+  cert_serial: string;
+  format: string;
+  digest_algorithm: string;
+  digest: string;
+  signature: Uint8Array;
+  token: Uint8Array | null;
+  system: string | null;
+  doc_type: string | null;
+  doc_id: string | null;
+  visit_ref: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: IsoText;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -119,4 +184,8 @@ export interface Schema {
   users: UsersTable;
   sessions: SessionsTable;
   crl_numbers: CrlNumbersTable;
+  sign_apps: SignAppsTable;
+  sign_nonces: SignNoncesTable;
+  signers: SignersTable;
+  signatures: SignaturesTable;
 }
