@@ -20,6 +20,7 @@ export {
   type ScryptParams,
 } from './kek.js';
 export { describeEnvelope, KEY_CIPHERS, type KeyCipher } from './envelope.js';
+export type { SecretSealer } from './secrets.js';
 export {
   openSoftwareKeyStore,
   SOFTWARE_KEY_TYPES,

@@ -40,6 +40,7 @@ import {
 } from './kek.js';
 import type { Clock, KeyAuditEvent, KeyAuditHook, KeyHandle, KeyStore, KeyStoreHealth } from './keystore.js';
 import type { KeyRecord, KeyRecordRepository } from './records.js';
+import { deriveSecretKey, openSecret, sealSecret, type SecretSealer } from './secrets.js';
 
 /** Every key type the software keystore generates and imports (all of pki's KeyType). */
 export const SOFTWARE_KEY_TYPES = [
@@ -147,13 +148,14 @@ function toHandle(record: KeyRecord): KeyHandle {
 type Loaded = { key: PrivateKey; handle: KeyHandle };
 
 /** The software implementation of the KeyStore port. Open one with `openSoftwareKeyStore`. */
-export class SoftwareKeyStore implements KeyStore {
+export class SoftwareKeyStore implements KeyStore, SecretSealer {
   readonly #records: KeyRecordRepository;
   readonly #audit: KeyAuditHook | undefined;
   readonly #clock: Clock;
   readonly #cipher: KeyCipher;
   readonly #header: KekHeader;
   readonly #wrap: WrapKeys;
+  readonly #secretKey: Uint8Array;
   /** Decrypted keys by id; a promise so concurrent first uses decrypt once. */
   readonly #cache = new Map<string, Promise<Loaded>>();
   /** Labels being created right now (one process: two concurrent generates must not both pass the check). */
@@ -167,6 +169,7 @@ export class SoftwareKeyStore implements KeyStore {
     this.#cipher = opts.cipher ?? 'sm4-gcm';
     this.#header = header;
     this.#wrap = wrap;
+    this.#secretKey = deriveSecretKey(wrap['sm4-gcm']);
   }
 
   /**
@@ -460,6 +463,18 @@ export class SoftwareKeyStore implements KeyStore {
     }
   }
 
+  /** Seals a small secret (see secrets.ts) bound to `context`. */
+  sealSecret(plaintext: Uint8Array, context: string): Uint8Array {
+    this.#checkOpen();
+    return sealSecret(this.#secretKey, plaintext, context);
+  }
+
+  /** Opens a secret sealed by {@link sealSecret} with the same `context`; KEYSTORE_CORRUPT_RECORD otherwise. */
+  openSecret(sealed: Uint8Array, context: string): Uint8Array {
+    this.#checkOpen();
+    return openSecret(this.#secretKey, sealed, context);
+  }
+
   /** Destroys every cached key (SM2 scalars wiped) and the wrapping keys; the keystore is unusable afterwards. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -474,7 +489,7 @@ export class SoftwareKeyStore implements KeyStore {
         ),
       ),
     );
-    wipe(this.#wrap['sm4-gcm'], this.#wrap['aes-256-gcm']);
+    wipe(this.#wrap['sm4-gcm'], this.#wrap['aes-256-gcm'], this.#secretKey);
   }
 }
 
