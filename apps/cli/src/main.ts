@@ -10,6 +10,7 @@ import { certCommand, VERIFY_USAGE, verifyCommand } from './commands/verify.js';
 import { auditCommand, CA_ADMIN_USAGE, caCertCommand, crlCommand } from './commands/ca-admin.js';
 import { INIT_USAGE, initCommand } from './commands/init.js';
 import { START_USAGE, startCommand } from './commands/start.js';
+import { appCommand, SIGN_USAGE, signCommand, signerCommand } from './commands/sign.js';
 import { CliError, EXIT } from './io.js';
 
 const version = (
@@ -27,6 +28,9 @@ Commands:
   cert    show a certificate (medsign cert show FILE); issue, revoke, list certificates of the CA
   crl     sign and write a CRL
   audit   verify the audit log's hash chain (medsign audit verify)
+  app     register a hospital system with the signing service (medsign app create …)
+  signer  add a signer with a server-held key, unlock a locked key
+  sign    sign a file through a running server's signing API
   cms     make a CMS / PKCS#7 signature (medsign cms sign …)
   gm      SM2 / SM3 / SM4 operations
   help    show this help
@@ -37,6 +41,8 @@ ${INIT_USAGE}
 ${START_USAGE}
 
 ${CA_ADMIN_USAGE}
+
+${SIGN_USAGE}
 
 ${VERIFY_USAGE}
 
@@ -78,6 +84,12 @@ async function run(argv: string[]): Promise<number> {
       return rest[0] === 'show' ? certCommand(rest) : caCertCommand(rest);
     case 'cms':
       return cmsCommand(rest);
+    case 'app':
+      return appCommand(rest);
+    case 'signer':
+      return signerCommand(rest);
+    case 'sign':
+      return signCommand(rest);
     default:
       throw new CliError(`unknown command ${command} (try medsign --help)`);
   }

@@ -28,6 +28,7 @@ import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
 import { StoreCaStore } from './adapters/ca-store.js';
 import type { MedsignConfig, Role } from './config.js';
 import { INTENT_GRACE_MS, recoverInterruptedIssuances, type RecoveredIntent } from './recovery.js';
+import { buildSignServices, type SignServices } from './sign-services.js';
 
 export type { AdminAuth } from './adapters/admin-auth.js';
 export type { MedsignConfig, Role } from './config.js';
@@ -48,6 +49,8 @@ export type Services = {
   store: Store;
   keystore: KeyStore;
   auth: AdminAuth;
+  /** The signing service (applications, signers, signatures): sign-services.ts. */
+  sign: SignServices;
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
@@ -140,12 +143,13 @@ export async function openServices(
         `the database ${redactDb(config.db)} holds no issuing CA; run medsign init --data ${config.dataDir}`,
       );
     }
-    keystore = await openSoftwareKeyStore({
+    const software = await openSoftwareKeyStore({
       records: store.keys,
       kek: kekSource(config),
       audit: keystoreAuditHook(store),
       clock: { now },
     });
+    keystore = software;
     // Before serving: close the issuances a crash left between intent and store (audited).
     const recovered = await recoverInterruptedIssuances(store, {
       now,
@@ -154,14 +158,16 @@ export async function openServices(
     const ca = await buildCaDeps(config, store, keystore, now);
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;
+    const backend = embeddedCaBackend(ca);
     let closed = false;
     return {
       config,
       ca,
-      backend: embeddedCaBackend(ca),
+      backend,
       store,
       keystore: ks,
       auth,
+      sign: buildSignServices({ config, store, ca, backend, keystore: ks, secrets: software, now }),
       health: () => checkHealth(store, ks, now),
       recovered,
       async close() {

@@ -1,0 +1,499 @@
+/**
+ * The signing API of the `sign` role under /api/v1, called by hospital systems: sign, verify, and read the
+ * signature records. Every request is HMAC-SM3 signed by a registered application (docs/integration/auth.md);
+ * the check runs before the body is validated, over the exact body bytes. `Idempotency-Key` on /sign makes a
+ * retried request answer the first one's signature instead of signing twice. Routes translate HTTP to the
+ * @medsign/sign core only; every rule lives there.
+ */
+
+import { DomainError } from '@medsign/errors';
+import { bytesToHex, encodePem, sm3 } from '@medsign/gm';
+import {
+  AUTH_HEADERS,
+  authenticateRequest,
+  bodyDigest,
+  DEFAULT_DOCUMENT_TYPES,
+  IDEMPOTENCY_HEADER,
+  RateLimitedError,
+  signDocument,
+  SIGNATURE_FORMATS,
+  verifyDocument,
+  type AppView,
+  type Operation,
+  type SignatureRecord,
+  type SignRequest,
+  type VerifyRequest,
+} from '@medsign/sign';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Services } from '../services.js';
+import { problemRef } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The exact body bytes (the request signature covers their SM3 digest). */
+    rawBody?: Buffer;
+    /** The application that signed the request. */
+    signApp?: AppView;
+  }
+  interface FastifyContextConfig {
+    /** The application operation a signing-API route needs. */
+    operation?: Operation;
+  }
+}
+
+const errors = {
+  400: problemRef,
+  401: problemRef,
+  403: problemRef,
+  404: problemRef,
+  409: problemRef,
+  413: problemRef,
+  429: problemRef,
+  503: problemRef,
+};
+
+/** OpenAPI security requirement: the four HMAC headers. */
+export const hmacSecurity = [
+  { medsignAppId: [], medsignTimestamp: [], medsignNonce: [], medsignSignature: [] },
+];
+
+/** OpenAPI security schemes of the signing API (added to the document by buildApp). */
+export const hmacSecuritySchemes = {
+  medsignAppId: { type: 'apiKey', in: 'header', name: 'X-Medsign-App-Id' },
+  medsignTimestamp: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Medsign-Timestamp',
+    description: 'Unix seconds',
+  },
+  medsignNonce: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Medsign-Nonce',
+    description: '16–64 of [A-Za-z0-9_-]',
+  },
+  medsignSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Medsign-Signature',
+    description: 'hex HMAC-SM3 over the canonical request (docs/integration/auth.md)',
+  },
+} as const;
+
+const metadataSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Business metadata recorded with the signature (opaque ids only; no patient data).',
+  properties: {
+    system: { type: 'string', maxLength: 128, description: 'the calling system, e.g. HIS' },
+    docType: {
+      type: 'string',
+      maxLength: 128,
+      description: `one of the configured document types (default: ${DEFAULT_DOCUMENT_TYPES.join(', ')})`,
+    },
+    docId: { type: 'string', maxLength: 128 },
+    departmentCode: {
+      type: 'string',
+      maxLength: 128,
+      description: "the hospital system's department code (default: the signer's)",
+    },
+    visitRef: { type: 'string', maxLength: 128, description: 'patient-visit reference, an opaque id' },
+  },
+} as const;
+
+const recordSchema = {
+  type: 'object',
+  required: [
+    'id',
+    'appId',
+    'signer',
+    'certSerial',
+    'format',
+    'digestAlgorithm',
+    'digest',
+    'signature',
+    'createdAt',
+  ],
+  properties: {
+    id: { type: 'string' },
+    appId: { type: 'string' },
+    signer: { type: 'string', description: 'employee number' },
+    caId: { type: 'string' },
+    certSerial: { type: 'string' },
+    format: { type: 'string', enum: [...SIGNATURE_FORMATS] },
+    digestAlgorithm: { type: 'string', enum: ['sm3', 'sha256'] },
+    digest: { type: 'string', description: 'hex digest of the signed data' },
+    signature: { type: 'string', description: 'base64: P1 raw signature (DER) or CMS ContentInfo (DER)' },
+    token: { type: ['string', 'null'], description: 'base64 RFC 3161 TimeStampToken, if time-stamped' },
+    metadata: metadataSchema,
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+function recordView(r: SignatureRecord) {
+  return {
+    id: r.id,
+    appId: r.appId,
+    signer: r.employeeNo,
+    caId: r.caId,
+    certSerial: r.certSerial,
+    format: r.format,
+    digestAlgorithm: r.digestAlgorithm,
+    digest: r.digest,
+    signature: Buffer.from(r.signature).toString('base64'),
+    token: r.token ? Buffer.from(r.token).toString('base64') : null,
+    metadata: r.metadata,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+type SearchQuery = {
+  signer?: string;
+  department?: string;
+  app?: string;
+  docType?: string;
+  docId?: string;
+  from?: string;
+  to?: string;
+  limit: number;
+  offset: number;
+};
+
+function dateOf(text: string | undefined, name: string): Date | undefined {
+  if (text === undefined) return undefined;
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime()))
+    throw new DomainError('REQUEST_INVALID', `${name} must be an ISO-8601 date-time`);
+  return d;
+}
+
+/** `/api/v1/sign`, `/api/v1/verify`, `/api/v1/signatures*` (role `sign`). */
+export function signRoutes(services: Services): FastifyPluginAsync {
+  const sign = services.sign;
+  return async (app) => {
+    // The body is kept as received: the request signature covers its SM3 digest.
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      const raw = body as Buffer;
+      request.rawBody = raw;
+      if (raw.length === 0) return done(null, undefined);
+      try {
+        done(null, JSON.parse(raw.toString('utf8')));
+      } catch {
+        done(
+          Object.assign(new SyntaxError('the body is not valid JSON'), {
+            statusCode: 400,
+            code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+          }),
+        );
+      }
+    });
+
+    app.addHook('preValidation', async (request, reply) => {
+      const operation = request.routeOptions.config.operation;
+      if (!operation) return;
+      try {
+        request.signApp = await authenticateRequest(
+          {
+            appId: header(request, AUTH_HEADERS.appId),
+            timestamp: header(request, AUTH_HEADERS.timestamp),
+            nonce: header(request, AUTH_HEADERS.nonce),
+            signature: header(request, AUTH_HEADERS.signature),
+            method: request.method,
+            path: request.url,
+            bodyDigest: bodyDigest(request.rawBody),
+            remoteIp: request.ip,
+            operation,
+          },
+          { ...sign.deps, limiter: sign.limiter },
+        );
+        request.caller = { actor: `app:${request.signApp.id}`, roles: [], token: '' };
+      } catch (e) {
+        if (e instanceof RateLimitedError) reply.header('retry-after', String(e.retryAfterSeconds));
+        throw e;
+      }
+    });
+
+    const appOf = (request: FastifyRequest): AppView => {
+      if (!request.signApp) throw new DomainError('APP_AUTH_REQUIRED');
+      return request.signApp;
+    };
+
+    app.post<{ Body: SignRequest }>(
+      '/sign',
+      {
+        config: { operation: 'sign' },
+        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) + 64 * 1024,
+        schema: {
+          tags: ['signing'],
+          summary:
+            "Sign a document with a signer's server-held key (P1 or PKCS#7/CMS), optionally time-stamped",
+          description:
+            "The PIN is the signer's intent for this one request. Send `Idempotency-Key` to make retries safe: the same key with the same body answers the first signature; with another body it is SIGN_IDEMPOTENCY_CONFLICT.",
+          security: hmacSecurity,
+          headers: {
+            type: 'object',
+            properties: { 'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } },
+          },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['signer', 'pin'],
+            properties: {
+              signer: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 32,
+                description: "the signer's employee number",
+              },
+              pin: { type: 'string', minLength: 1, maxLength: 64 },
+              data: { type: 'string', description: 'the data, base64' },
+              digest: {
+                type: 'string',
+                maxLength: 128,
+                description: 'or its digest, hex (p7-detached only)',
+              },
+              digestAlgorithm: {
+                type: 'string',
+                enum: ['sm3', 'sha256'],
+                description: 'of digest (default sm3)',
+              },
+              format: { type: 'string', enum: [...SIGNATURE_FORMATS], default: 'p7-detached' },
+              oids: {
+                type: 'string',
+                enum: ['rfc5652', 'gm'],
+                description: 'CMS object identifiers (GM/T 0010: SM2 only)',
+              },
+              timestamp: { type: 'boolean', description: 'add an RFC 3161 signature time-stamp' },
+              metadata: metadataSchema,
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              required: ['id', 'signature', 'certificate'],
+              properties: {
+                id: { type: 'string', description: 'signature record id' },
+                format: { type: 'string' },
+                signature: { type: 'string', description: 'base64' },
+                certificate: { type: 'string', description: "the signer's certificate, PEM" },
+                certSerial: { type: 'string' },
+                token: {
+                  type: ['string', 'null'],
+                  description: 'base64 TimeStampToken (also inside a P7 signature)',
+                },
+                digestAlgorithm: { type: 'string' },
+                digest: { type: 'string' },
+                createdAt: { type: 'string', format: 'date-time' },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const key = header(request, IDEMPOTENCY_HEADER);
+        const result = await signDocument(
+          request.body,
+          {
+            appId: appOf(request).id,
+            ...(key
+              ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
+              : {}),
+          },
+          sign.deps,
+        );
+        const r = result.record;
+        if (result.replayed) reply.header('idempotent-replayed', 'true');
+        request.log.info({ signature: r.id, format: r.format, replayed: result.replayed }, 'signed');
+        return {
+          id: r.id,
+          format: r.format,
+          signature: Buffer.from(r.signature).toString('base64'),
+          certificate: encodePem('CERTIFICATE', result.certificate.der),
+          certSerial: r.certSerial,
+          token: r.token ? Buffer.from(r.token).toString('base64') : null,
+          digestAlgorithm: r.digestAlgorithm,
+          digest: r.digest,
+          createdAt: r.createdAt.toISOString(),
+        };
+      },
+    );
+
+    const aspect = {
+      type: 'object',
+      properties: { ok: { type: 'boolean' }, detail: { type: 'string' } },
+    } as const;
+    app.post<{ Body: VerifyRequest }>(
+      '/verify',
+      {
+        config: { operation: 'verify' },
+        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) * 2 + 64 * 1024,
+        schema: {
+          tags: ['signing'],
+          summary: 'Verify a P1 signature (with its certificate) or a PKCS#7/CMS signature against our roots',
+          security: hmacSecurity,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['signature'],
+            properties: {
+              data: { type: 'string', description: 'base64 (needed for P1 and detached P7)' },
+              signature: {
+                type: 'string',
+                minLength: 1,
+                description: 'base64: P1 raw signature, or CMS DER/PEM',
+              },
+              certificate: {
+                type: 'string',
+                description: 'P1 only: the signer certificate, PEM or base64 DER',
+              },
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              required: [
+                'valid',
+                'format',
+                'signature',
+                'dataIntegrity',
+                'chain',
+                'certificateStatus',
+                'errors',
+              ],
+              properties: {
+                valid: { type: 'boolean' },
+                format: { type: 'string', enum: ['p1', 'p7'] },
+                signer: {
+                  type: 'object',
+                  properties: {
+                    subject: { type: 'string' },
+                    issuer: { type: 'string' },
+                    serial: { type: 'string' },
+                    notBefore: { type: 'string' },
+                    notAfter: { type: 'string' },
+                  },
+                },
+                signature: aspect,
+                dataIntegrity: aspect,
+                chain: aspect,
+                certificateStatus: {
+                  type: 'object',
+                  properties: {
+                    ok: { type: 'boolean' },
+                    status: { type: 'string' },
+                    detail: { type: 'string' },
+                  },
+                },
+                timestamp: {
+                  type: 'object',
+                  properties: {
+                    ok: { type: 'boolean' },
+                    time: { type: 'string' },
+                    detail: { type: 'string' },
+                  },
+                },
+                checks: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      check: { type: 'string' },
+                      ok: { type: 'boolean' },
+                      detail: { type: 'string' },
+                      subject: { type: 'string' },
+                    },
+                  },
+                },
+                errors: { type: 'array', items: { type: 'string' } },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request) => verifyDocument(request.body, sign.verify),
+    );
+
+    app.get<{ Querystring: SearchQuery }>(
+      '/signatures',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary: 'Search signature records (newest first)',
+          security: hmacSecurity,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              signer: { type: 'string', maxLength: 32, description: 'employee number' },
+              department: { type: 'string', maxLength: 128, description: 'department code' },
+              app: { type: 'string', maxLength: 64, description: 'application id' },
+              docType: { type: 'string', maxLength: 128 },
+              docId: { type: 'string', maxLength: 128 },
+              from: { type: 'string', format: 'date-time', description: 'created at or after' },
+              to: { type: 'string', format: 'date-time', description: 'created before' },
+              limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+              offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              required: ['total', 'items'],
+              properties: { total: { type: 'integer' }, items: { type: 'array', items: recordSchema } },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request) => {
+        const q = request.query;
+        const from = dateOf(q.from, 'from');
+        const to = dateOf(q.to, 'to');
+        const page = await sign.deps.store.searchSignatures({
+          ...(q.signer !== undefined ? { employeeNo: q.signer } : {}),
+          ...(q.department !== undefined ? { departmentCode: q.department } : {}),
+          ...(q.app !== undefined ? { appId: q.app } : {}),
+          ...(q.docType !== undefined ? { docType: q.docType } : {}),
+          ...(q.docId !== undefined ? { docId: q.docId } : {}),
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+          limit: q.limit,
+          offset: q.offset,
+        });
+        return { total: page.total, items: page.items.map(recordView) };
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/signatures/:id',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary: 'One signature record',
+          security: hmacSecurity,
+          params: {
+            type: 'object',
+            required: ['id'],
+            properties: { id: { type: 'string', maxLength: 64 } },
+          },
+          response: { 200: recordSchema, ...errors },
+        },
+      },
+      async (request) => {
+        const r = await sign.deps.store.getSignature(request.params.id);
+        if (!r) throw new DomainError('SIGN_SIGNATURE_NOT_FOUND', `no signature ${request.params.id}`);
+        return recordView(r);
+      },
+    );
+  };
+}
