@@ -48,6 +48,10 @@ export function signStoreOf(store: Store): SignStore {
     recordWrongPin: (id, max, now) => s.recordWrongPin(id, max, now) as Promise<SignerRecord>,
     clearWrongPins: (id, now) => s.clearWrongPins(id, now),
     unlockSigner: (id, now) => s.unlockSigner(id, now),
+    insertAuthorisation: (a) => s.insertAuthorisation(a),
+    getAuthorisation: (id) => s.getAuthorisation(id),
+    listAuthorisations: (signerId, limit) => s.listAuthorisations(signerId, limit),
+    revokeAuthorisation: (id, now) => s.revokeAuthorisation(id, now),
     insertSignature: (r) => s.insertSignature(r),
     getSignature: async (id) => (await s.getSignature(id)) as SignatureRecord | undefined,
     findSignatureByIdempotencyKey: async (appId, key) =>

@@ -338,6 +338,42 @@ describe('signing API over HTTP', () => {
     );
   });
 
+  test('signing authorisation over HTTP: grant, sign without PIN, revoke', async () => {
+    await assert.rejects(
+      client.sign({ signer: 'D001', data: rx }),
+      (e: MedsignApiError) => e.status === 403 && e.code === 'SIGN_INTENT_REQUIRED',
+    );
+    await assert.rejects(
+      client.authorise({ signer: 'D001', pin: '123456', durationMinutes: 10 }),
+      (e: MedsignApiError) => e.status === 400 && e.code === 'SIGN_AUTHORISATION_INVALID',
+    );
+    const a = await client.authorise({ signer: 'D001', pin: '123456', durationMinutes: 480 });
+    assert.deepEqual(a.apps, [his.id]);
+    assert.ok(new Date(a.expiresAt).getTime() - Date.now() > 7 * 3_600_000);
+    const r = await client.sign({ signer: 'D001', data: rx, metadata: { docType: 'nursing-record' } });
+    assert.ok((await client.verify({ data: rx, signature: r.signature })).valid);
+    const revoked = await client.revokeAuthorisation(a.id);
+    assert.ok(revoked.revokedAt);
+    await assert.rejects(
+      client.sign({ signer: 'D001', data: rx }),
+      (e: MedsignApiError) => e.status === 403 && e.code === 'SIGN_AUTHORISATION_EXPIRED',
+    );
+    assert.ok((await services.store.audit.verify()).ok);
+    const actions = (await services.store.audit.list({ limit: 10_000 })).map((e) => e.action);
+    for (const a of [
+      'app.create',
+      'signer.enrol',
+      'signer.pin-wrong',
+      'signer.locked',
+      'signer.authorise',
+      'signer.authorisation-revoke',
+      'sign.signature',
+      'key.sign',
+    ])
+      assert.ok(actions.includes(a), `audit has ${a}`);
+    assert.doesNotMatch(JSON.stringify(await services.store.audit.list({ limit: 10_000 })), /123456|246810/);
+  });
+
   test('IP range, operation and rate limit of an application', async () => {
     const far = await createApp(
       { name: 'PACS', systemType: 'PACS', ipRanges: ['10.0.0.0/8'] },
@@ -374,6 +410,12 @@ describe('signing API over HTTP', () => {
       c.verify({ signature: p7.signature }),
       (e: MedsignApiError) => e.status === 429 && e.code === 'APP_RATE_LIMITED',
     );
+    const limited = await raw('/api/v1/verify', JSON.stringify({ signature: p7.signature }), {
+      appId: verifier.app.id,
+      secret: verifier.secret,
+    });
+    assert.equal(limited.status, 429);
+    assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
   });
 
   test('RSA and ECDSA signers: P7 verifies with openssl cms -verify, P1 with openssl dgst', async () => {

@@ -196,6 +196,25 @@ export const ERROR_CODES = {
     meaning: 'The signing key is locked after too many wrong PINs; an administrator must unlock it.',
   },
   SIGN_SIGNER_NOT_LOCKED: { kind: 'conflict', meaning: 'The signing key is not locked.' },
+  SIGN_INTENT_REQUIRED: {
+    kind: 'forbidden',
+    meaning:
+      "Neither the signer's PIN nor a signing authorisation for this application: the signer's intent is not shown.",
+  },
+  SIGN_AUTHORISATION_EXPIRED: {
+    kind: 'forbidden',
+    meaning:
+      "The signer's authorisation for this application has expired or was revoked; sign with the PIN or grant a new one.",
+  },
+  SIGN_AUTHORISATION_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'A signing authorisation must last 1 hour to 60 days and name registered applications (at most 16).',
+  },
+  SIGN_AUTHORISATION_NOT_FOUND: {
+    kind: 'notFound',
+    meaning: 'No signing authorisation with this id names the calling application.',
+  },
   SIGN_CERT_REVOKED: { kind: 'forbidden', meaning: 'The signer certificate is revoked: it cannot sign.' },
   SIGN_CERT_ON_HOLD: {
     kind: 'forbidden',

@@ -24,7 +24,8 @@ export type SignatureMetadata = {
 export type SignInput = {
   /** The signer's employee number. */
   signer: string;
-  pin: string;
+  /** The PIN; leave it out to sign under a live signing authorisation granted to this application. */
+  pin?: string;
   /** The data (bytes, or text as UTF-8) — or `digest`. */
   data?: Uint8Array | string;
   /** hex digest of the data (p7-detached only). */
@@ -49,6 +50,24 @@ export type SignResponse = {
   digestAlgorithm: string;
   digest: string;
   createdAt: string;
+};
+
+export type AuthorisationInput = {
+  signer: string;
+  pin: string;
+  /** 60 (1 hour) to 86 400 (60 days). */
+  durationMinutes: number;
+  /** Applications that may sign with it (default: this one). */
+  apps?: string[];
+};
+
+export type Authorisation = {
+  id: string;
+  signer: string;
+  apps: string[];
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
 };
 
 export type VerifyInput = {
@@ -185,6 +204,16 @@ export class MedsignClient {
     const { data, ...rest } = input;
     const body = { ...rest, ...(data !== undefined ? { data: toBase64(data, 'utf8') } : {}) };
     return this.#call<SignResponse>('POST', '/api/v1/sign', body, opts.idempotencyKey ?? crypto.randomUUID());
+  }
+
+  /** The signer grants a time-boxed signing authorisation (with the PIN, once). */
+  authorise(input: AuthorisationInput): Promise<Authorisation> {
+    return this.#call<Authorisation>('POST', '/api/v1/authorisations', input);
+  }
+
+  /** Revokes a signing authorisation that names this application. */
+  revokeAuthorisation(id: string): Promise<Authorisation> {
+    return this.#call<Authorisation>('DELETE', `/api/v1/authorisations/${encodeURIComponent(id)}`);
   }
 
   /** Verifies a P1 (with `certificate`) or P7 signature. */

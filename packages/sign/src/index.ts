@@ -9,4 +9,5 @@ export * from './ports.js';
 export * from './auth.js';
 export * from './apps.js';
 export * from './signers.js';
+export * from './authorisations.js';
 export * from './signing.js';

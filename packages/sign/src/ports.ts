@@ -118,6 +118,21 @@ export type SignerRecord = {
   updatedAt: Date;
 };
 
+/**
+ * A time-boxed signing authorisation: the signer, with the PIN once, lets the named applications sign for
+ * them without a PIN until `expiresAt` (or until revoked).
+ */
+export type AuthorisationRecord = {
+  id: string;
+  signerId: string;
+  appIds: string[];
+  /** The application through which the signer granted it. */
+  grantedVia: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+};
+
 export const SIGNATURE_FORMATS = ['p1', 'p7-detached', 'p7-attached'] as const;
 export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
 export type DigestAlgorithm = 'sm3' | 'sha256';
@@ -188,6 +203,13 @@ export interface SignStore {
   clearWrongPins(id: string, now: Date): Promise<void>;
   /** Clears the lock and the counter; false when the signer was not locked. */
   unlockSigner(id: string, now: Date): Promise<boolean>;
+
+  insertAuthorisation(a: AuthorisationRecord): Promise<void>;
+  getAuthorisation(id: string): Promise<AuthorisationRecord | undefined>;
+  /** A signer's authorisations (revoked ones too), latest expiry first (at most `limit`). */
+  listAuthorisations(signerId: string, limit: number): Promise<AuthorisationRecord[]>;
+  /** Sets revokedAt; false when it was already revoked. */
+  revokeAuthorisation(id: string, now: Date): Promise<boolean>;
 
   /** False when (appId, idempotencyKey) is taken; the record is then not written. */
   insertSignature(record: SignatureRecord): Promise<boolean>;

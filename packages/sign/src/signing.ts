@@ -22,6 +22,7 @@ import {
   type Check,
   type SignatureAlgorithmName,
 } from '@medsign/pki';
+import { usableAuthorisation } from './authorisations.js';
 import { checkSignerPin, findSigner, type SignerDeps } from './signers.js';
 import {
   SIGNATURE_FORMATS,
@@ -64,7 +65,8 @@ export type SigningDeps = SignerDeps & {
 export type SignRequest = {
   /** The signer's employee number. */
   signer: string;
-  pin: string;
+  /** The signer's PIN; without it, a live signing authorisation for the calling application is needed. */
+  pin?: string;
   /** The data, base64 — or its digest. */
   data?: string;
   /** hex digest of the data (p7-detached only). */
@@ -201,7 +203,13 @@ export async function signDocument(
   if (signer.locked) throw new DomainError('SIGN_SIGNER_LOCKED');
   const cert = ParsedCertificate.parse(signer.certificate);
   await checkCertificate(signer, cert, deps.clock.now(), deps.status);
-  await checkSignerPin(signer, req.pin, `app:${ctx.appId}`, deps);
+  let intent: string;
+  if (req.pin !== undefined) {
+    await checkSignerPin(signer, req.pin, `app:${ctx.appId}`, deps);
+    intent = 'pin';
+  } else {
+    intent = `authorisation:${(await usableAuthorisation(signer, ctx.appId, deps)).id}`;
+  }
 
   const hash = hashOf(cert);
   if (p.digestAlgorithm && p.digestAlgorithm !== hash)
@@ -274,7 +282,7 @@ export async function signDocument(
       employeeNo: signer.employeeNo,
       format: p.format,
       digest: record.digest,
-      intent: 'pin',
+      intent,
       ...(p.metadata.docType ? { docType: p.metadata.docType } : {}),
       ...(p.metadata.docId ? { docId: p.metadata.docId } : {}),
       timestamped: token !== null,

@@ -14,6 +14,8 @@ import {
   canonicalRequest,
   createApp,
   enrolSigner,
+  grantAuthorisation,
+  revokeAuthorisation,
   ipAllowed,
   RateLimiter,
   signDocument,
@@ -342,6 +344,53 @@ describe('signers, signing and verification (SM2)', () => {
     assert.equal(w.events.at(-1)!.action, 'signer.unlock');
     await rejects(unlockSigner('D005', 'admin:sec', w.deps), 'SIGN_SIGNER_NOT_LOCKED');
     await signDocument({ ...req, pin: '654321' }, ctx, w.deps);
+  });
+
+  test('signing authorisations: grant with the PIN, use without it, expiry, revocation, other apps', async () => {
+    await enrolSigner(
+      { name: '赵六', employeeNo: 'N001', departmentCode: '0201', pin: '135790' },
+      'op',
+      w.deps,
+    );
+    const { app } = await createApp({ name: 'Nursing', systemType: 'nursing' }, 'op', w.deps);
+    const noPin = base({ signer: 'N001', pin: undefined });
+    await rejects(signDocument(noPin, { appId: app.id }, w.deps), 'SIGN_INTENT_REQUIRED');
+    await rejects(
+      grantAuthorisation({ signer: 'N001', pin: '135790', durationMinutes: 30 }, app.id, w.deps),
+      'SIGN_AUTHORISATION_INVALID',
+    );
+    await rejects(
+      grantAuthorisation(
+        { signer: 'N001', pin: '135790', durationMinutes: 120, apps: ['app_nope'] },
+        app.id,
+        w.deps,
+      ),
+      'SIGN_AUTHORISATION_INVALID',
+    );
+    await rejects(
+      grantAuthorisation({ signer: 'N001', pin: '000000', durationMinutes: 120 }, app.id, w.deps),
+      'SIGN_PIN_WRONG',
+    );
+    const grant = await grantAuthorisation(
+      { signer: 'N001', pin: '135790', durationMinutes: 120 },
+      app.id,
+      w.deps,
+    );
+    assert.equal(w.events.at(-1)!.action, 'signer.authorise');
+    const r = await signDocument(noPin, { appId: app.id }, w.deps);
+    assert.equal(w.events.at(-1)!.detail!.intent, `authorisation:${grant.id}`);
+    assert.ok(r.record.id);
+    // Another application is not named in it.
+    await rejects(signDocument(noPin, { appId: 'app_his' }, w.deps), 'SIGN_INTENT_REQUIRED');
+    await rejects(revokeAuthorisation(grant.id, 'app_his', w.deps), 'SIGN_AUTHORISATION_NOT_FOUND');
+    // Expiry.
+    w.setNow(new Date(Date.now() + 3 * 3_600_000));
+    await rejects(signDocument(noPin, { appId: app.id }, w.deps), 'SIGN_AUTHORISATION_EXPIRED');
+    w.setNow(new Date());
+    // Revocation.
+    await revokeAuthorisation(grant.id, app.id, w.deps);
+    assert.equal(w.events.at(-1)!.action, 'signer.authorisation-revoke');
+    await rejects(signDocument(noPin, { appId: app.id }, w.deps), 'SIGN_AUTHORISATION_EXPIRED');
   });
 
   test('timestamp: true embeds an RFC 3161 token over the signature value (P7) / returns it (P1)', async () => {

@@ -53,6 +53,7 @@ export {
   SigningRepository,
   type SignAppRecord,
   type SignerRow,
+  type SignAuthorisationRow,
   type SignatureRow,
   type SignatureSearch,
 } from './repositories/signing.js';

@@ -233,7 +233,8 @@ function accounts(): Migration {
 
 /**
  * 0007: the signing service — registered applications (secret sealed, never in clear), their recent nonces
- * (replay protection), signers (server-held key id, certificate, scrypt PIN hash, lockout) and the
+ * (replay protection), signers (server-held key id, certificate, scrypt PIN hash, lockout), their time-boxed
+ * signing authorisations and the
  * append-only signature records (the database refuses UPDATE and DELETE on them, as on the audit log).
  */
 function signing(dialect: DialectName): Migration {
@@ -290,6 +291,23 @@ function signing(dialect: DialectName): Migration {
         .addCheckConstraint('signers_failed_ck', sql`failed_pins >= 0`)
         .execute();
       await db.schema.createIndex('signers_department_ix').on('signers').column('department_code').execute();
+
+      await db.schema
+        .createTable('sign_authorisations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('signer_id', 'text', (c) => c.notNull().references('signers.id'))
+        // JSON array of application ids allowed to sign with it.
+        .addColumn('app_ids', 'text', (c) => c.notNull())
+        .addColumn('granted_via', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('sign_authorisations_signer_ix')
+        .on('sign_authorisations')
+        .columns(['signer_id', 'expires_at'])
+        .execute();
 
       await db.schema
         .createTable('signatures')
@@ -352,7 +370,7 @@ function signing(dialect: DialectName): Migration {
       }
     },
     async down(db: AnyDb) {
-      for (const table of ['signatures', 'signers', 'sign_nonces', 'sign_apps'])
+      for (const table of ['signatures', 'sign_authorisations', 'signers', 'sign_nonces', 'sign_apps'])
         await db.schema.dropTable(table).execute();
       if (dialect === 'postgres') await sql.raw('drop function medsign_signatures_append_only()').execute(db);
     },

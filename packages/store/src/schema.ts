@@ -150,6 +150,18 @@ export interface SignersTable {
   updated_at: IsoText;
 }
 
+/** `sign_authorisations`: time-boxed signing authorisations of signers for named applications. */
+export interface SignAuthorisationsTable {
+  id: string;
+  signer_id: string;
+  /** JSON array of application ids. */
+  app_ids: string;
+  granted_via: string;
+  created_at: IsoText;
+  expires_at: IsoText;
+  revoked_at: IsoText | null;
+}
+
 /** `signatures`: the append-only signature records. */
 export interface SignaturesTable {
   id: string;
@@ -187,5 +199,6 @@ export interface Schema {
   sign_apps: SignAppsTable;
   sign_nonces: SignNoncesTable;
   signers: SignersTable;
+  sign_authorisations: SignAuthorisationsTable;
   signatures: SignaturesTable;
 }

@@ -114,6 +114,30 @@ for (const dialect of dialects) {
       assert.equal(after?.failedPins, 0);
     });
 
+    test('authorisations: list newest expiry first, revoke once', async () => {
+      const s = signer('D003');
+      await store.signing.insertSigner(s);
+      const mk = (id: string, hours: number) => ({
+        id,
+        signerId: s.id,
+        appIds: ['app_1'],
+        grantedVia: 'app_1',
+        createdAt: t0,
+        expiresAt: new Date(t0.getTime() + hours * 3_600_000),
+        revokedAt: null,
+      });
+      await store.signing.insertAuthorisation(mk('a1', 1));
+      await store.signing.insertAuthorisation(mk('a2', 8));
+      assert.deepEqual((await store.signing.getAuthorisation('a1'))?.appIds, ['app_1']);
+      assert.deepEqual(
+        (await store.signing.listAuthorisations(s.id, 10)).map((a) => a.id),
+        ['a2', 'a1'],
+      );
+      assert.equal(await store.signing.revokeAuthorisation('a2', t0), true);
+      assert.equal(await store.signing.revokeAuthorisation('a2', t0), false);
+      assert.deepEqual((await store.signing.getAuthorisation('a2'))?.revokedAt, t0);
+    });
+
     test('signatures: idempotency key unique per app, search, append-only', async () => {
       await store.signing.insertApp(app('app_2'));
       const s = signer('D002');

@@ -1,6 +1,6 @@
 /**
- * The signing API of the `sign` role under /api/v1, called by hospital systems: sign, verify, and read the
- * signature records. Every request is HMAC-SM3 signed by a registered application (docs/integration/auth.md);
+ * The signing API of the `sign` role under /api/v1, called by hospital systems: sign, verify, read the
+ * signature records, and grant/revoke time-boxed signing authorisations. Every request is HMAC-SM3 signed by a registered application (docs/integration/auth.md);
  * the check runs before the body is validated, over the exact body bytes. `Idempotency-Key` on /sign makes a
  * retried request answer the first one's signature instead of signing twice. Routes translate HTTP to the
  * @medsign/sign core only; every rule lives there.
@@ -11,6 +11,11 @@ import { bytesToHex, encodePem, sm3 } from '@medsign/gm';
 import {
   AUTH_HEADERS,
   authenticateRequest,
+  AUTHORISATION_MINUTES,
+  grantAuthorisation,
+  revokeAuthorisation,
+  type AuthorisationRecord,
+  type GrantRequest,
   bodyDigest,
   DEFAULT_DOCUMENT_TYPES,
   IDEMPOTENCY_HEADER,
@@ -172,7 +177,7 @@ function dateOf(text: string | undefined, name: string): Date | undefined {
   return d;
 }
 
-/** `/api/v1/sign`, `/api/v1/verify`, `/api/v1/signatures*` (role `sign`). */
+/** `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/signatures*` (role `sign`). */
 export function signRoutes(services: Services): FastifyPluginAsync {
   const sign = services.sign;
   return async (app) => {
@@ -243,7 +248,7 @@ export function signRoutes(services: Services): FastifyPluginAsync {
           body: {
             type: 'object',
             additionalProperties: false,
-            required: ['signer', 'pin'],
+            required: ['signer'],
             properties: {
               signer: {
                 type: 'string',
@@ -251,7 +256,13 @@ export function signRoutes(services: Services): FastifyPluginAsync {
                 maxLength: 32,
                 description: "the signer's employee number",
               },
-              pin: { type: 'string', minLength: 1, maxLength: 64 },
+              pin: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 64,
+                description:
+                  'the signer PIN; leave it out to sign under a live signing authorisation for this application',
+              },
               data: { type: 'string', description: 'the data, base64' },
               digest: {
                 type: 'string',
@@ -322,6 +333,75 @@ export function signRoutes(services: Services): FastifyPluginAsync {
           digest: r.digest,
           createdAt: r.createdAt.toISOString(),
         };
+      },
+    );
+
+    const authorisationSchema = {
+      type: 'object',
+      required: ['id', 'signer', 'apps', 'createdAt', 'expiresAt'],
+      properties: {
+        id: { type: 'string' },
+        signer: { type: 'string', description: 'employee number' },
+        apps: { type: 'array', items: { type: 'string' } },
+        createdAt: { type: 'string', format: 'date-time' },
+        expiresAt: { type: 'string', format: 'date-time' },
+        revokedAt: { type: ['string', 'null'], format: 'date-time' },
+      },
+    } as const;
+    const authorisationView = (a: AuthorisationRecord, employeeNo: string) => ({
+      id: a.id,
+      signer: employeeNo,
+      apps: a.appIds,
+      createdAt: a.createdAt.toISOString(),
+      expiresAt: a.expiresAt.toISOString(),
+      revokedAt: a.revokedAt ? a.revokedAt.toISOString() : null,
+    });
+
+    app.post<{ Body: GrantRequest }>(
+      '/authorisations',
+      {
+        config: { operation: 'sign' },
+        schema: {
+          tags: ['signing'],
+          summary: 'Grant a time-boxed signing authorisation (the signer enters the PIN once)',
+          description: `For ${AUTHORISATION_MINUTES.min} minutes to ${AUTHORISATION_MINUTES.max / 1440} days, the named applications (default: the caller) may sign for the signer without a PIN. Revocable; granting, use and revocation are audited.`,
+          security: hmacSecurity,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['signer', 'pin', 'durationMinutes'],
+            properties: {
+              signer: { type: 'string', minLength: 1, maxLength: 32 },
+              pin: { type: 'string', minLength: 1, maxLength: 64 },
+              durationMinutes: { type: 'integer' },
+              apps: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 16 },
+            },
+          },
+          response: { 201: authorisationSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const a = await grantAuthorisation(request.body, appOf(request).id, sign.deps);
+        return reply.code(201).send(authorisationView(a, request.body.signer));
+      },
+    );
+
+    app.delete<{ Params: { id: string } }>(
+      '/authorisations/:id',
+      {
+        config: { operation: 'sign' },
+        schema: {
+          tags: ['signing'],
+          summary: 'Revoke a signing authorisation that names the calling application',
+          security: hmacSecurity,
+          params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+          response: { 200: authorisationSchema, ...errors },
+        },
+      },
+      async (request) => {
+        const a = await revokeAuthorisation(request.params.id, appOf(request).id, sign.deps);
+        const signer = await sign.deps.store.getSigner(a.signerId);
+        return authorisationView(a, signer?.employeeNo ?? '');
       },
     );
 

@@ -10,6 +10,7 @@ import { ParsedCertificate, PrivateKey, signTimeStampToken, type KeyType } from 
 import { issueTestCertificate, makeHierarchy, type TestHierarchy } from '@medsign/testkit';
 import type {
   AppDeps,
+  AuthorisationRecord,
   AppRecord,
   AuditEvent,
   CertificateStatus,
@@ -26,6 +27,28 @@ export class MemorySignStore implements SignStore {
   nonces = new Map<string, Date>();
   signers = new Map<string, SignerRecord>();
   signatures: SignatureRecord[] = [];
+  authorisations = new Map<string, AuthorisationRecord>();
+
+  async insertAuthorisation(a: AuthorisationRecord) {
+    this.authorisations.set(a.id, { ...a });
+  }
+  async getAuthorisation(id: string) {
+    const a = this.authorisations.get(id);
+    return a && { ...a };
+  }
+  async listAuthorisations(signerId: string, limit: number) {
+    return [...this.authorisations.values()]
+      .filter((a) => a.signerId === signerId)
+      .sort((a, b) => b.expiresAt.getTime() - a.expiresAt.getTime())
+      .slice(0, limit)
+      .map((a) => ({ ...a }));
+  }
+  async revokeAuthorisation(id: string, now: Date) {
+    const a = this.authorisations.get(id);
+    if (!a || a.revokedAt) return false;
+    a.revokedAt = now;
+    return true;
+  }
 
   async insertApp(app: AppRecord) {
     this.apps.set(app.id, structuredClone(app));

@@ -1,6 +1,6 @@
 import { fromDbBytes, fromIso, toDbBytes, toIso } from '../codec.js';
 import { isUniqueViolation, type Database } from '../database.js';
-import type { SignAppsTable, SignaturesTable, SignersTable } from '../schema.js';
+import type { SignAppsTable, SignAuthorisationsTable, SignaturesTable, SignersTable } from '../schema.js';
 
 /** A registered application; `sealedSecret` is the secret as the server's SecretBox sealed it. */
 export interface SignAppRecord {
@@ -32,6 +32,17 @@ export interface SignerRow {
   locked: boolean;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A time-boxed signing authorisation. */
+export interface SignAuthorisationRow {
+  id: string;
+  signerId: string;
+  appIds: string[];
+  grantedVia: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
 }
 
 /** One signature record (append-only). */
@@ -213,6 +224,53 @@ export class SigningRepository {
     return r.numUpdatedRows > 0n;
   }
 
+  async insertAuthorisation(a: SignAuthorisationRow): Promise<void> {
+    await this.#database.db
+      .insertInto('sign_authorisations')
+      .values({
+        id: a.id,
+        signer_id: a.signerId,
+        app_ids: JSON.stringify(a.appIds),
+        granted_via: a.grantedVia,
+        created_at: toIso(a.createdAt),
+        expires_at: toIso(a.expiresAt),
+        revoked_at: a.revokedAt ? toIso(a.revokedAt) : null,
+      })
+      .execute();
+  }
+
+  async getAuthorisation(id: string): Promise<SignAuthorisationRow | undefined> {
+    const row = await this.#database.db
+      .selectFrom('sign_authorisations')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toAuthorisation(row);
+  }
+
+  /** A signer's authorisations (revoked ones too), latest expiry first. */
+  async listAuthorisations(signerId: string, limit: number): Promise<SignAuthorisationRow[]> {
+    const rows = await this.#database.db
+      .selectFrom('sign_authorisations')
+      .selectAll()
+      .where('signer_id', '=', signerId)
+      .orderBy('expires_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toAuthorisation);
+  }
+
+  /** Revokes; false when it was already revoked (or does not exist). */
+  async revokeAuthorisation(id: string, now: Date): Promise<boolean> {
+    const r = await this.#database.db
+      .updateTable('sign_authorisations')
+      .set({ revoked_at: toIso(now) })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
   /** Inserts a record; false when (appId, idempotencyKey) is taken (nothing is written then). */
   async insertSignature(r: SignatureRow): Promise<boolean> {
     try {
@@ -319,6 +377,18 @@ function toSigner(row: SignersTable): SignerRow {
     locked: Number(row.locked) === 1,
     createdAt: fromIso(row.created_at),
     updatedAt: fromIso(row.updated_at),
+  };
+}
+
+function toAuthorisation(row: SignAuthorisationsTable): SignAuthorisationRow {
+  return {
+    id: row.id,
+    signerId: row.signer_id,
+    appIds: JSON.parse(row.app_ids) as string[],
+    grantedVia: row.granted_via,
+    createdAt: fromIso(row.created_at),
+    expiresAt: fromIso(row.expires_at),
+    revokedAt: row.revoked_at === null ? null : fromIso(row.revoked_at),
   };
 }
 
