@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bodyDigest, signRequest } from '@medsign/sign/auth';
 import { runOpenssl } from '@medsign/testkit';
-import { MedsignApiError, MedsignClient } from '../src/index.js';
+import type { MedsignApiError } from '../src/index.js';
+import { MedsignClient } from '../src/index.js';
 
 const CHECK = {
   digest: 'f1a823aaaaafe40e113c7f04dd72c289faf86252c4a9b57cf1d3c9e12547f9ad',
