@@ -10,7 +10,7 @@ import { bytesToHex, sm3 } from '@medsign/gm';
 import type { MedsignApiError } from '@medsign/sdk';
 import { MedsignClient } from '@medsign/sdk';
 import { AUTH_HEADERS, bodyDigest, createApp, enrolSigner, signRequest } from '@medsign/sign';
-import { runOpenssl, tempDir, type TempDir } from '@medsign/testkit';
+import { peerOrSkip, runOpenssl, tempDir, type TempDir } from '@medsign/testkit';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
 import { initDataDir } from '../src/init.js';
@@ -416,6 +416,40 @@ describe('signing API over HTTP', () => {
     });
     assert.equal(limited.status, 429);
     assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
+  });
+
+  test('SM2 signatures made through the keystore pass the Bouncy Castle peer (cms-verify, sig-verify)', async (t) => {
+    const tmp = tempDir('medsign-sign-bc-');
+    try {
+      const data = join(tmp.path, 'rx.txt');
+      writeFileSync(data, rx);
+      const ca = join(tmp.path, 'ca.pem');
+      writeFileSync(
+        ca,
+        services.ca.cas
+          .flatMap((c) => [c.certificate, ...c.chain])
+          .map((c) => c.toPem())
+          .join(''),
+      );
+      for (const oids of ['rfc5652', 'gm'] as const) {
+        const r = await client.sign({ signer: 'D001', pin: '123456', data: rx, format: 'p7-detached', oids });
+        const file = join(tmp.path, `${oids}.p7s`);
+        writeFileSync(file, Buffer.from(r.signature, 'base64'));
+        const res = peerOrSkip(t, ['cms-verify', file, data, '--ca', ca]);
+        if (!res) return;
+        assert.equal(res.code, 0, res.stdout);
+      }
+      const p1 = await client.sign({ signer: 'D001', pin: '123456', data: rx, format: 'p1' });
+      const cert = join(tmp.path, 'd001.pem');
+      writeFileSync(cert, p1.certificate);
+      const sig = join(tmp.path, 'p1.sig');
+      writeFileSync(sig, Buffer.from(p1.signature, 'base64'));
+      const res = peerOrSkip(t, ['sig-verify', cert, data, sig]);
+      if (!res) return;
+      assert.equal(res.code, 0, res.stdout);
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   test('RSA and ECDSA signers: P7 verifies with openssl cms -verify, P1 with openssl dgst', async () => {
