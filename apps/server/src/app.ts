@@ -23,6 +23,7 @@ import { CrlCache, crlRoutes } from './routes/crl.js';
 import { createMetrics, instrumentRequests, observabilityRoutes } from './routes/observability.js';
 import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
 import { hmacSecuritySchemes, signRoutes } from './routes/sign.js';
+import { signAdminRoutes } from './routes/sign-admin.js';
 import type { Services } from './services.js';
 
 /** Default limit on request bodies: CSRs and applicant data are a few KiB; nothing legitimate nears this. */
@@ -189,6 +190,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       async (api) => {
         await api.register(authRoutes(services));
         await api.register(certificateRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
+        if (roles.has('sign')) await api.register(signAdminRoutes(services));
       },
       { prefix: '/api/v1' },
     );

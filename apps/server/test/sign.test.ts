@@ -25,6 +25,7 @@ describe('signing API over HTTP', () => {
   let base: string;
   let his: { id: string; secret: string };
   let client: MedsignClient;
+  let admin: { username: string; password: string };
 
   const count = async () => (await services.store.signing.searchSignatures({ limit: 1 })).total;
 
@@ -85,6 +86,7 @@ describe('signing API over HTTP', () => {
   before(async () => {
     dir = tempDir('medsign-sign-api-');
     const init = await initDataDir({ dataDir: dir.path, algorithms: ['rsa', 'ecdsa'], env: {} });
+    admin = init.admin!;
     services = await openServices({
       ...init.config,
       sign: { ...init.config.sign, maxDataBytes: 4096, maxPinFailures: 3 },
@@ -372,6 +374,68 @@ describe('signing API over HTTP', () => {
     ])
       assert.ok(actions.includes(a), `audit has ${a}`);
     assert.doesNotMatch(JSON.stringify(await services.store.audit.list({ limit: 10_000 })), /123456|246810/);
+  });
+
+  test('admin API: register an application, enrol a signer, unlock a locked key (bearer, role admin)', async () => {
+    const json = async (path: string, body: unknown, token?: string) => {
+      const r = await fetch(base + path, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+      return { status: r.status, body: (await r.json().catch(() => ({}))) as Record<string, unknown> };
+    };
+    let login = await json('/api/v1/auth/login', admin);
+    const newPassword = 'a much longer admin password';
+    assert.equal(
+      (
+        await json(
+          '/api/v1/auth/password',
+          { oldPassword: admin.password, newPassword },
+          login.body.token as string,
+        )
+      ).status,
+      204,
+    );
+    login = await json('/api/v1/auth/login', { username: admin.username, password: newPassword });
+    const token = login.body.token as string;
+    assert.equal((await json('/api/v1/apps', { name: 'X', systemType: 'HIS' })).status, 401);
+    const created = await json(
+      '/api/v1/apps',
+      { name: 'RIS', systemType: 'RIS', operations: ['sign'] },
+      token,
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.match(created.body.secret as string, /^\S{43}$/);
+    const enrolled = await json(
+      '/api/v1/signers',
+      { name: '周七', employeeNo: 'D077', departmentCode: '0301', pin: '112233', profile: 'nurse' },
+      token,
+    );
+    assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
+    assert.match(enrolled.body.certificate as string, /BEGIN CERTIFICATE/);
+    assert.equal((await json('/api/v1/signers/D077/unlock', {}, token)).body.code, 'SIGN_SIGNER_NOT_LOCKED');
+    const ris = new MedsignClient({
+      url: base,
+      appId: created.body.id as string,
+      appSecret: created.body.secret as string,
+    });
+    for (let i = 0; i < 3; i++) await assert.rejects(ris.sign({ signer: 'D077', pin: '000000', data: rx }));
+    await assert.rejects(
+      ris.sign({ signer: 'D077', pin: '112233', data: rx }),
+      (e: MedsignApiError) => e.code === 'SIGN_SIGNER_LOCKED',
+    );
+    const unlocked = await json('/api/v1/signers/D077/unlock', {}, token);
+    assert.equal(unlocked.status, 200, JSON.stringify(unlocked.body));
+    assert.equal(unlocked.body.locked, false);
+    assert.ok((await ris.sign({ signer: 'D077', pin: '112233', data: rx })).id);
+    const last = (await services.store.audit.list({ limit: 10_000 }))
+      .filter((e) => e.action === 'signer.unlock')
+      .at(-1);
+    assert.equal(last?.actor, admin.username);
   });
 
   test('IP range, operation and rate limit of an application', async () => {
