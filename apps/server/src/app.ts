@@ -195,7 +195,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       { prefix: '/api/v1' },
     );
   }
-  if (roles.has('sign')) await app.register(signRoutes(services), { prefix: '/api/v1' });
+  if (roles.has('sign')) await app.register(signRoutes(services, metrics), { prefix: '/api/v1' });
   if (roles.has('crl')) await app.register(crlRoutes(crlCache));
   if (roles.has('ocsp')) await app.register(ocspRoutes(services, metrics));
   if (roles.has('ca') || roles.has('crl') || roles.has('ocsp'))

@@ -480,6 +480,19 @@ describe('signing API over HTTP', () => {
     });
     assert.equal(limited.status, 429);
     assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(
+      metrics,
+      new RegExp(
+        `medsign_sign_requests_total\\{app="${verifier.app.id}",operation="verify",outcome="APP_RATE_LIMITED"\\} 2`,
+      ),
+    );
+    assert.match(
+      metrics,
+      new RegExp(
+        `medsign_sign_requests_total\\{app="${verifier.app.id}",operation="sign",outcome="APP_OPERATION_FORBIDDEN"\\} 1`,
+      ),
+    );
   });
 
   test('SM2 signatures made through the keystore pass the Bouncy Castle peer (cms-verify, sig-verify)', async (t) => {

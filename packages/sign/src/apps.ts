@@ -197,10 +197,15 @@ export class RateLimitedError extends DomainError {
   }
 }
 
-/** Authenticates one request (see the module comment for the order); returns the application. */
+/**
+ * Authenticates one request (see the module comment for the order); returns the application.
+ * `onAuthenticated` is told the application as soon as the signature has matched, before the IP range,
+ * operation, nonce and rate checks — so refusals can be counted per application.
+ */
 export async function authenticateRequest(
   req: SignedRequest,
   deps: AppDeps & { limiter: RateLimiter },
+  onAuthenticated?: (app: AppView) => void,
 ): Promise<AppView> {
   const { appId, timestamp, nonce, signature } = req;
   if (!appId || !timestamp || !nonce || !signature) throw new DomainError('APP_AUTH_REQUIRED');
@@ -233,6 +238,8 @@ export async function authenticateRequest(
   });
   if (!constantTimeEqual(hexToBytes(expected), hexToBytes(signature.toLowerCase())))
     throw new DomainError('APP_AUTH_FAILED');
+  const view = appView(app);
+  onAuthenticated?.(view);
 
   if (!ipAllowed(req.remoteIp, app.ipRanges))
     throw new DomainError('APP_IP_FORBIDDEN', `address ${req.remoteIp} is not in the registered ranges`);
@@ -243,5 +250,5 @@ export async function authenticateRequest(
     throw new DomainError('APP_REQUEST_REPLAYED');
   const wait = deps.limiter.take(app.id, app.rateLimit, now);
   if (wait > 0) throw new RateLimitedError(wait);
-  return appView(app);
+  return view;
 }

@@ -31,6 +31,7 @@ import {
 } from '@medsign/sign';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
+import type { Metrics } from './observability.js';
 import { problemRef } from './schemas.js';
 
 declare module 'fastify' {
@@ -39,6 +40,8 @@ declare module 'fastify' {
     rawBody?: Buffer;
     /** The application that signed the request. */
     signApp?: AppView;
+    /** The error code a signing-API request was refused with (for the per-application metrics). */
+    signOutcome?: string;
   }
   interface FastifyContextConfig {
     /** The application operation a signing-API route needs. */
@@ -178,9 +181,23 @@ function dateOf(text: string | undefined, name: string): Date | undefined {
 }
 
 /** `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/signatures*` (role `sign`). */
-export function signRoutes(services: Services): FastifyPluginAsync {
+export function signRoutes(services: Services, metrics: Metrics): FastifyPluginAsync {
   const sign = services.sign;
   return async (app) => {
+    // Per-system statistics (who sent what, and what was refused): the outcome is the error code, if any.
+    app.addHook('onError', async (request, _reply, error) => {
+      request.signOutcome = error instanceof DomainError ? error.code : 'REQUEST_INVALID';
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const operation = request.routeOptions.config.operation;
+      if (!operation) return;
+      metrics.signRequests.inc({
+        app: request.signApp?.id ?? 'unauthenticated',
+        operation,
+        outcome: reply.statusCode < 400 ? 'ok' : (request.signOutcome ?? `HTTP_${reply.statusCode}`),
+      });
+    });
+
     // The body is kept as received: the request signature covers its SM3 digest.
     app.removeContentTypeParser('application/json');
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -216,6 +233,7 @@ export function signRoutes(services: Services): FastifyPluginAsync {
             operation,
           },
           { ...sign.deps, limiter: sign.limiter },
+          (authenticated) => (request.signApp = authenticated),
         );
         request.caller = { actor: `app:${request.signApp.id}`, roles: [], token: '' };
       } catch (e) {
