@@ -2,6 +2,7 @@
 // CAs), registered applications, signers with server-held keys, the SDK signing and verifying, records,
 // idempotency, every refusal as problem+json with nothing written, and RSA/ECDSA P7 checked by OpenSSL.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { MedsignClient } from '@medsign/sdk';
 import { AUTH_HEADERS, bodyDigest, createApp, enrolSigner, signRequest } from '@medsign/sign';
 import { peerOrSkip, runOpenssl, tempDir, type TempDir } from '@medsign/testkit';
 import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { initDataDir } from '../src/init.js';
 import { openServices, type Services } from '../src/services.js';
@@ -580,5 +582,65 @@ describe('signing API over HTTP', () => {
     } finally {
       tmp.cleanup();
     }
+  });
+});
+
+const pgUrl = process.env.MEDSIGN_TEST_PG_URL;
+
+async function pgAdmin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: pgUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('signing API on PostgreSQL', { skip: pgUrl ? false : 'MEDSIGN_TEST_PG_URL not set' }, () => {
+  const name = `medsign_sign_${process.pid}_${randomBytes(4).toString('hex')}`;
+  let dir: TempDir;
+  let services: Services | undefined;
+  let app: FastifyInstance | undefined;
+  before(async () => {
+    dir = tempDir('medsign-sign-pg-');
+    await pgAdmin(`create database "${name}"`);
+  });
+  after(async () => {
+    await app?.close();
+    await services?.close();
+    dir?.cleanup();
+    await pgAdmin(`drop database if exists "${name}" with (force)`);
+  });
+
+  test('sign (idempotent), verify, record, wrong-PIN counter', async () => {
+    const u = new URL(pgUrl!);
+    u.pathname = `/${name}`;
+    const init = await initDataDir({ dataDir: dir.path, db: u.toString(), env: {} });
+    services = await openServices(init.config);
+    app = await buildApp(services, { logger: false });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const { app: his, secret } = await createApp(
+      { name: 'HIS', systemType: 'HIS' },
+      'test',
+      services.sign.deps,
+    );
+    await enrolSigner(
+      { name: '张三', employeeNo: 'D001', departmentCode: '0101', pin: '123456' },
+      'test',
+      services.sign.deps,
+    );
+    const client = new MedsignClient({ url: base, appId: his.id, appSecret: secret });
+    const a = await client.sign({ signer: 'D001', pin: '123456', data: rx }, { idempotencyKey: 'pg-1' });
+    const b = await client.sign({ signer: 'D001', pin: '123456', data: rx }, { idempotencyKey: 'pg-1' });
+    assert.equal(a.id, b.id);
+    assert.ok((await client.verify({ data: rx, signature: a.signature })).valid);
+    assert.equal((await client.signatures({ signer: 'D001' })).total, 1);
+    await assert.rejects(
+      client.sign({ signer: 'D001', pin: '654321', data: rx }),
+      (e: MedsignApiError) => e.code === 'SIGN_PIN_WRONG',
+    );
+    assert.equal((await services.store.signing.getSignerByEmployeeNo('D001'))?.failedPins, 1);
   });
 });

@@ -16,7 +16,7 @@ export const SIGN_USAGE = `Signing service:
                      [--operations sign,verify,read] [--ip-ranges 10.1.0.0/16,…] [--rate-limit N] [--json]
                      registers a hospital system; prints its app id and secret ONCE
   medsign signer add --name 张三 --employee-no D001 --department-code 0101 --pin 123456 [--profile doctor]
-                     [--algorithm sm2|rsa|ecdsa]   server-held key + certificate; prints signer id and cert serial
+                     [--algorithm sm2|rsa|ecdsa] [--json]   server-held key + certificate; prints id and cert serial
   medsign signer unlock --employee-no D001          unlocks a key locked by wrong PINs (audited)
   medsign sign --url URL --app-id ID --app-secret S --signer D001 --pin 123456 --in FILE
                [--format p1|p7-detached|p7-attached] [--gm-oids] [--timestamp] [--doc-type prescription
