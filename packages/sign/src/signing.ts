@@ -203,6 +203,13 @@ export async function signDocument(
   if (signer.locked) throw new DomainError('SIGN_SIGNER_LOCKED');
   const cert = ParsedCertificate.parse(signer.certificate);
   await checkCertificate(signer, cert, deps.clock.now(), deps.status);
+  const hash = hashOf(cert);
+  if (p.digestAlgorithm && p.digestAlgorithm !== hash)
+    throw dataInvalid(
+      `this signer's ${cert.publicKey.family} key signs ${hash} digests, not ${p.digestAlgorithm}`,
+    );
+  if (p.gm && cert.publicKey.family !== 'sm2')
+    throw dataInvalid('GM/T 0010 object identifiers need an SM2 signer');
   let intent: string;
   if (req.pin !== undefined) {
     await checkSignerPin(signer, req.pin, `app:${ctx.appId}`, deps);
@@ -211,13 +218,6 @@ export async function signDocument(
     intent = `authorisation:${(await usableAuthorisation(signer, ctx.appId, deps)).id}`;
   }
 
-  const hash = hashOf(cert);
-  if (p.digestAlgorithm && p.digestAlgorithm !== hash)
-    throw dataInvalid(
-      `this signer's ${cert.publicKey.family} key signs ${hash} digests, not ${p.digestAlgorithm}`,
-    );
-  if (p.gm && cert.publicKey.family !== 'sm2')
-    throw dataInvalid('GM/T 0010 object identifiers need an SM2 signer');
   const contentDigest = p.digest ?? hashData(hash, p.data!);
 
   const purpose = `sign ${p.format}${p.metadata.docType ? ` ${p.metadata.docType}` : ''}${p.metadata.docId ? `/${p.metadata.docId}` : ''}`;
