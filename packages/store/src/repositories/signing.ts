@@ -84,6 +84,8 @@ export interface SignatureSearch {
  */
 export class SigningRepository {
   readonly #database: Database;
+  /** When this process last dropped expired nonces (at most once a minute: a write per request is too many). */
+  #lastNoncePurge = 0;
 
   constructor(database: Database) {
     this.#database = database;
@@ -122,13 +124,16 @@ export class SigningRepository {
     return rows.map(toApp);
   }
 
-  /** Records a nonce until `expiresAt` (dropping the application's expired ones); false on a replay. */
+  /**
+   * Records a nonce until `expiresAt`; false on a replay. Expired nonces (of every application) are dropped
+   * at most once a minute; a nonce kept a little longer only refuses its own reuse, which clients must
+   * never do anyway.
+   */
   async useNonce(appId: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
-    await this.#database.db
-      .deleteFrom('sign_nonces')
-      .where('app_id', '=', appId)
-      .where('expires_at', '<=', toIso(now))
-      .execute();
+    if (now.getTime() - this.#lastNoncePurge >= 60_000) {
+      this.#lastNoncePurge = now.getTime();
+      await this.#database.db.deleteFrom('sign_nonces').where('expires_at', '<=', toIso(now)).execute();
+    }
     try {
       await this.#database.db
         .insertInto('sign_nonces')
