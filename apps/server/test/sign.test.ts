@@ -15,6 +15,7 @@ import { peerOrSkip, runOpenssl, tempDir, type TempDir } from '@medsign/testkit'
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { initDataDir } from '../src/init.js';
 import { openServices, type Services } from '../src/services.js';
 
@@ -642,5 +643,41 @@ describe('signing API on PostgreSQL', { skip: pgUrl ? false : 'MEDSIGN_TEST_PG_U
       (e: MedsignApiError) => e.code === 'SIGN_PIN_WRONG',
     );
     assert.equal((await services.store.signing.getSignerByEmployeeNo('D001'))?.failedPins, 1);
+  });
+});
+
+describe('sign: configuration', () => {
+  test('defaults, file values, environment overrides, one-line errors', () => {
+    const dir = tempDir('medsign-sign-config-');
+    try {
+      assert.deepEqual(loadConfig({ dataDir: dir.path, env: {} }).sign, {
+        maxPinFailures: 5,
+        replayWindowSeconds: 300,
+        maxDataBytes: 4 * 1024 * 1024,
+      });
+      const file = dir.file(
+        'c.yaml',
+        'sign:\n  maxPinFailures: 3\n  documentTypes: [prescription, lab-report]\n',
+      );
+      const c = loadConfig({
+        dataDir: dir.path,
+        configFile: file,
+        env: { MEDSIGN_SIGN_REPLAY_WINDOW_SECONDS: '120' },
+      });
+      assert.equal(c.sign.maxPinFailures, 3);
+      assert.equal(c.sign.replayWindowSeconds, 120);
+      assert.deepEqual(c.sign.documentTypes, ['prescription', 'lab-report']);
+      const bad = (yaml: string, env: Record<string, string> = {}) =>
+        assert.throws(
+          () => loadConfig({ dataDir: dir.path, configFile: dir.file('bad.yaml', yaml), env }),
+          (e: Error) => /^CONFIG_INVALID: sign\./.test(e.message),
+        );
+      bad('sign:\n  maxPinFailures: 0\n');
+      bad('sign:\n  pinTries: 3\n');
+      bad('sign:\n  documentTypes: []\n');
+      bad('{}', { MEDSIGN_SIGN_MAX_DATA_BYTES: '12' });
+    } finally {
+      dir.cleanup();
+    }
   });
 });
