@@ -192,6 +192,25 @@ describe('signing API over HTTP', () => {
     );
   });
 
+  test('CSV export: streamed, filtered, spreadsheet-safe', async () => {
+    await client.sign({
+      signer: 'D001',
+      pin: '123456',
+      data: rx,
+      metadata: { docType: 'lab-report', docId: '=HYPERLINK("x")' },
+    });
+    const r = await client.exportSignatures({ docType: 'lab-report' });
+    assert.match(r.headers.get('content-type') ?? '', /^text\/csv/);
+    const bytes = Buffer.from(await r.arrayBuffer());
+    assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM (Excel)');
+    const lines = bytes.subarray(3).toString('utf8').split('\r\n').filter(Boolean);
+    assert.ok(lines[0]!.startsWith('id,created_at,app_id,signer,department_code'));
+    assert.equal(lines.length, 2);
+    assert.match(lines[1]!, /,"'=HYPERLINK\(""x""\)",/);
+    const all = (await (await client.exportSignatures()).text()).split('\r\n').filter(Boolean);
+    assert.equal(all.length - 1, (await client.signatures({ limit: 1 })).total);
+  });
+
   test('Idempotency-Key: a retry answers the first signature; another body with the key is a conflict', async () => {
     const n = await count();
     const a = await client.sign({ signer: 'D001', pin: '123456', data: rx }, { idempotencyKey: 'RX7-try' });

@@ -233,12 +233,35 @@ export class MedsignClient {
     return this.#call('GET', `/api/v1/signatures${qs ? `?${qs}` : ''}`);
   }
 
+  /**
+   * The matching records as CSV (UTF-8 with BOM, newest first). Returns the Response so a large export is
+   * read as a stream (`response.body`), not held in memory.
+   */
+  exportSignatures(query: Omit<SignatureSearch, 'limit' | 'offset'> = {}): Promise<Response> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.#call(
+      'GET',
+      `/api/v1/signatures/export.csv${qs ? `?${qs}` : ''}`,
+      undefined,
+      undefined,
+      true,
+    );
+  }
+
   /** One signature record. */
   signature(id: string): Promise<SignatureRecord> {
     return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}`);
   }
 
-  async #call<T>(method: string, path: string, json?: unknown, idempotencyKey?: string): Promise<T> {
+  async #call<T>(
+    method: string,
+    path: string,
+    json?: unknown,
+    idempotencyKey?: string,
+    raw = false,
+  ): Promise<T> {
     const body = json === undefined ? undefined : JSON.stringify(json);
     const digest = bodyDigest(body);
     for (let attempt = 0; ; attempt++) {
@@ -256,7 +279,7 @@ export class MedsignClient {
           nonce: n,
           appId: this.#o.appId,
         }),
-        accept: 'application/json',
+        accept: raw ? 'text/csv' : 'application/json',
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
       };
@@ -274,7 +297,7 @@ export class MedsignClient {
         await sleep(this.#backoff(attempt));
         continue;
       }
-      if (response.ok) return (await response.json()) as T;
+      if (response.ok) return (raw ? response : await response.json()) as T;
       if (!last && RETRY_STATUSES.has(response.status)) {
         const after = Number(response.headers.get('retry-after'));
         await response.body?.cancel();

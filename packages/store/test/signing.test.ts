@@ -174,6 +174,12 @@ for (const dialect of dialects) {
       });
       assert.equal(r.total, 1);
       assert.equal(r.items[0]!.metadata.docType, 'lab-report');
+      const all = [];
+      for await (const row of store.signing.iterateSignatures({ appId: 'app_2' }, 2)) all.push(row.id);
+      assert.deepEqual(
+        all,
+        (await store.signing.searchSignatures({ appId: 'app_2', limit: 10 })).items.map((x) => x.id),
+      );
       await assert.rejects(tdb.raw(`update signatures set digest = 'x'`), /append-only/);
       await assert.rejects(tdb.raw(`delete from signatures`), /append-only/);
     });

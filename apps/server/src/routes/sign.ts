@@ -6,6 +6,7 @@
  * @medsign/sign core only; every rule lives there.
  */
 
+import { Readable } from 'node:stream';
 import { DomainError } from '@medsign/errors';
 import { bytesToHex, encodePem, sm3 } from '@medsign/gm';
 import {
@@ -32,7 +33,7 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
-import { problemRef } from './schemas.js';
+import { binaryResponse, problemRef } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -153,6 +154,34 @@ function recordView(r: SignatureRecord) {
     metadata: r.metadata,
     createdAt: r.createdAt.toISOString(),
   };
+}
+
+const CSV_COLUMNS = [
+  'id',
+  'created_at',
+  'app_id',
+  'signer',
+  'department_code',
+  'system',
+  'doc_type',
+  'doc_id',
+  'visit_ref',
+  'format',
+  'digest_algorithm',
+  'digest',
+  'ca_id',
+  'cert_serial',
+  'timestamped',
+];
+
+/**
+ * One CSV cell (RFC 4180 quoting). A value a spreadsheet would run as a formula (= + - @, tab, CR) gets a
+ * leading apostrophe: ids come from hospital systems and must not become formulas in the office's Excel.
+ */
+export function csvCell(value: string | undefined): string {
+  if (value === undefined) return '';
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -568,6 +597,76 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           offset: q.offset,
         });
         return { total: page.total, items: page.items.map(recordView) };
+      },
+    );
+
+    app.get<{ Querystring: Omit<SearchQuery, 'limit' | 'offset'> }>(
+      '/signatures/export.csv',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary: 'Export the matching signature records as CSV (UTF-8 with BOM, newest first, streamed)',
+          security: hmacSecurity,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              signer: { type: 'string', maxLength: 32 },
+              department: { type: 'string', maxLength: 128 },
+              app: { type: 'string', maxLength: 64 },
+              docType: { type: 'string', maxLength: 128 },
+              docId: { type: 'string', maxLength: 128 },
+              from: { type: 'string', format: 'date-time' },
+              to: { type: 'string', format: 'date-time' },
+            },
+          },
+          response: { 200: binaryResponse('text/csv', 'one line per signature record'), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const q = request.query;
+        const from = dateOf(q.from, 'from');
+        const to = dateOf(q.to, 'to');
+        const rows = services.store.signing.iterateSignatures({
+          ...(q.signer !== undefined ? { employeeNo: q.signer } : {}),
+          ...(q.department !== undefined ? { departmentCode: q.department } : {}),
+          ...(q.app !== undefined ? { appId: q.app } : {}),
+          ...(q.docType !== undefined ? { docType: q.docType } : {}),
+          ...(q.docId !== undefined ? { docId: q.docId } : {}),
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+        });
+        async function* lines() {
+          yield '\ufeff' + CSV_COLUMNS.join(',') + '\r\n';
+          for await (const r of rows) {
+            yield (
+              [
+                r.id,
+                r.createdAt.toISOString(),
+                r.appId,
+                r.employeeNo,
+                r.metadata.departmentCode,
+                r.metadata.system,
+                r.metadata.docType,
+                r.metadata.docId,
+                r.metadata.visitRef,
+                r.format,
+                r.digestAlgorithm,
+                r.digest,
+                r.caId,
+                r.certSerial,
+                r.token ? 'yes' : 'no',
+              ]
+                .map(csvCell)
+                .join(',') + '\r\n'
+            );
+          }
+        }
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', 'attachment; filename="signatures.csv"')
+          .send(Readable.from(lines()));
       },
     );
 

@@ -329,8 +329,7 @@ export class SigningRepository {
     return row && toSignature(row);
   }
 
-  /** Newest first; `total` counts every match. */
-  async searchSignatures(q: SignatureSearch): Promise<{ total: number; items: SignatureRow[] }> {
+  #filtered(q: Omit<SignatureSearch, 'limit' | 'offset'>) {
     let query = this.#database.db.selectFrom('signatures');
     if (q.employeeNo !== undefined) query = query.where('employee_no', '=', q.employeeNo);
     if (q.departmentCode !== undefined) query = query.where('department_code', '=', q.departmentCode);
@@ -339,6 +338,45 @@ export class SigningRepository {
     if (q.docId !== undefined) query = query.where('doc_id', '=', q.docId);
     if (q.from !== undefined) query = query.where('created_at', '>=', toIso(q.from));
     if (q.to !== undefined) query = query.where('created_at', '<', toIso(q.to));
+    return query;
+  }
+
+  /**
+   * Every match, newest first, read in batches by keyset (created_at, id) — never all rows in memory, and
+   * no OFFSET that slows down with depth (exports of a million rows).
+   */
+  async *iterateSignatures(
+    q: Omit<SignatureSearch, 'limit' | 'offset'>,
+    batchSize = 1000,
+  ): AsyncGenerator<SignatureRow> {
+    let after: { createdAt: string; id: string } | undefined;
+    for (;;) {
+      let query = this.#filtered(q);
+      if (after) {
+        const a = after;
+        query = query.where((eb) =>
+          eb.or([
+            eb('created_at', '<', a.createdAt),
+            eb.and([eb('created_at', '=', a.createdAt), eb('id', '>', a.id)]),
+          ]),
+        );
+      }
+      const rows = await query
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .limit(batchSize)
+        .execute();
+      for (const row of rows) yield toSignature(row);
+      if (rows.length < batchSize) return;
+      const last = rows.at(-1)!;
+      after = { createdAt: last.created_at, id: last.id };
+    }
+  }
+
+  /** Newest first; `total` counts every match. */
+  async searchSignatures(q: SignatureSearch): Promise<{ total: number; items: SignatureRow[] }> {
+    const query = this.#filtered(q);
     const count = await query.select((eb) => eb.fn.countAll().as('count')).executeTakeFirstOrThrow();
     const rows = await query
       .selectAll()
