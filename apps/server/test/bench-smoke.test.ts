@@ -34,8 +34,10 @@ test('bench:sign runs and ends with its JSON summary line', () => {
   });
   assert.equal(r.status, 0, r.stderr);
   const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number | null>;
-  for (const k of ['sign_ops_per_s', 'sm2_sign_ops_all_cores', 'sign_ratio', 'sign_pin_ops_per_s'])
+  for (const k of ['sign_ops_per_s', 'sm2_sign_ops_all_cores', 'sign_ratio'])
     assert.ok(typeof last[k] === 'number' && last[k] > 0, `missing ${k}`);
+  // The PIN phase is scrypt-bound: on a loaded machine a 0.5 s smoke phase may complete none.
+  assert.equal(typeof last.sign_pin_ops_per_s, 'number');
   assert.equal(last.errors, 0);
   assert.equal(last.sign_ts_ops_per_s, null);
 });
