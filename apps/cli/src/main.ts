@@ -12,6 +12,7 @@ import { INIT_USAGE, initCommand } from './commands/init.js';
 import { LIFECYCLE_USAGE } from './commands/lifecycle.js';
 import { START_USAGE, startCommand } from './commands/start.js';
 import { USER_USAGE, userCommand } from './commands/users.js';
+import { appCommand, SIGN_USAGE, signCommand, signerCommand } from './commands/sign.js';
 import { CliError, EXIT } from './io.js';
 
 const version = (
@@ -31,6 +32,9 @@ Commands:
   crl     sign and write a CRL
   audit   verify the audit log's hash chain (medsign audit verify)
   user    add an operator account (medsign user add …)
+  app     register a hospital system with the signing service (medsign app create …)
+  signer  add a signer with a server-held key, unlock a locked key
+  sign    sign a file through a running server's signing API
   cms     make a CMS / PKCS#7 signature (medsign cms sign …)
   gm      SM2 / SM3 / SM4 operations
   help    show this help
@@ -45,6 +49,7 @@ ${CA_ADMIN_USAGE}
 ${LIFECYCLE_USAGE}
 
 ${USER_USAGE}
+${SIGN_USAGE}
 
 ${VERIFY_USAGE}
 
@@ -88,6 +93,12 @@ async function run(argv: string[]): Promise<number> {
       return rest[0] === 'show' ? certCommand(rest) : caCertCommand(rest);
     case 'cms':
       return cmsCommand(rest);
+    case 'app':
+      return appCommand(rest);
+    case 'signer':
+      return signerCommand(rest);
+    case 'sign':
+      return signCommand(rest);
     default:
       throw new CliError(`unknown command ${command} (try medsign --help)`);
   }

@@ -20,13 +20,13 @@ import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { generateCrl, issueCertificate, revokeCertificate, type IssueRequest } from '@medsign/ca';
-import { SM2PrivateKey, Sm2SignerPool } from '@medsign/gm';
 import { buildOcspRequest, ParsedCrl, ParsedOcspResponse, PrivateKey } from '@medsign/pki';
 import { tempDir } from '@medsign/testkit';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { initDataDir } from '../src/init.js';
 import { openServices, type Services } from '../src/services.js';
+import { measureRawSign } from './raw-sign.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const crlEntries = Number(process.env.BENCH_CRL_ENTRIES ?? 100_000);
@@ -128,34 +128,6 @@ async function measureCrl(services: Services): Promise<{ seconds: number; entrie
     best = Math.min(best, (performance.now() - t) / 1000);
   }
   return { seconds: best, entries: crl.entries.length };
-}
-
-/** All-core raw SM2 signatures per second: one pool worker per core, enough requests in flight to keep them busy. */
-async function measureRawSign(): Promise<number> {
-  const pool = new Sm2SignerPool({ size: availableParallelism() });
-  try {
-    const key = SM2PrivateKey.generate();
-    const message = new Uint8Array(256).fill(0x61);
-    const run = async (ms: number) => {
-      let done = 0;
-      const deadline = performance.now() + ms;
-      await Promise.all(
-        Array.from({ length: pool.size * 8 }, async () => {
-          while (performance.now() < deadline) {
-            await pool.sign(key, message);
-            done++;
-          }
-        }),
-      );
-      return done;
-    };
-    await run(Math.min(500, seconds * 200));
-    const start = performance.now();
-    const done = await run(seconds * 1000);
-    return done / ((performance.now() - start) / 1000);
-  } finally {
-    await pool.close();
-  }
 }
 
 /** OCSP responses per second over HTTP against a served app on 127.0.0.1. */
@@ -277,7 +249,7 @@ else {
 }
 
 // 3b. the all-core raw SM2 sign rate of this run.
-const rawSign = await measureRawSign();
+const rawSign = await measureRawSign(seconds);
 
 const cores = availableParallelism();
 const r2 = (v: number) => Math.round(v * 100) / 100;

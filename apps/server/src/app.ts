@@ -24,6 +24,8 @@ import { CrlCache, crlRoutes } from './routes/crl.js';
 import { createMetrics, instrumentRequests, observabilityRoutes } from './routes/observability.js';
 import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
 import { timeSourceRoutes } from './routes/time-source.js';
+import { hmacSecuritySchemes, signRoutes } from './routes/sign.js';
+import { signAdminRoutes } from './routes/sign-admin.js';
 import type { Services } from './services.js';
 
 /** Default limit on request bodies: CSRs and applicant data are a few KiB; nothing legitimate nears this. */
@@ -149,12 +151,13 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       info: {
         title: 'medsign API',
         description:
-          'Hospital e-signature platform: certificate authority (issue, revoke, search), CRL and OCSP. ' +
+          'Hospital e-signature platform: certificate authority (issue, revoke, search), CRL and OCSP, and the ' +
+          'signing service for hospital systems (HMAC-SM3 signed requests: docs/integration/auth.md). ' +
           'Errors are application/problem+json with a medsign error code (docs/errors.md).',
         version: '0.1.0',
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' }, ...hmacSecuritySchemes },
       },
       tags: [
         { name: 'auth', description: 'Operator login' },
@@ -162,6 +165,10 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         { name: 'certificates', description: 'Issue, look up, renew, revoke, statistics' },
         { name: 'catalogue', description: 'Profiles and issuing CAs' },
         { name: 'audit', description: 'The hash-chained audit log' },
+        {
+          name: 'signing',
+          description: 'Sign, verify and signature records for hospital systems (HMAC-SM3)',
+        },
         { name: 'pki', description: 'Public PKI endpoints: CRL, OCSP, CA certificates' },
         { name: 'operations', description: 'Health and metrics' },
       ],
@@ -188,10 +195,12 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         await api.register(certificateRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
         await api.register(applicationRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
         await api.register(timeSourceRoutes(services));
+        if (roles.has('sign')) await api.register(signAdminRoutes(services));
       },
       { prefix: '/api/v1' },
     );
   }
+  if (roles.has('sign')) await app.register(signRoutes(services, metrics), { prefix: '/api/v1' });
   if (roles.has('crl')) await app.register(crlRoutes(crlCache));
   if (roles.has('ocsp')) await app.register(ocspRoutes(services, metrics));
   if (roles.has('ca') || roles.has('crl') || roles.has('ocsp'))

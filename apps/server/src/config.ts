@@ -58,6 +58,18 @@ export type TimeSourceConfig = {
   historyDays: number;
 };
 
+/** The signing service's policy (`sign:` in the config file). */
+export type SignConfig = {
+  /** Wrong PINs in a row that lock a signer's key (1–100, default 5). */
+  maxPinFailures: number;
+  /** Accepted clock skew of signed API requests, seconds (30–3600, default 300). */
+  replayWindowSeconds: number;
+  /** Largest data one signing request may carry, bytes (1 KiB–64 MiB, default 4 MiB). */
+  maxDataBytes: number;
+  /** Document types a signature may be made for (default: the built-in list of @medsign/sign). */
+  documentTypes?: string[];
+};
+
 /** The validated configuration the server and the CLI run with. */
 export type MedsignConfig = {
   /** Absolute path of the data directory (config, SQLite database, key file). */
@@ -78,6 +90,7 @@ export type MedsignConfig = {
   /** Organisation name used in the CA subjects made by init. */
   organization: string;
   timeSource: TimeSourceConfig;
+  sign: SignConfig;
 };
 
 /** Options of {@link loadConfig}. */
@@ -107,6 +120,7 @@ const FILE_KEYS = [
   'sessionMinutes',
   'organization',
   'timeSource',
+  'sign',
 ] as const;
 
 function invalid(key: string, why: string, source: string): DomainError {
@@ -292,6 +306,7 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const organization = orgS ? asString('organization', orgS) : 'medsign';
 
   const timeSource = timeSourceConfig(file.timeSource, fileSource, env);
+  const sign = asSignConfig(file.sign, env, fileSource);
 
   // The keystore KEK: passphrase from the environment only; else a key file (env, file, default).
   let keystore: KeystoreKekConfig;
@@ -336,6 +351,7 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     sessionMinutes,
     organization,
     timeSource,
+    sign,
   };
 }
 
@@ -430,6 +446,59 @@ function timeSourceConfig(
     }
   }
   return { ntp, ...(gnss ? { gnss } : {}), ...numbers };
+}
+
+const SIGN_LIMITS = {
+  maxPinFailures: { env: 'MEDSIGN_SIGN_MAX_PIN_FAILURES', min: 1, max: 100, default: 5 },
+  replayWindowSeconds: { env: 'MEDSIGN_SIGN_REPLAY_WINDOW_SECONDS', min: 30, max: 3600, default: 300 },
+  maxDataBytes: {
+    env: 'MEDSIGN_SIGN_MAX_DATA_BYTES',
+    min: 1024,
+    max: 64 * 1024 * 1024,
+    default: 4 * 1024 * 1024,
+  },
+} as const;
+
+/** The `sign:` mapping (integers may also come from MEDSIGN_SIGN_* variables). */
+function asSignConfig(
+  value: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  fileSource: string,
+): SignConfig {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw invalid('sign', 'must be a mapping', fileSource);
+  const m = (value ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(m))
+    if (k !== 'documentTypes' && !(k in SIGN_LIMITS))
+      throw invalid(
+        `sign.${k}`,
+        `unknown key (known: ${[...Object.keys(SIGN_LIMITS), 'documentTypes'].join(', ')})`,
+        fileSource,
+      );
+  const out = {} as SignConfig;
+  for (const [k, l] of Object.entries(SIGN_LIMITS) as [
+    keyof typeof SIGN_LIMITS,
+    (typeof SIGN_LIMITS)[keyof typeof SIGN_LIMITS],
+  ][]) {
+    const fromEnv = env[l.env];
+    const [raw, source] = fromEnv !== undefined && fromEnv !== '' ? [fromEnv, l.env] : [m[k], fileSource];
+    const v = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (v === undefined) out[k] = l.default;
+    else if (typeof v !== 'number' || !Number.isInteger(v) || v < l.min || v > l.max)
+      throw invalid(`sign.${k}`, `must be an integer ${l.min}–${l.max}`, source);
+    else out[k] = v;
+  }
+  if (m.documentTypes !== undefined) {
+    const list = m.documentTypes;
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      !list.every((t) => typeof t === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(t))
+    )
+      throw invalid('sign.documentTypes', 'must be a non-empty list of names [A-Za-z0-9._-]', fileSource);
+    out.documentTypes = [...new Set(list as string[])];
+  }
+  return out;
 }
 
 /** A copy safe to log or print: the passphrase and database password masked. */

@@ -38,6 +38,7 @@ import {
   recoverInterruptedIssuances,
   type RecoveredIntent,
 } from './recovery.js';
+import { buildSignServices, type SignServices } from './sign-services.js';
 
 export type { AdminAuth } from './adapters/admin-auth.js';
 export { createAccount } from './adapters/admin-auth.js';
@@ -71,6 +72,8 @@ export type Services = {
   timeSource: TimeSource;
   /** The monitor behind `timeSource`, when sources are configured: the server's start starts it; close stops it. */
   timeMonitor?: TimeMonitor;
+  /** The signing service (applications, signers, signatures): sign-services.ts. */
+  sign: SignServices;
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
@@ -198,6 +201,7 @@ export async function openServices(
       store,
       keystore: ks,
       auth,
+      sign: buildSignServices({ config, store, ca, backend, keystore: ks, now }),
       timeSource,
       ...(monitor ? { timeMonitor: monitor } : {}),
       health: () => checkHealth(store, ks, timeSource, now),

@@ -11,6 +11,8 @@ export const ERROR_KINDS = {
   forbidden: 403,
   notFound: 404,
   conflict: 409,
+  tooLarge: 413,
+  rateLimited: 429,
   unavailable: 503,
   internal: 500,
 } as const;
@@ -169,6 +171,114 @@ export const ERROR_CODES = {
     meaning: 'The signature algorithm does not fit the key (e.g. SHA256withRSA for an SM2 key).',
   },
   KEYSTORE_CLOSED: { kind: 'unavailable', meaning: 'The keystore was closed; its keys were destroyed.' },
+
+  APP_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'An application registration field is not acceptable (name, system type, operation, IP range or rate limit).',
+  },
+  APP_AUTH_REQUIRED: {
+    kind: 'unauthorized',
+    meaning:
+      'The request carries no complete HMAC-SM3 signature headers (X-Medsign-App-Id, -Timestamp, -Nonce, -Signature).',
+  },
+  APP_AUTH_FAILED: {
+    kind: 'unauthorized',
+    meaning:
+      'Unknown or disabled application, or the request signature does not match (check the canonical string in docs/integration/auth.md).',
+  },
+  APP_REQUEST_STALE: {
+    kind: 'unauthorized',
+    meaning: 'The request timestamp is outside the accepted window (check the caller clock).',
+  },
+  APP_REQUEST_REPLAYED: {
+    kind: 'unauthorized',
+    meaning: 'This nonce was already used by the application within the replay window.',
+  },
+  APP_IP_FORBIDDEN: {
+    kind: 'forbidden',
+    meaning: 'The client address is outside the IP ranges registered for the application.',
+  },
+  APP_OPERATION_FORBIDDEN: {
+    kind: 'forbidden',
+    meaning: 'The application is not registered for this operation.',
+  },
+  APP_RATE_LIMITED: {
+    kind: 'rateLimited',
+    meaning:
+      'The application sent more requests than its rate limit allows; retry after the Retry-After delay.',
+  },
+  SIGN_SIGNER_NOT_FOUND: { kind: 'notFound', meaning: 'No signer has this employee number or id.' },
+  SIGN_SIGNER_EXISTS: { kind: 'conflict', meaning: 'A signer with this employee number already exists.' },
+  SIGN_SIGNER_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'A signer field is not acceptable (name, employee number, department code, PIN of 6–32 characters).',
+  },
+  SIGN_PIN_WRONG: {
+    kind: 'forbidden',
+    meaning: 'The PIN is wrong; after the configured number of wrong PINs the signing key is locked.',
+  },
+  SIGN_SIGNER_LOCKED: {
+    kind: 'forbidden',
+    meaning: 'The signing key is locked after too many wrong PINs; an administrator must unlock it.',
+  },
+  SIGN_SIGNER_NOT_LOCKED: { kind: 'conflict', meaning: 'The signing key is not locked.' },
+  SIGN_INTENT_REQUIRED: {
+    kind: 'forbidden',
+    meaning:
+      "Neither the signer's PIN nor a signing authorisation for this application: the signer's intent is not shown.",
+  },
+  SIGN_AUTHORISATION_EXPIRED: {
+    kind: 'forbidden',
+    meaning:
+      "The signer's authorisation for this application has expired or was revoked; sign with the PIN or grant a new one.",
+  },
+  SIGN_AUTHORISATION_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'A signing authorisation must last 1 hour to 60 days and name registered applications (at most 16).',
+  },
+  SIGN_AUTHORISATION_NOT_FOUND: {
+    kind: 'notFound',
+    meaning: 'No signing authorisation with this id names the calling application.',
+  },
+  SIGN_CERT_REVOKED: { kind: 'forbidden', meaning: 'The signer certificate is revoked: it cannot sign.' },
+  SIGN_CERT_ON_HOLD: {
+    kind: 'forbidden',
+    meaning: 'The signer certificate is suspended (certificateHold): it cannot sign.',
+  },
+  SIGN_CERT_EXPIRED: { kind: 'forbidden', meaning: 'The signer certificate has expired: it cannot sign.' },
+  SIGN_CERT_NOT_YET_VALID: {
+    kind: 'forbidden',
+    meaning: 'The signer certificate is not valid yet: it cannot sign.',
+  },
+  SIGN_TIMESTAMP_UNAVAILABLE: {
+    kind: 'unavailable',
+    meaning: 'A time-stamp was asked for but no time-stamp authority is available; nothing was signed.',
+  },
+  SIGN_DATA_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'The data to sign or verify is not acceptable: malformed base64, data and digest both or neither given, a digest of the wrong length, or a digest where the format needs the data.',
+  },
+  SIGN_PAYLOAD_TOO_LARGE: {
+    kind: 'tooLarge',
+    meaning: 'The data to sign is larger than the configured limit; sign its digest (p7-detached) instead.',
+  },
+  SIGN_DOC_TYPE_UNKNOWN: {
+    kind: 'malformed',
+    meaning: 'The document type is not one of the configured document types.',
+  },
+  SIGN_SIGNATURE_INVALID: {
+    kind: 'malformed',
+    meaning: 'The signature or certificate to verify cannot be read (malformed base64, DER or PEM).',
+  },
+  SIGN_SIGNATURE_NOT_FOUND: { kind: 'notFound', meaning: 'No signature record has this id.' },
+  SIGN_IDEMPOTENCY_CONFLICT: {
+    kind: 'conflict',
+    meaning: 'This Idempotency-Key was already used by the application with a different request.',
+  },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

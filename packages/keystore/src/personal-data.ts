@@ -21,8 +21,11 @@ import { bytesToHex, DecryptError, hmacSm3, sm4Decrypt, sm4Encrypt } from '@meds
 import { wipe } from './bytes.js';
 import { KeyStoreError } from './errors.js';
 
-/** The personal fields medsign stores encrypted. */
-export type PersonalField = 'idNumber' | 'phone';
+/**
+ * The fields medsign stores encrypted: applicants' personal data, and the secrets of applications registered
+ * with the signing API (which the server must read back to check their HMAC signatures, unlike passwords).
+ */
+export type PersonalField = 'idNumber' | 'phone' | 'appSecret';
 
 /** Encrypts, decrypts and indexes personal fields; implemented by every keystore (software, HSM later). */
 export interface PersonalDataCipher {

@@ -26,6 +26,7 @@ import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import {
   digest,
   hashAlgorithmDer,
+  hashLength,
   identifyHash,
   identifySignatureAlgorithm,
   SIGNATURE_ALGORITHMS,
@@ -90,6 +91,11 @@ export type SignCmsOptions = {
   content: Uint8Array;
   /** Leave the content out of the SignedData (the verifier supplies it). */
   detached: boolean;
+  /**
+   * The content's digest under the signers' hash (SM3 for SM2, SHA-256 for RSA/ECDSA), when the caller
+   * holds only the digest: detached signatures with signed attributes only; `content` is then ignored.
+   */
+  contentDigest?: Uint8Array;
   signers: readonly CmsSignerInput[];
   /**
    * Sign attributes (default true): contentType, signingTime, messageDigest and signingCertificateV2
@@ -136,6 +142,8 @@ export async function signCms(o: SignCmsOptions): Promise<Uint8Array> {
   if (!withAttributes && !DATA_TYPES.has(eContentType))
     throw new RangeError('content types other than data need signed attributes (RFC 5652 §5.3)');
   const signingTime = o.signingTime ?? new Date();
+  if (o.contentDigest && (!o.detached || !withAttributes))
+    throw new RangeError('a content digest can only be signed detached, with signed attributes');
 
   const digestAlgorithms: Uint8Array[] = [];
   const signerInfos: Uint8Array[] = [];
@@ -164,7 +172,7 @@ export async function signCms(o: SignCmsOptions): Promise<Uint8Array> {
       const attrs: CmsAttribute[] = [
         contentTypeAttribute(eContentType),
         signingTimeAttribute(signingTime),
-        messageDigestAttribute(digest(info.hash, o.content)),
+        messageDigestAttribute(contentDigestFor(info.hash, o)),
         signingCertificateV2Attribute(s.certificate, info.hash),
         ...(s.signedAttributes ?? []),
       ];
@@ -215,6 +223,14 @@ export async function signCms(o: SignCmsOptions): Promise<Uint8Array> {
     encodeOid(gm ? oid.id_gm_signedData : oid.id_signedData),
     encodeContext(0, signedData),
   );
+}
+
+/** The messageDigest value: the given digest (checked for the hash's length) or the content's. */
+function contentDigestFor(hash: HashName, o: SignCmsOptions): Uint8Array {
+  if (!o.contentDigest) return digest(hash, o.content);
+  if (o.contentDigest.length !== hashLength(hash))
+    throw new RangeError(`the content digest must be ${hashLength(hash)} bytes for ${hash}`);
+  return o.contentDigest;
 }
 
 /** SignerIdentifier (RFC 5652 §5.3). */

@@ -272,6 +272,36 @@ describe('signCms → verifyCms', () => {
     );
   });
 
+  test('a given content digest is signed like the content (detached, signed attributes only)', async () => {
+    for (const t of TYPES) {
+      const { leaf, root } = H(t);
+      const der = await signCms({
+        content: new Uint8Array(),
+        contentDigest: digest(hashOf(t), CONTENT),
+        detached: true,
+        signers: [signerOf(leaf)],
+      });
+      const r = verifyCms(der, { content: CONTENT, anchors: [root.cert, H(t).intermediate.cert] });
+      assert.deepEqual(r.errors, [], t);
+      assert.equal(verifyCms(der, { content: new TextEncoder().encode('other') }).valid, false);
+    }
+    const leaf = H('sm2').leaf;
+    const wrongLength = signCms({
+      content: CONTENT,
+      contentDigest: new Uint8Array(20),
+      detached: true,
+      signers: [signerOf(leaf)],
+    });
+    await assert.rejects(wrongLength, RangeError);
+    const attached = signCms({
+      content: CONTENT,
+      contentDigest: digest('sm3', CONTENT),
+      detached: false,
+      signers: [signerOf(leaf)],
+    });
+    await assert.rejects(attached, RangeError);
+  });
+
   test('PEM input is accepted', async () => {
     const der = await signCms({ content: CONTENT, detached: false, signers: [signerOf(H('sm2').leaf)] });
     const pem = ParsedCms.parse(der).toPem();

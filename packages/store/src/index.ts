@@ -63,4 +63,12 @@ export {
   type NewTimeSourceEntry,
   type TimeSourceHistoryQuery,
 } from './repositories/time-source-history.js';
+export {
+  SigningRepository,
+  type SignAppRecord,
+  type SignerRow,
+  type SignAuthorisationRow,
+  type SignatureRow,
+  type SignatureSearch,
+} from './repositories/signing.js';
 export { openStore, type Store } from './store.js';

@@ -371,6 +371,152 @@ function applications(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * 0007: the signing service — registered applications (secret sealed, never in clear), their recent nonces
+ * (replay protection), signers (server-held key id, certificate, scrypt PIN hash, lockout), their time-boxed
+ * signing authorisations and the
+ * append-only signature records (the database refuses UPDATE and DELETE on them, as on the audit log).
+ */
+function signing(dialect: DialectName): Migration {
+  const bin = bytes(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('sign_apps')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('system_type', 'text', (c) => c.notNull())
+        .addColumn('owner_department', 'text')
+        // JSON arrays (text, like every JSON column here).
+        .addColumn('operations', 'text', (c) => c.notNull())
+        .addColumn('ip_ranges', 'text', (c) => c.notNull())
+        .addColumn('rate_limit', 'integer', (c) => c.notNull())
+        .addColumn('sealed_secret', bin, (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull().defaultTo('active'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addCheckConstraint(
+          'sign_apps_type_ck',
+          sql`system_type in ('HIS', 'LIS', 'RIS', 'PACS', 'EMR', 'nursing', 'anaesthesia', 'other')`,
+        )
+        .addCheckConstraint('sign_apps_status_ck', sql`status in ('active', 'disabled')`)
+        .addCheckConstraint('sign_apps_rate_ck', sql`rate_limit >= 1`)
+        .execute();
+
+      await db.schema
+        .createTable('sign_nonces')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('sign_apps.id'))
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sign_nonces_pk', ['app_id', 'nonce'])
+        .execute();
+      await db.schema.createIndex('sign_nonces_expires_ix').on('sign_nonces').column('expires_at').execute();
+
+      await db.schema
+        .createTable('signers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('employee_no', 'text', (c) => c.notNull().unique())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('department_code', 'text', (c) => c.notNull())
+        .addColumn('profile', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('ca_id', 'text', (c) => c.notNull().references('cas.id'))
+        .addColumn('cert_serial', 'text', (c) => c.notNull())
+        .addColumn('certificate', bin, (c) => c.notNull())
+        .addColumn('pin_hash', 'text', (c) => c.notNull())
+        .addColumn('failed_pins', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('locked', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addCheckConstraint('signers_locked_ck', sql`locked in (0, 1)`)
+        .addCheckConstraint('signers_failed_ck', sql`failed_pins >= 0`)
+        .execute();
+      await db.schema.createIndex('signers_department_ix').on('signers').column('department_code').execute();
+
+      await db.schema
+        .createTable('sign_authorisations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('signer_id', 'text', (c) => c.notNull().references('signers.id'))
+        // JSON array of application ids allowed to sign with it.
+        .addColumn('app_ids', 'text', (c) => c.notNull())
+        .addColumn('granted_via', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('sign_authorisations_signer_ix')
+        .on('sign_authorisations')
+        .columns(['signer_id', 'expires_at'])
+        .execute();
+
+      await db.schema
+        .createTable('signatures')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('sign_apps.id'))
+        .addColumn('signer_id', 'text', (c) => c.notNull().references('signers.id'))
+        .addColumn('employee_no', 'text', (c) => c.notNull())
+        .addColumn('department_code', 'text')
+        .addColumn('ca_id', 'text', (c) => c.notNull())
+        .addColumn('cert_serial', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('digest_algorithm', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('signature', bin, (c) => c.notNull())
+        .addColumn('token', bin)
+        .addColumn('system', 'text')
+        .addColumn('doc_type', 'text')
+        .addColumn('doc_id', 'text')
+        .addColumn('visit_ref', 'text')
+        .addColumn('idempotency_key', 'text')
+        .addColumn('request_hash', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        // NULL keys never collide (both dialects): only requests that sent an Idempotency-Key are unique.
+        .addUniqueConstraint('signatures_idempotency_uq', ['app_id', 'idempotency_key'])
+        .addCheckConstraint('signatures_format_ck', sql`format in ('p1', 'p7-detached', 'p7-attached')`)
+        .addCheckConstraint('signatures_digest_ck', sql`digest_algorithm in ('sm3', 'sha256')`)
+        .execute();
+      for (const column of ['employee_no', 'department_code', 'doc_type', 'doc_id', 'created_at']) {
+        await db.schema.createIndex(`signatures_${column}_ix`).on('signatures').column(column).execute();
+      }
+
+      if (dialect === 'sqlite') {
+        for (const op of ['update', 'delete']) {
+          await sql
+            .raw(
+              `create trigger signatures_no_${op} before ${op} on signatures ` +
+                `begin select raise(abort, 'signatures is append-only'); end`,
+            )
+            .execute(db);
+        }
+      } else {
+        await sql
+          .raw(
+            `create function medsign_signatures_append_only() returns trigger language plpgsql as ` +
+              `$$ begin raise exception 'signatures is append-only'; end $$`,
+          )
+          .execute(db);
+        await sql
+          .raw(
+            `create trigger signatures_append_only before update or delete on signatures ` +
+              `for each row execute function medsign_signatures_append_only()`,
+          )
+          .execute(db);
+        await sql
+          .raw(
+            `create trigger signatures_no_truncate before truncate on signatures ` +
+              `for each statement execute function medsign_signatures_append_only()`,
+          )
+          .execute(db);
+      }
+    },
+    async down(db: AnyDb) {
+      for (const table of ['signatures', 'sign_authorisations', 'signers', 'sign_nonces', 'sign_apps'])
+        await db.schema.dropTable(table).execute();
+      if (dialect === 'postgres') await sql.raw('drop function medsign_signatures_append_only()').execute(db);
+    },
+  };
+}
+
 /** The migrations of this package version, by name, for Kysely's Migrator. */
 export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -378,6 +524,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0002_accounts_crl_numbers': accounts(),
     '0004_time_source': timeSource(),
     '0005_applications': applications(dialect),
+    '0007_signing': signing(dialect),
   };
 }
 

@@ -163,6 +163,83 @@ export interface TimeSourceHistoryTable {
   detail: string;
 }
 
+/** `sign_apps`: applications registered with the signing service (the secret only sealed). */
+export interface SignAppsTable {
+  id: string;
+  name: string;
+  system_type: string;
+  owner_department: string | null;
+  /** JSON array of operation names. */
+  operations: string;
+  /** JSON array of CIDR blocks. */
+  ip_ranges: string;
+  rate_limit: number;
+  sealed_secret: Uint8Array;
+  status: string;
+  created_at: IsoText;
+}
+
+/** `sign_nonces`: request nonces per application, kept until the replay window has passed. */
+export interface SignNoncesTable {
+  app_id: string;
+  nonce: string;
+  expires_at: IsoText;
+}
+
+/** `signers`: people with a server-held signing key. */
+export interface SignersTable {
+  id: string;
+  employee_no: string;
+  name: string;
+  department_code: string;
+  profile: string;
+  key_id: string;
+  ca_id: string;
+  cert_serial: string;
+  certificate: Uint8Array;
+  pin_hash: string;
+  failed_pins: number;
+  /** 0 or 1. */
+  locked: number;
+  created_at: IsoText;
+  updated_at: IsoText;
+}
+
+/** `sign_authorisations`: time-boxed signing authorisations of signers for named applications. */
+export interface SignAuthorisationsTable {
+  id: string;
+  signer_id: string;
+  /** JSON array of application ids. */
+  app_ids: string;
+  granted_via: string;
+  created_at: IsoText;
+  expires_at: IsoText;
+  revoked_at: IsoText | null;
+}
+
+/** `signatures`: the append-only signature records. */
+export interface SignaturesTable {
+  id: string;
+  app_id: string;
+  signer_id: string;
+  employee_no: string;
+  department_code: string | null;
+  ca_id: string;
+  cert_serial: string;
+  format: string;
+  digest_algorithm: string;
+  digest: string;
+  signature: Uint8Array;
+  token: Uint8Array | null;
+  system: string | null;
+  doc_type: string | null;
+  doc_id: string | null;
+  visit_ref: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: IsoText;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -176,4 +253,9 @@ export interface Schema {
   crl_numbers: CrlNumbersTable;
   applications: ApplicationsTable;
   time_source_history: TimeSourceHistoryTable;
+  sign_apps: SignAppsTable;
+  sign_nonces: SignNoncesTable;
+  signers: SignersTable;
+  sign_authorisations: SignAuthorisationsTable;
+  signatures: SignaturesTable;
 }

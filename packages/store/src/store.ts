@@ -9,6 +9,7 @@ import { SqlKeyRecordRepository } from './repositories/keys.js';
 import { SerialRepository } from './repositories/serials.js';
 import { SessionRepository } from './repositories/sessions.js';
 import { TimeSourceHistoryRepository } from './repositories/time-source-history.js';
+import { SigningRepository } from './repositories/signing.js';
 import { UserRepository } from './repositories/users.js';
 
 /** An open database with every repository wired to it: what the server composes once at start. */
@@ -25,6 +26,8 @@ export interface Store {
   readonly crlNumbers: CrlNumberRepository;
   readonly applications: ApplicationRepository;
   readonly timeSourceHistory: TimeSourceHistoryRepository;
+  /** Signing service: applications, nonces, signers, signature records. */
+  readonly signing: SigningRepository;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export async function openStore(
     crlNumbers: new CrlNumberRepository(database),
     applications: new ApplicationRepository(database, options.now),
     timeSourceHistory: new TimeSourceHistoryRepository(database),
+    signing: new SigningRepository(database),
     close: () => database.close(),
   };
 }

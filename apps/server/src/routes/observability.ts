@@ -18,6 +18,8 @@ export type Metrics = {
   revoked: Counter<'ca' | 'reason'>;
   ocspResponses: Counter<'status'>;
   crlsGenerated: Counter<'ca'>;
+  /** Signing-API requests per application, operation and outcome (`ok` or the error code). */
+  signRequests: Counter<'app' | 'operation' | 'outcome'>;
 };
 
 /** A fresh registry with the platform's metrics and Node's default process metrics. */
@@ -50,6 +52,12 @@ export function createMetrics(): Metrics {
       name: 'medsign_certificates_revoked_total',
       help: 'Certificates revoked or put on hold through this server',
       labelNames: ['ca', 'reason'],
+      registers: [registry],
+    }),
+    signRequests: new Counter({
+      name: 'medsign_sign_requests_total',
+      help: 'Signing-API requests by application id, operation (sign/verify/read) and outcome (ok or error code)',
+      labelNames: ['app', 'operation', 'outcome'],
       registers: [registry],
     }),
     ocspResponses: new Counter({

@@ -158,7 +158,12 @@ export async function makeFakeServices(
     checks: [{ name: 'database', ok: true, detail: 'memory' }],
   });
   const services = {
-    config: { roles, logLevel: 'silent', publicBaseUrl: 'http://127.0.0.1:8080' },
+    config: {
+      roles,
+      logLevel: 'silent',
+      publicBaseUrl: 'http://127.0.0.1:8080',
+      sign: { maxPinFailures: 5, replayWindowSeconds: 300, maxDataBytes: 4 * 1024 * 1024 },
+    },
     ca,
     backend: embeddedCaBackend(ca),
     store: {

@@ -1,0 +1,33 @@
+/** The all-core raw SM2 sign rate, the reference the server benchmarks compare against (same run, same machine). */
+
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { SM2PrivateKey, Sm2SignerPool } from '@medsign/gm';
+
+/** All-core raw SM2 signatures per second: one pool worker per core, enough requests in flight to keep them busy. */
+export async function measureRawSign(seconds: number): Promise<number> {
+  const pool = new Sm2SignerPool({ size: availableParallelism() });
+  try {
+    const key = SM2PrivateKey.generate();
+    const message = new Uint8Array(256).fill(0x61);
+    const run = async (ms: number) => {
+      let done = 0;
+      const deadline = performance.now() + ms;
+      await Promise.all(
+        Array.from({ length: pool.size * 8 }, async () => {
+          while (performance.now() < deadline) {
+            await pool.sign(key, message);
+            done++;
+          }
+        }),
+      );
+      return done;
+    };
+    await run(Math.min(500, seconds * 200));
+    const start = performance.now();
+    const done = await run(seconds * 1000);
+    return done / ((performance.now() - start) / 1000);
+  } finally {
+    await pool.close();
+  }
+}

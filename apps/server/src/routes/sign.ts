@@ -1,0 +1,696 @@
+/**
+ * The signing API of the `sign` role under /api/v1, called by hospital systems: sign, verify, read the
+ * signature records, and grant/revoke time-boxed signing authorisations. Every request is HMAC-SM3 signed by a registered application (docs/integration/auth.md);
+ * the check runs before the body is validated, over the exact body bytes. `Idempotency-Key` on /sign makes a
+ * retried request answer the first one's signature instead of signing twice. Routes translate HTTP to the
+ * @medsign/sign core only; every rule lives there.
+ */
+
+import { Readable } from 'node:stream';
+import { DomainError } from '@medsign/errors';
+import { bytesToHex, encodePem, sm3 } from '@medsign/gm';
+import {
+  AUTH_HEADERS,
+  authenticateRequest,
+  AUTHORISATION_MINUTES,
+  grantAuthorisation,
+  revokeAuthorisation,
+  type AuthorisationRecord,
+  type GrantRequest,
+  bodyDigest,
+  DEFAULT_DOCUMENT_TYPES,
+  IDEMPOTENCY_HEADER,
+  RateLimitedError,
+  signDocument,
+  SIGNATURE_FORMATS,
+  verifyDocument,
+  type AppView,
+  type Operation,
+  type SignatureRecord,
+  type SignRequest,
+  type VerifyRequest,
+} from '@medsign/sign';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Services } from '../services.js';
+import type { Metrics } from './observability.js';
+import { binaryResponse, problemRef } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The exact body bytes (the request signature covers their SM3 digest). */
+    rawBody?: Buffer;
+    /** The application that signed the request. */
+    signApp?: AppView;
+    /** The error code a signing-API request was refused with (for the per-application metrics). */
+    signOutcome?: string;
+  }
+  interface FastifyContextConfig {
+    /** The application operation a signing-API route needs. */
+    operation?: Operation;
+  }
+}
+
+const errors = {
+  400: problemRef,
+  401: problemRef,
+  403: problemRef,
+  404: problemRef,
+  409: problemRef,
+  413: problemRef,
+  429: problemRef,
+  503: problemRef,
+};
+
+/** OpenAPI security requirement: the four HMAC headers. */
+export const hmacSecurity = [
+  { medsignAppId: [], medsignTimestamp: [], medsignNonce: [], medsignSignature: [] },
+];
+
+/** OpenAPI security schemes of the signing API (added to the document by buildApp). */
+export const hmacSecuritySchemes = {
+  medsignAppId: { type: 'apiKey', in: 'header', name: 'X-Medsign-App-Id' },
+  medsignTimestamp: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Medsign-Timestamp',
+    description: 'Unix seconds',
+  },
+  medsignNonce: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Medsign-Nonce',
+    description: '16–64 of [A-Za-z0-9_-]',
+  },
+  medsignSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Medsign-Signature',
+    description: 'hex HMAC-SM3 over the canonical request (docs/integration/auth.md)',
+  },
+} as const;
+
+const metadataSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Business metadata recorded with the signature (opaque ids only; no patient data).',
+  properties: {
+    system: { type: 'string', maxLength: 128, description: 'the calling system, e.g. HIS' },
+    docType: {
+      type: 'string',
+      maxLength: 128,
+      description: `one of the configured document types (default: ${DEFAULT_DOCUMENT_TYPES.join(', ')})`,
+    },
+    docId: { type: 'string', maxLength: 128 },
+    departmentCode: {
+      type: 'string',
+      maxLength: 128,
+      description: "the hospital system's department code (default: the signer's)",
+    },
+    visitRef: { type: 'string', maxLength: 128, description: 'patient-visit reference, an opaque id' },
+  },
+} as const;
+
+const recordSchema = {
+  type: 'object',
+  required: [
+    'id',
+    'appId',
+    'signer',
+    'certSerial',
+    'format',
+    'digestAlgorithm',
+    'digest',
+    'signature',
+    'createdAt',
+  ],
+  properties: {
+    id: { type: 'string' },
+    appId: { type: 'string' },
+    signer: { type: 'string', description: 'employee number' },
+    caId: { type: 'string' },
+    certSerial: { type: 'string' },
+    format: { type: 'string', enum: [...SIGNATURE_FORMATS] },
+    digestAlgorithm: { type: 'string', enum: ['sm3', 'sha256'] },
+    digest: { type: 'string', description: 'hex digest of the signed data' },
+    signature: { type: 'string', description: 'base64: P1 raw signature (DER) or CMS ContentInfo (DER)' },
+    token: { type: ['string', 'null'], description: 'base64 RFC 3161 TimeStampToken, if time-stamped' },
+    metadata: metadataSchema,
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+function recordView(r: SignatureRecord) {
+  return {
+    id: r.id,
+    appId: r.appId,
+    signer: r.employeeNo,
+    caId: r.caId,
+    certSerial: r.certSerial,
+    format: r.format,
+    digestAlgorithm: r.digestAlgorithm,
+    digest: r.digest,
+    signature: Buffer.from(r.signature).toString('base64'),
+    token: r.token ? Buffer.from(r.token).toString('base64') : null,
+    metadata: r.metadata,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+const CSV_COLUMNS = [
+  'id',
+  'created_at',
+  'app_id',
+  'signer',
+  'department_code',
+  'system',
+  'doc_type',
+  'doc_id',
+  'visit_ref',
+  'format',
+  'digest_algorithm',
+  'digest',
+  'ca_id',
+  'cert_serial',
+  'timestamped',
+];
+
+/**
+ * One CSV cell (RFC 4180 quoting). A value a spreadsheet would run as a formula (= + - @, tab, CR) gets a
+ * leading apostrophe: ids come from hospital systems and must not become formulas in the office's Excel.
+ */
+export function csvCell(value: string | undefined): string {
+  if (value === undefined) return '';
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+type SearchQuery = {
+  signer?: string;
+  department?: string;
+  app?: string;
+  docType?: string;
+  docId?: string;
+  from?: string;
+  to?: string;
+  limit: number;
+  offset: number;
+};
+
+function dateOf(text: string | undefined, name: string): Date | undefined {
+  if (text === undefined) return undefined;
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime()))
+    throw new DomainError('REQUEST_INVALID', `${name} must be an ISO-8601 date-time`);
+  return d;
+}
+
+/** `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/signatures*` (role `sign`). */
+export function signRoutes(services: Services, metrics: Metrics): FastifyPluginAsync {
+  const sign = services.sign;
+  return async (app) => {
+    // Per-system statistics (who sent what, and what was refused): the outcome is the error code, if any.
+    app.addHook('onError', async (request, _reply, error) => {
+      request.signOutcome = error instanceof DomainError ? error.code : 'REQUEST_INVALID';
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const operation = request.routeOptions.config.operation;
+      if (!operation) return;
+      metrics.signRequests.inc({
+        app: request.signApp?.id ?? 'unauthenticated',
+        operation,
+        outcome: reply.statusCode < 400 ? 'ok' : (request.signOutcome ?? `HTTP_${reply.statusCode}`),
+      });
+    });
+
+    // The body is kept as received: the request signature covers its SM3 digest.
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      const raw = body as Buffer;
+      request.rawBody = raw;
+      if (raw.length === 0) return done(null, undefined);
+      try {
+        done(null, JSON.parse(raw.toString('utf8')));
+      } catch {
+        done(
+          Object.assign(new SyntaxError('the body is not valid JSON'), {
+            statusCode: 400,
+            code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+          }),
+        );
+      }
+    });
+
+    app.addHook('preValidation', async (request, reply) => {
+      const operation = request.routeOptions.config.operation;
+      if (!operation) return;
+      try {
+        request.signApp = await authenticateRequest(
+          {
+            appId: header(request, AUTH_HEADERS.appId),
+            timestamp: header(request, AUTH_HEADERS.timestamp),
+            nonce: header(request, AUTH_HEADERS.nonce),
+            signature: header(request, AUTH_HEADERS.signature),
+            method: request.method,
+            path: request.url,
+            bodyDigest: bodyDigest(request.rawBody),
+            remoteIp: request.ip,
+            operation,
+          },
+          { ...sign.deps, limiter: sign.limiter },
+          (authenticated) => (request.signApp = authenticated),
+        );
+        request.caller = { actor: `app:${request.signApp.id}`, roles: [], token: '' };
+      } catch (e) {
+        if (e instanceof RateLimitedError) reply.header('retry-after', String(e.retryAfterSeconds));
+        throw e;
+      }
+    });
+
+    const appOf = (request: FastifyRequest): AppView => {
+      if (!request.signApp) throw new DomainError('APP_AUTH_REQUIRED');
+      return request.signApp;
+    };
+
+    app.post<{ Body: SignRequest }>(
+      '/sign',
+      {
+        config: { operation: 'sign' },
+        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) + 64 * 1024,
+        schema: {
+          tags: ['signing'],
+          summary:
+            "Sign a document with a signer's server-held key (P1 or PKCS#7/CMS), optionally time-stamped",
+          description:
+            "The PIN is the signer's intent for this one request. Send `Idempotency-Key` to make retries safe: the same key with the same body answers the first signature; with another body it is SIGN_IDEMPOTENCY_CONFLICT.",
+          security: hmacSecurity,
+          headers: {
+            type: 'object',
+            properties: { 'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } },
+          },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['signer'],
+            properties: {
+              signer: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 32,
+                description: "the signer's employee number",
+              },
+              pin: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 64,
+                description:
+                  'the signer PIN; leave it out to sign under a live signing authorisation for this application',
+              },
+              data: { type: 'string', description: 'the data, base64' },
+              digest: {
+                type: 'string',
+                maxLength: 128,
+                description: 'or its digest, hex (p7-detached only)',
+              },
+              digestAlgorithm: {
+                type: 'string',
+                enum: ['sm3', 'sha256'],
+                description: 'of digest (default sm3)',
+              },
+              format: { type: 'string', enum: [...SIGNATURE_FORMATS], default: 'p7-detached' },
+              oids: {
+                type: 'string',
+                enum: ['rfc5652', 'gm'],
+                description: 'CMS object identifiers (GM/T 0010: SM2 only)',
+              },
+              timestamp: { type: 'boolean', description: 'add an RFC 3161 signature time-stamp' },
+              metadata: metadataSchema,
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              required: ['id', 'signature', 'certificate'],
+              properties: {
+                id: { type: 'string', description: 'signature record id' },
+                format: { type: 'string' },
+                signature: { type: 'string', description: 'base64' },
+                certificate: { type: 'string', description: "the signer's certificate, PEM" },
+                certSerial: { type: 'string' },
+                token: {
+                  type: ['string', 'null'],
+                  description: 'base64 TimeStampToken (also inside a P7 signature)',
+                },
+                digestAlgorithm: { type: 'string' },
+                digest: { type: 'string' },
+                createdAt: { type: 'string', format: 'date-time' },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const key = header(request, IDEMPOTENCY_HEADER);
+        const result = await signDocument(
+          request.body,
+          {
+            appId: appOf(request).id,
+            ...(key
+              ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
+              : {}),
+          },
+          sign.deps,
+        );
+        const r = result.record;
+        if (result.replayed) reply.header('idempotent-replayed', 'true');
+        request.log.info({ signature: r.id, format: r.format, replayed: result.replayed }, 'signed');
+        return {
+          id: r.id,
+          format: r.format,
+          signature: Buffer.from(r.signature).toString('base64'),
+          certificate: encodePem('CERTIFICATE', result.certificate.der),
+          certSerial: r.certSerial,
+          token: r.token ? Buffer.from(r.token).toString('base64') : null,
+          digestAlgorithm: r.digestAlgorithm,
+          digest: r.digest,
+          createdAt: r.createdAt.toISOString(),
+        };
+      },
+    );
+
+    const authorisationSchema = {
+      type: 'object',
+      required: ['id', 'signer', 'apps', 'createdAt', 'expiresAt'],
+      properties: {
+        id: { type: 'string' },
+        signer: { type: 'string', description: 'employee number' },
+        apps: { type: 'array', items: { type: 'string' } },
+        createdAt: { type: 'string', format: 'date-time' },
+        expiresAt: { type: 'string', format: 'date-time' },
+        revokedAt: { type: ['string', 'null'], format: 'date-time' },
+      },
+    } as const;
+    const authorisationView = (a: AuthorisationRecord, employeeNo: string) => ({
+      id: a.id,
+      signer: employeeNo,
+      apps: a.appIds,
+      createdAt: a.createdAt.toISOString(),
+      expiresAt: a.expiresAt.toISOString(),
+      revokedAt: a.revokedAt ? a.revokedAt.toISOString() : null,
+    });
+
+    app.post<{ Body: GrantRequest }>(
+      '/authorisations',
+      {
+        config: { operation: 'sign' },
+        schema: {
+          tags: ['signing'],
+          summary: 'Grant a time-boxed signing authorisation (the signer enters the PIN once)',
+          description: `For ${AUTHORISATION_MINUTES.min} minutes to ${AUTHORISATION_MINUTES.max / 1440} days, the named applications (default: the caller) may sign for the signer without a PIN. Revocable; granting, use and revocation are audited.`,
+          security: hmacSecurity,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['signer', 'pin', 'durationMinutes'],
+            properties: {
+              signer: { type: 'string', minLength: 1, maxLength: 32 },
+              pin: { type: 'string', minLength: 1, maxLength: 64 },
+              durationMinutes: { type: 'integer' },
+              apps: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 16 },
+            },
+          },
+          response: { 201: authorisationSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const a = await grantAuthorisation(request.body, appOf(request).id, sign.deps);
+        return reply.code(201).send(authorisationView(a, request.body.signer));
+      },
+    );
+
+    app.delete<{ Params: { id: string } }>(
+      '/authorisations/:id',
+      {
+        config: { operation: 'sign' },
+        schema: {
+          tags: ['signing'],
+          summary: 'Revoke a signing authorisation that names the calling application',
+          security: hmacSecurity,
+          params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+          response: { 200: authorisationSchema, ...errors },
+        },
+      },
+      async (request) => {
+        const a = await revokeAuthorisation(request.params.id, appOf(request).id, sign.deps);
+        const signer = await sign.deps.store.getSigner(a.signerId);
+        return authorisationView(a, signer?.employeeNo ?? '');
+      },
+    );
+
+    const aspect = {
+      type: 'object',
+      properties: { ok: { type: 'boolean' }, detail: { type: 'string' } },
+    } as const;
+    app.post<{ Body: VerifyRequest }>(
+      '/verify',
+      {
+        config: { operation: 'verify' },
+        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) * 2 + 64 * 1024,
+        schema: {
+          tags: ['signing'],
+          summary: 'Verify a P1 signature (with its certificate) or a PKCS#7/CMS signature against our roots',
+          security: hmacSecurity,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['signature'],
+            properties: {
+              data: { type: 'string', description: 'base64 (needed for P1 and detached P7)' },
+              signature: {
+                type: 'string',
+                minLength: 1,
+                description: 'base64: P1 raw signature, or CMS DER/PEM',
+              },
+              certificate: {
+                type: 'string',
+                description: 'P1 only: the signer certificate, PEM or base64 DER',
+              },
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              required: [
+                'valid',
+                'format',
+                'signature',
+                'dataIntegrity',
+                'chain',
+                'certificateStatus',
+                'errors',
+              ],
+              properties: {
+                valid: { type: 'boolean' },
+                format: { type: 'string', enum: ['p1', 'p7'] },
+                signer: {
+                  type: 'object',
+                  properties: {
+                    subject: { type: 'string' },
+                    issuer: { type: 'string' },
+                    serial: { type: 'string' },
+                    notBefore: { type: 'string' },
+                    notAfter: { type: 'string' },
+                  },
+                },
+                signature: aspect,
+                dataIntegrity: aspect,
+                chain: aspect,
+                certificateStatus: {
+                  type: 'object',
+                  properties: {
+                    ok: { type: 'boolean' },
+                    status: { type: 'string' },
+                    detail: { type: 'string' },
+                  },
+                },
+                timestamp: {
+                  type: 'object',
+                  properties: {
+                    ok: { type: 'boolean' },
+                    time: { type: 'string' },
+                    detail: { type: 'string' },
+                  },
+                },
+                checks: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      check: { type: 'string' },
+                      ok: { type: 'boolean' },
+                      detail: { type: 'string' },
+                      subject: { type: 'string' },
+                    },
+                  },
+                },
+                errors: { type: 'array', items: { type: 'string' } },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request) => verifyDocument(request.body, sign.verify),
+    );
+
+    app.get<{ Querystring: SearchQuery }>(
+      '/signatures',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary: 'Search signature records (newest first)',
+          security: hmacSecurity,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              signer: { type: 'string', maxLength: 32, description: 'employee number' },
+              department: { type: 'string', maxLength: 128, description: 'department code' },
+              app: { type: 'string', maxLength: 64, description: 'application id' },
+              docType: { type: 'string', maxLength: 128 },
+              docId: { type: 'string', maxLength: 128 },
+              from: { type: 'string', format: 'date-time', description: 'created at or after' },
+              to: { type: 'string', format: 'date-time', description: 'created before' },
+              limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+              offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              required: ['total', 'items'],
+              properties: { total: { type: 'integer' }, items: { type: 'array', items: recordSchema } },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request) => {
+        const q = request.query;
+        const from = dateOf(q.from, 'from');
+        const to = dateOf(q.to, 'to');
+        const page = await sign.deps.store.searchSignatures({
+          ...(q.signer !== undefined ? { employeeNo: q.signer } : {}),
+          ...(q.department !== undefined ? { departmentCode: q.department } : {}),
+          ...(q.app !== undefined ? { appId: q.app } : {}),
+          ...(q.docType !== undefined ? { docType: q.docType } : {}),
+          ...(q.docId !== undefined ? { docId: q.docId } : {}),
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+          limit: q.limit,
+          offset: q.offset,
+        });
+        return { total: page.total, items: page.items.map(recordView) };
+      },
+    );
+
+    app.get<{ Querystring: Omit<SearchQuery, 'limit' | 'offset'> }>(
+      '/signatures/export.csv',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary: 'Export the matching signature records as CSV (UTF-8 with BOM, newest first, streamed)',
+          security: hmacSecurity,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              signer: { type: 'string', maxLength: 32 },
+              department: { type: 'string', maxLength: 128 },
+              app: { type: 'string', maxLength: 64 },
+              docType: { type: 'string', maxLength: 128 },
+              docId: { type: 'string', maxLength: 128 },
+              from: { type: 'string', format: 'date-time' },
+              to: { type: 'string', format: 'date-time' },
+            },
+          },
+          response: { 200: binaryResponse('text/csv', 'one line per signature record'), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const q = request.query;
+        const from = dateOf(q.from, 'from');
+        const to = dateOf(q.to, 'to');
+        const rows = services.store.signing.iterateSignatures({
+          ...(q.signer !== undefined ? { employeeNo: q.signer } : {}),
+          ...(q.department !== undefined ? { departmentCode: q.department } : {}),
+          ...(q.app !== undefined ? { appId: q.app } : {}),
+          ...(q.docType !== undefined ? { docType: q.docType } : {}),
+          ...(q.docId !== undefined ? { docId: q.docId } : {}),
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+        });
+        async function* lines() {
+          yield '\ufeff' + CSV_COLUMNS.join(',') + '\r\n';
+          for await (const r of rows) {
+            yield (
+              [
+                r.id,
+                r.createdAt.toISOString(),
+                r.appId,
+                r.employeeNo,
+                r.metadata.departmentCode,
+                r.metadata.system,
+                r.metadata.docType,
+                r.metadata.docId,
+                r.metadata.visitRef,
+                r.format,
+                r.digestAlgorithm,
+                r.digest,
+                r.caId,
+                r.certSerial,
+                r.token ? 'yes' : 'no',
+              ]
+                .map(csvCell)
+                .join(',') + '\r\n'
+            );
+          }
+        }
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', 'attachment; filename="signatures.csv"')
+          .send(Readable.from(lines()));
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/signatures/:id',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary: 'One signature record',
+          security: hmacSecurity,
+          params: {
+            type: 'object',
+            required: ['id'],
+            properties: { id: { type: 'string', maxLength: 64 } },
+          },
+          response: { 200: recordSchema, ...errors },
+        },
+      },
+      async (request) => {
+        const r = await sign.deps.store.getSignature(request.params.id);
+        if (!r) throw new DomainError('SIGN_SIGNATURE_NOT_FOUND', `no signature ${request.params.id}`);
+        return recordView(r);
+      },
+    );
+  };
+}

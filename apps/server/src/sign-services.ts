@@ -1,0 +1,133 @@
+/**
+ * The signing service wired onto the platform: the @medsign/sign core's ports on the store (signing tables,
+ * audit log), the keystore (signer keys, sealed app secrets), the CA backend (signer certificates) and the
+ * CA's own records (certificate status now). The TSA is a port too: until one is configured, signing
+ * requests with `timestamp: true` are refused with SIGN_TIMESTAMP_UNAVAILABLE.
+ */
+
+import type { CaBackend, CaDeps } from '@medsign/ca';
+import type { KeyStore } from '@medsign/keystore';
+import type { ParsedCertificate } from '@medsign/pki';
+import {
+  RateLimiter,
+  type AppDeps,
+  type SignatureRecord,
+  type SignerRecord,
+  type SigningDeps,
+  type SignStore,
+  type TimeStamper,
+  type VerifyDeps,
+  type AppRecord,
+} from '@medsign/sign';
+import type { Store } from '@medsign/store';
+import { hashPassword, verifyPassword } from './adapters/admin-auth.js';
+import { storeAuditSink } from './adapters/audit.js';
+import type { SignConfig } from './config.js';
+
+/** What the signing routes and the operator CLI use. */
+export type SignServices = {
+  deps: SigningDeps & AppDeps;
+  verify: VerifyDeps;
+  limiter: RateLimiter;
+};
+
+/**
+ * The store's signing tables as the core's SignStore. The store keeps enumerated fields as text under CHECK
+ * constraints (system type, status, format, digest algorithm), so reading them back as the core's unions is
+ * sound; this is the one place that says so.
+ */
+export function signStoreOf(store: Store): SignStore {
+  const s = store.signing;
+  return {
+    insertApp: (a) => s.insertApp(a),
+    getApp: async (id) => (await s.getApp(id)) as AppRecord | undefined,
+    useNonce: (appId, nonce, expiresAt, now) => s.useNonce(appId, nonce, expiresAt, now),
+    insertSigner: (r) => s.insertSigner(r),
+    getSigner: (id) => s.getSigner(id),
+    getSignerByEmployeeNo: (no) => s.getSignerByEmployeeNo(no),
+    recordWrongPin: (id, max, now) => s.recordWrongPin(id, max, now) as Promise<SignerRecord>,
+    clearWrongPins: (id, now) => s.clearWrongPins(id, now),
+    unlockSigner: (id, now) => s.unlockSigner(id, now),
+    insertAuthorisation: (a) => s.insertAuthorisation(a),
+    getAuthorisation: (id) => s.getAuthorisation(id),
+    listAuthorisations: (signerId, limit) => s.listAuthorisations(signerId, limit),
+    revokeAuthorisation: (id, now) => s.revokeAuthorisation(id, now),
+    insertSignature: (r) => s.insertSignature(r),
+    getSignature: async (id) => (await s.getSignature(id)) as SignatureRecord | undefined,
+    findSignatureByIdempotencyKey: async (appId, key) =>
+      (await s.findSignatureByIdempotencyKey(appId, key)) as SignatureRecord | undefined,
+    searchSignatures: async (q) =>
+      (await s.searchSignatures(q)) as { total: number; items: SignatureRecord[] },
+  };
+}
+
+/** Our trust anchors (roots) and the CA certificates below them, from the CA core's issuing CAs. */
+function trust(ca: CaDeps): { anchors: ParsedCertificate[]; intermediates: ParsedCertificate[] } {
+  const anchors: ParsedCertificate[] = [];
+  const intermediates: ParsedCertificate[] = [];
+  const add = (list: ParsedCertificate[], c: ParsedCertificate) => {
+    if (!list.some((x) => x.fingerprint() === c.fingerprint())) list.push(c);
+  };
+  for (const c of ca.cas) {
+    const root = c.chain.at(-1) ?? c.certificate;
+    add(anchors, root);
+    for (const x of [c.certificate, ...c.chain]) if (x !== root) add(intermediates, x);
+  }
+  return { anchors, intermediates };
+}
+
+export type SignServicesOptions = {
+  config: { sign: SignConfig };
+  store: Store;
+  ca: CaDeps;
+  backend: CaBackend;
+  keystore: KeyStore;
+  now: () => Date;
+  /** The TSA, once one is configured. */
+  timeStamper?: TimeStamper;
+};
+
+/** Builds the signing service's dependencies. */
+export function buildSignServices(o: SignServicesOptions): SignServices {
+  const clock = { now: o.now };
+  const status = {
+    async status(caId: string, serial: string) {
+      return (await o.ca.store.getCertificate(caId, serial))?.status ?? ('unknown' as const);
+    },
+  };
+  const { anchors, intermediates } = trust(o.ca);
+  const deps: SigningDeps & AppDeps = {
+    clock,
+    store: signStoreOf(o.store),
+    audit: storeAuditSink(o.store),
+    keys: {
+      generate: (type, label, metadata) => o.keystore.generate(type, label, metadata),
+      signer: (keyId, purpose) => o.keystore.signer(keyId, purpose),
+    },
+    issuer: { issue: (req) => o.backend.issue(req) },
+    status,
+    pins: { hash: hashPassword, verify: verifyPassword },
+    secrets: {
+      // Secrets are bytes; the keystore's field cipher (the one way medsign seals values) takes text.
+      seal: async (plaintext, context) =>
+        o.keystore.personalData.seal('appSecret', Buffer.from(plaintext).toString('base64'), context),
+      open: async (sealed, context) =>
+        new Uint8Array(Buffer.from(o.keystore.personalData.open('appSecret', sealed, context), 'base64')),
+    },
+    ...(o.timeStamper ? { timeStamper: o.timeStamper } : {}),
+    maxPinFailures: o.config.sign.maxPinFailures,
+    replayWindowSeconds: o.config.sign.replayWindowSeconds,
+    maxDataBytes: o.config.sign.maxDataBytes,
+    ...(o.config.sign.documentTypes ? { documentTypes: o.config.sign.documentTypes } : {}),
+  };
+  const verify: VerifyDeps = {
+    clock,
+    status: {
+      ...status,
+      caIdOf: (issuer) => o.ca.cas.find((c) => c.certificate.fingerprint() === issuer.fingerprint())?.id,
+    },
+    anchors,
+    intermediates,
+  };
+  return { deps, verify, limiter: new RateLimiter() };
+}

@@ -1,0 +1,324 @@
+/**
+ * @medsign/sdk — the typed client of the medsign signing API, for Node.js 20+ and browsers (it needs only
+ * `fetch`, Web Crypto's `getRandomValues`/`randomUUID` and SM3 from @medsign/gm). Every request is signed
+ * with HMAC-SM3 as docs/integration/auth.md defines (the same code as the server checks: @medsign/sign/auth).
+ *
+ * Retries: network failures, 429 (after Retry-After) and 502/503/504 are retried with a fresh timestamp and
+ * nonce. A signing request always carries an Idempotency-Key (the caller's, or a random one per call), so a
+ * retry after a lost answer returns the first signature instead of signing twice.
+ */
+
+import { AUTH_HEADERS, bodyDigest, signRequest } from '@medsign/sign/auth';
+
+export type SignatureFormat = 'p1' | 'p7-detached' | 'p7-attached';
+
+/** Business metadata recorded with a signature (opaque ids; no patient data). */
+export type SignatureMetadata = {
+  system?: string;
+  docType?: string;
+  docId?: string;
+  departmentCode?: string;
+  visitRef?: string;
+};
+
+export type SignInput = {
+  /** The signer's employee number. */
+  signer: string;
+  /** The PIN; leave it out to sign under a live signing authorisation granted to this application. */
+  pin?: string;
+  /** The data (bytes, or text as UTF-8) — or `digest`. */
+  data?: Uint8Array | string;
+  /** hex digest of the data (p7-detached only). */
+  digest?: string;
+  digestAlgorithm?: 'sm3' | 'sha256';
+  format?: SignatureFormat;
+  oids?: 'rfc5652' | 'gm';
+  timestamp?: boolean;
+  metadata?: SignatureMetadata;
+};
+
+export type SignResponse = {
+  id: string;
+  format: SignatureFormat;
+  /** base64 */
+  signature: string;
+  /** PEM */
+  certificate: string;
+  certSerial: string;
+  /** base64 TimeStampToken, or null. */
+  token: string | null;
+  digestAlgorithm: string;
+  digest: string;
+  createdAt: string;
+};
+
+export type AuthorisationInput = {
+  signer: string;
+  pin: string;
+  /** 60 (1 hour) to 86 400 (60 days). */
+  durationMinutes: number;
+  /** Applications that may sign with it (default: this one). */
+  apps?: string[];
+};
+
+export type Authorisation = {
+  id: string;
+  signer: string;
+  apps: string[];
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+};
+
+export type VerifyInput = {
+  data?: Uint8Array | string;
+  /** The signature bytes (P1 raw DER, or CMS DER/PEM) — or base64 text of them. */
+  signature: Uint8Array | string;
+  /** P1: the signer's certificate (PEM). */
+  certificate?: string;
+};
+
+export type VerifyAspect = { ok: boolean; detail?: string };
+
+export type VerifyResponse = {
+  valid: boolean;
+  format: 'p1' | 'p7';
+  signer?: { subject: string; issuer: string; serial: string; notBefore: string; notAfter: string };
+  signature: VerifyAspect;
+  dataIntegrity: VerifyAspect;
+  chain: VerifyAspect;
+  certificateStatus: VerifyAspect & { status: string };
+  timestamp?: VerifyAspect & { time?: string };
+  checks: { check: string; ok: boolean; detail?: string; subject?: string }[];
+  errors: string[];
+};
+
+export type SignatureRecord = {
+  id: string;
+  appId: string;
+  signer: string;
+  caId: string;
+  certSerial: string;
+  format: SignatureFormat;
+  digestAlgorithm: string;
+  digest: string;
+  signature: string;
+  token: string | null;
+  metadata: SignatureMetadata;
+  createdAt: string;
+};
+
+export type SignatureSearch = {
+  signer?: string;
+  department?: string;
+  app?: string;
+  docType?: string;
+  docId?: string;
+  /** ISO-8601 date-times. */
+  from?: string;
+  to?: string;
+  limit?: number;
+  offset?: number;
+};
+
+/** An RFC 9457 problem answered by the server; `code` is a medsign error code (docs/errors.md). */
+export class MedsignApiError extends Error {
+  override readonly name = 'MedsignApiError';
+  readonly status: number;
+  readonly code: string | undefined;
+  readonly detail: string | undefined;
+  /** The request id to quote to the hospital's administrator. */
+  readonly requestId: string | undefined;
+
+  constructor(
+    status: number,
+    problem: { code?: string; detail?: string; title?: string; instance?: string },
+  ) {
+    super(`${problem.code ?? `HTTP ${status}`}: ${problem.detail ?? problem.title ?? 'request failed'}`);
+    this.status = status;
+    this.code = problem.code;
+    this.detail = problem.detail;
+    this.requestId = problem.instance;
+  }
+}
+
+export type ClientOptions = {
+  /** Base URL of the server, e.g. http://medsign.hospital.local:8080 */
+  url: string;
+  appId: string;
+  appSecret: string;
+  /** Retries after the first attempt (default 2). */
+  retries?: number;
+  /** Per-attempt timeout (default 30 s). */
+  timeoutMs?: number;
+  /** Longest wait between attempts, also caps Retry-After (default 5 s). */
+  maxBackoffMs?: number;
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Unix milliseconds (tests). */
+  now?: () => number;
+};
+
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+
+function base64(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+function toBase64(value: Uint8Array | string, text: 'utf8' | 'base64'): string {
+  if (typeof value !== 'string') return base64(value);
+  return text === 'base64' ? value : base64(new TextEncoder().encode(value));
+}
+
+function nonce(): string {
+  const b = new Uint8Array(18);
+  crypto.getRandomValues(b);
+  return base64(b).replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The signing API client. */
+export class MedsignClient {
+  readonly #o: Required<Omit<ClientOptions, 'fetch' | 'now'>> & { fetch: typeof fetch; now: () => number };
+
+  constructor(options: ClientOptions) {
+    if (!options.url || !options.appId || !options.appSecret)
+      throw new TypeError('url, appId and appSecret are required');
+    this.#o = {
+      url: options.url.replace(/\/+$/, ''),
+      appId: options.appId,
+      appSecret: options.appSecret,
+      retries: options.retries ?? 2,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxBackoffMs: options.maxBackoffMs ?? 5_000,
+      fetch: options.fetch ?? ((...args) => fetch(...args)),
+      now: options.now ?? (() => Date.now()),
+    };
+  }
+
+  /** Signs a document; retries reuse `idempotencyKey` (a random one when not given). */
+  sign(input: SignInput, opts: { idempotencyKey?: string } = {}): Promise<SignResponse> {
+    const { data, ...rest } = input;
+    const body = { ...rest, ...(data !== undefined ? { data: toBase64(data, 'utf8') } : {}) };
+    return this.#call<SignResponse>('POST', '/api/v1/sign', body, opts.idempotencyKey ?? crypto.randomUUID());
+  }
+
+  /** The signer grants a time-boxed signing authorisation (with the PIN, once). */
+  authorise(input: AuthorisationInput): Promise<Authorisation> {
+    return this.#call<Authorisation>('POST', '/api/v1/authorisations', input);
+  }
+
+  /** Revokes a signing authorisation that names this application. */
+  revokeAuthorisation(id: string): Promise<Authorisation> {
+    return this.#call<Authorisation>('DELETE', `/api/v1/authorisations/${encodeURIComponent(id)}`);
+  }
+
+  /** Verifies a P1 (with `certificate`) or P7 signature. */
+  verify(input: VerifyInput): Promise<VerifyResponse> {
+    return this.#call<VerifyResponse>('POST', '/api/v1/verify', {
+      signature: toBase64(input.signature, 'base64'),
+      ...(input.data !== undefined ? { data: toBase64(input.data, 'utf8') } : {}),
+      ...(input.certificate !== undefined ? { certificate: input.certificate } : {}),
+    });
+  }
+
+  /** Searches signature records, newest first. */
+  signatures(query: SignatureSearch = {}): Promise<{ total: number; items: SignatureRecord[] }> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.#call('GET', `/api/v1/signatures${qs ? `?${qs}` : ''}`);
+  }
+
+  /**
+   * The matching records as CSV (UTF-8 with BOM, newest first). Returns the Response so a large export is
+   * read as a stream (`response.body`), not held in memory.
+   */
+  exportSignatures(query: Omit<SignatureSearch, 'limit' | 'offset'> = {}): Promise<Response> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.#call(
+      'GET',
+      `/api/v1/signatures/export.csv${qs ? `?${qs}` : ''}`,
+      undefined,
+      undefined,
+      true,
+    );
+  }
+
+  /** One signature record. */
+  signature(id: string): Promise<SignatureRecord> {
+    return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}`);
+  }
+
+  async #call<T>(
+    method: string,
+    path: string,
+    json?: unknown,
+    idempotencyKey?: string,
+    raw = false,
+  ): Promise<T> {
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    const digest = bodyDigest(body);
+    for (let attempt = 0; ; attempt++) {
+      const timestamp = Math.floor(this.#o.now() / 1000);
+      const n = nonce();
+      const headers: Record<string, string> = {
+        [AUTH_HEADERS.appId]: this.#o.appId,
+        [AUTH_HEADERS.timestamp]: String(timestamp),
+        [AUTH_HEADERS.nonce]: n,
+        [AUTH_HEADERS.signature]: signRequest(this.#o.appSecret, {
+          method,
+          path,
+          bodyDigest: digest,
+          timestamp,
+          nonce: n,
+          appId: this.#o.appId,
+        }),
+        accept: raw ? 'text/csv' : 'application/json',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+      };
+      const last = attempt >= this.#o.retries;
+      let response: Response;
+      try {
+        response = await this.#o.fetch(this.#o.url + path, {
+          method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          signal: AbortSignal.timeout(this.#o.timeoutMs),
+        });
+      } catch (e) {
+        if (last) throw e;
+        await sleep(this.#backoff(attempt));
+        continue;
+      }
+      if (response.ok) return (raw ? response : await response.json()) as T;
+      if (!last && RETRY_STATUSES.has(response.status)) {
+        const after = Number(response.headers.get('retry-after'));
+        await response.body?.cancel();
+        await sleep(
+          Number.isFinite(after) && after > 0
+            ? Math.min(after * 1000, this.#o.maxBackoffMs)
+            : this.#backoff(attempt),
+        );
+        continue;
+      }
+      let problem: Record<string, string> = {};
+      try {
+        problem = (await response.json()) as Record<string, string>;
+      } catch {
+        // not a problem document (a proxy's error page): the status says enough
+      }
+      throw new MedsignApiError(response.status, problem);
+    }
+  }
+
+  #backoff(attempt: number): number {
+    return Math.min(this.#o.maxBackoffMs, 200 * 2 ** attempt);
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The ports the signing core works through (conventions.md §1): time, keys, certificates, their status,
+ * time-stamps, storage and audit come in from outside. The server wires them to the keystore, the CA
+ * backend, the store and (once merged) the TSA; tests wire them to memory and pki's builders.
+ */
+
+import type { KeyType, ParsedCertificate, Signer } from '@medsign/pki';
+
+export interface Clock {
+  now(): Date;
+}
+
+/** One audit event; callers pass masked values only (never PINs, secrets or signed data). */
+export type AuditEvent = {
+  actor: string;
+  action: string;
+  target?: string;
+  detail?: Record<string, string | number | boolean>;
+};
+
+export interface AuditSink {
+  append(event: AuditEvent): Promise<void>;
+}
+
+/** Server-held signer keys (the keystore): generated inside, used through a Signer, never exported. */
+export interface SigningKeys {
+  generate(
+    type: KeyType,
+    label: string,
+    metadata: Record<string, string>,
+  ): Promise<{ id: string; publicKeyInfo: Uint8Array }>;
+  /** A Signer for key `keyId`; the keystore audits every use under `purpose`. */
+  signer(keyId: string, purpose: string): Promise<Signer>;
+}
+
+/** Issues a signer's certificate (the CA backend: embedded CA, or an upstream CA in RA mode). */
+export interface CertificateIssuer {
+  issue(req: {
+    profileId: string;
+    publicKeyInfo: Uint8Array;
+    applicant: { name: string; employeeNo: string; department: string };
+    actor: string;
+  }): Promise<{ certificate: ParsedCertificate; caId: string; serial: string }>;
+}
+
+/** A certificate's status at the CA now; `unknown` when the CA does not know the certificate. */
+export type CertificateStatus = 'good' | 'revoked' | 'hold' | 'unknown';
+
+export interface CertificateStatusSource {
+  status(caId: string, serial: string): Promise<CertificateStatus>;
+}
+
+/**
+ * Time-stamps a signature value: returns the DER TimeStampToken (RFC 3161) whose message imprint covers
+ * `signatureValue`. The real implementation is the platform's TSA; without one, `timestamp: true` fails
+ * with SIGN_TIMESTAMP_UNAVAILABLE.
+ */
+export interface TimeStamper {
+  timestamp(signatureValue: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Slow salted PIN hashes (scrypt in the server). */
+export interface PinHasher {
+  hash(pin: string): Promise<string>;
+  verify(pin: string, stored: string): Promise<boolean>;
+}
+
+/**
+ * Encrypts application secrets at rest (the server: SM4-GCM under a key derived from the keystore's KEK).
+ * `context` (the app id) is bound as associated data, so a sealed secret moved to another app fails to open.
+ */
+export interface SecretBox {
+  seal(plaintext: Uint8Array, context: string): Promise<Uint8Array>;
+  open(sealed: Uint8Array, context: string): Promise<Uint8Array>;
+}
+
+/** Hospital system types an application is registered as. */
+export const SYSTEM_TYPES = ['HIS', 'LIS', 'RIS', 'PACS', 'EMR', 'nursing', 'anaesthesia', 'other'] as const;
+export type SystemType = (typeof SYSTEM_TYPES)[number];
+
+/** What an application may call: sign, verify, read signature records. */
+export const OPERATIONS = ['sign', 'verify', 'read'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** A registered application (a hospital system calling the signing API). */
+export type AppRecord = {
+  id: string;
+  name: string;
+  systemType: SystemType;
+  ownerDepartment: string | null;
+  operations: Operation[];
+  /** CIDR blocks (IPv4/IPv6) the application may call from; empty = anywhere. */
+  ipRanges: string[];
+  /** Requests per minute (per server process). */
+  rateLimit: number;
+  /** The secret, sealed by the SecretBox. */
+  sealedSecret: Uint8Array;
+  status: 'active' | 'disabled';
+  createdAt: Date;
+};
+
+/** A signer: a person with a server-held key and a certificate from our CA. */
+export type SignerRecord = {
+  id: string;
+  employeeNo: string;
+  name: string;
+  departmentCode: string;
+  profile: string;
+  keyId: string;
+  caId: string;
+  certSerial: string;
+  certificate: Uint8Array;
+  pinHash: string;
+  /** Wrong PINs in a row since the last correct one. */
+  failedPins: number;
+  locked: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+/**
+ * A time-boxed signing authorisation: the signer, with the PIN once, lets the named applications sign for
+ * them without a PIN until `expiresAt` (or until revoked).
+ */
+export type AuthorisationRecord = {
+  id: string;
+  signerId: string;
+  appIds: string[];
+  /** The application through which the signer granted it. */
+  grantedVia: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+};
+
+export const SIGNATURE_FORMATS = ['p1', 'p7-detached', 'p7-attached'] as const;
+export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
+export type DigestAlgorithm = 'sm3' | 'sha256';
+
+/** Business metadata of a signature (opaque to the core; searched by the records API). */
+export type SignatureMetadata = {
+  system?: string;
+  docType?: string;
+  docId?: string;
+  departmentCode?: string;
+  /** The patient-visit reference: an opaque id from the hospital system, never patient data. */
+  visitRef?: string;
+};
+
+/** One signature: append-only. */
+export type SignatureRecord = {
+  id: string;
+  appId: string;
+  signerId: string;
+  employeeNo: string;
+  caId: string;
+  certSerial: string;
+  format: SignatureFormat;
+  digestAlgorithm: DigestAlgorithm;
+  /** lower-case hex of the signed data's digest. */
+  digest: string;
+  /** P1: the raw signature (DER for SM2/ECDSA); P7: the CMS ContentInfo DER. */
+  signature: Uint8Array;
+  token: Uint8Array | null;
+  metadata: SignatureMetadata;
+  idempotencyKey: string | null;
+  /** SM3 (hex) of the request that made it: a replay with the same key must carry the same request. */
+  requestHash: string | null;
+  createdAt: Date;
+};
+
+export type SignatureQuery = {
+  employeeNo?: string;
+  departmentCode?: string;
+  appId?: string;
+  docType?: string;
+  docId?: string;
+  /** createdAt ≥ from. */
+  from?: Date;
+  /** createdAt < to. */
+  to?: Date;
+  limit: number;
+  offset?: number;
+};
+
+/** What the signing core needs from storage. */
+export interface SignStore {
+  insertApp(app: AppRecord): Promise<void>;
+  getApp(id: string): Promise<AppRecord | undefined>;
+  /**
+   * Records a nonce of an application until `expiresAt`; false when it is already recorded (a replay).
+   * Expired nonces may be dropped at the same time.
+   */
+  useNonce(appId: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean>;
+
+  /** False when the employee number is taken. */
+  insertSigner(signer: SignerRecord): Promise<boolean>;
+  getSigner(id: string): Promise<SignerRecord | undefined>;
+  getSignerByEmployeeNo(employeeNo: string): Promise<SignerRecord | undefined>;
+  /** Counts one wrong PIN in one statement; locks the signer when the count reaches `maxFailures`. */
+  recordWrongPin(id: string, maxFailures: number, now: Date): Promise<SignerRecord>;
+  /** A correct PIN: clears the counter (not the lock). */
+  clearWrongPins(id: string, now: Date): Promise<void>;
+  /** Clears the lock and the counter; false when the signer was not locked. */
+  unlockSigner(id: string, now: Date): Promise<boolean>;
+
+  insertAuthorisation(a: AuthorisationRecord): Promise<void>;
+  getAuthorisation(id: string): Promise<AuthorisationRecord | undefined>;
+  /** A signer's authorisations (revoked ones too), latest expiry first (at most `limit`). */
+  listAuthorisations(signerId: string, limit: number): Promise<AuthorisationRecord[]>;
+  /** Sets revokedAt; false when it was already revoked. */
+  revokeAuthorisation(id: string, now: Date): Promise<boolean>;
+
+  /** False when (appId, idempotencyKey) is taken; the record is then not written. */
+  insertSignature(record: SignatureRecord): Promise<boolean>;
+  getSignature(id: string): Promise<SignatureRecord | undefined>;
+  findSignatureByIdempotencyKey(appId: string, key: string): Promise<SignatureRecord | undefined>;
+  searchSignatures(q: SignatureQuery): Promise<{ total: number; items: SignatureRecord[] }>;
+}

@@ -1,0 +1,519 @@
+/**
+ * Signing and verification for hospital systems. `signDocument` checks everything that can be checked before
+ * a key is touched (format, data, document type, time-stamp availability, idempotency), then the signer
+ * (key not locked, certificate valid now and good at the CA, PIN), signs through the keystore — P1 (the raw
+ * signature: SM2 with Z over the default ID, or RSA/ECDSA) or CMS detached/attached with RFC 5652 or GM/T 0010
+ * object identifiers — optionally adds an RFC 3161 signature time-stamp, and writes one append-only record.
+ * A failure before the record leaves nothing behind but audit events (wrong PINs, the keystore's key use).
+ */
+
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '@medsign/errors';
+import { bytesToHex, decodePemBlocks, hexToBytes } from '@medsign/gm';
+import {
+  addTimestampToken,
+  digest as hashData,
+  ParsedCertificate,
+  ParsedCms,
+  signCms,
+  verifyCertificateChain,
+  verifyCms,
+  verifySignature,
+  type Check,
+  type SignatureAlgorithmName,
+} from '@medsign/pki';
+import { usableAuthorisation } from './authorisations.js';
+import { checkSignerPin, findSigner, type SignerDeps } from './signers.js';
+import {
+  SIGNATURE_FORMATS,
+  type CertificateStatus,
+  type CertificateStatusSource,
+  type DigestAlgorithm,
+  type SignatureFormat,
+  type SignatureMetadata,
+  type SignatureRecord,
+  type SignerRecord,
+  type TimeStamper,
+} from './ports.js';
+
+/** Document types accepted by default (a deployment may configure its own list). */
+export const DEFAULT_DOCUMENT_TYPES = [
+  'prescription',
+  'order',
+  'medical-record',
+  'lab-report',
+  'imaging-report',
+  'nursing-record',
+  'anaesthesia-record',
+  'surgery-record',
+  'consent',
+  'other',
+] as const;
+
+/** Default limit on the data of one signing request (decoded bytes). */
+export const DEFAULT_MAX_DATA_BYTES = 4 * 1024 * 1024;
+
+export type SigningDeps = SignerDeps & {
+  status: CertificateStatusSource;
+  /** The TSA; absent until one is configured (then `timestamp: true` is SIGN_TIMESTAMP_UNAVAILABLE). */
+  timeStamper?: TimeStamper;
+  documentTypes?: readonly string[];
+  maxDataBytes?: number;
+};
+
+/** One signing request as the API receives it (binary values base64, digests hex). */
+export type SignRequest = {
+  /** The signer's employee number. */
+  signer: string;
+  /** The signer's PIN; without it, a live signing authorisation for the calling application is needed. */
+  pin?: string;
+  /** The data, base64 — or its digest. */
+  data?: string;
+  /** hex digest of the data (p7-detached only). */
+  digest?: string;
+  digestAlgorithm?: DigestAlgorithm;
+  format?: SignatureFormat;
+  /** CMS object identifiers: RFC 5652 (default) or GM/T 0010 (SM2 signers only). */
+  oids?: 'rfc5652' | 'gm';
+  timestamp?: boolean;
+  metadata?: SignatureMetadata;
+};
+
+/** The transport's facts about the request. */
+export type SignContext = {
+  appId: string;
+  /** Idempotency-Key and the SM3 (hex) of the request body, when the caller sent the header. */
+  idempotency?: { key: string; requestHash: string };
+};
+
+export type SignResult = { record: SignatureRecord; certificate: ParsedCertificate; replayed: boolean };
+
+const dataInvalid = (detail: string) => new DomainError('SIGN_DATA_INVALID', detail);
+
+/** Strict base64 (RFC 4648 §4, padding required, no whitespace); SIGN_DATA_INVALID otherwise. */
+export function decodeBase64(
+  text: unknown,
+  what: string,
+  code: 'SIGN_DATA_INVALID' | 'SIGN_SIGNATURE_INVALID' = 'SIGN_DATA_INVALID',
+): Uint8Array {
+  if (typeof text !== 'string' || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text))
+    throw new DomainError(code, `${what} is not valid base64`);
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.toString('base64') !== text) throw new DomainError(code, `${what} is not valid base64`);
+  return new Uint8Array(bytes);
+}
+
+/** The CMS digest (and P1 record digest) of a signer key: SM3 for SM2, SHA-256 for RSA/ECDSA. */
+function hashOf(cert: ParsedCertificate): DigestAlgorithm {
+  return cert.publicKey.family === 'sm2' ? 'sm3' : 'sha256';
+}
+
+/** Refuses certificates that cannot sign now: not yet valid, expired, revoked, on hold, unknown to the CA. */
+async function checkCertificate(
+  signer: SignerRecord,
+  cert: ParsedCertificate,
+  now: Date,
+  status: CertificateStatusSource,
+): Promise<void> {
+  if (now < cert.notBefore)
+    throw new DomainError('SIGN_CERT_NOT_YET_VALID', `valid from ${cert.notBefore.toISOString()}`);
+  if (now > cert.notAfter)
+    throw new DomainError('SIGN_CERT_EXPIRED', `expired on ${cert.notAfter.toISOString()}`);
+  const s = await status.status(signer.caId, signer.certSerial);
+  if (s === 'revoked') throw new DomainError('SIGN_CERT_REVOKED');
+  if (s === 'hold') throw new DomainError('SIGN_CERT_ON_HOLD');
+  if (s !== 'good')
+    throw new DomainError(
+      'SIGN_CERT_REVOKED',
+      'the issuing CA does not know this certificate: it cannot sign',
+    );
+}
+
+type Prepared = {
+  format: SignatureFormat;
+  data?: Uint8Array;
+  digest?: Uint8Array;
+  digestAlgorithm?: DigestAlgorithm;
+  gm: boolean;
+  metadata: SignatureMetadata;
+};
+
+function checkMetadata(m: SignatureMetadata | undefined, types: readonly string[]): SignatureMetadata {
+  const out: SignatureMetadata = {};
+  for (const k of ['system', 'docType', 'docId', 'departmentCode', 'visitRef'] as const) {
+    const v = m?.[k];
+    if (v === undefined) continue;
+    // eslint-disable-next-line no-control-regex
+    if (typeof v !== 'string' || v.length > 128 || /[\u0000-\u001f]/.test(v))
+      throw dataInvalid(`metadata.${k} must be at most 128 characters without control characters`);
+    out[k] = v;
+  }
+  if (out.docType !== undefined && !types.includes(out.docType))
+    throw new DomainError('SIGN_DOC_TYPE_UNKNOWN', `"${out.docType}" is not one of ${types.join(', ')}`);
+  return out;
+}
+
+/** Everything about the request that can be checked without the signer. */
+function prepare(req: SignRequest, deps: SigningDeps): Prepared {
+  const format = req.format ?? 'p7-detached';
+  if (!(SIGNATURE_FORMATS as readonly string[]).includes(format))
+    throw dataInvalid(`format must be one of ${SIGNATURE_FORMATS.join(', ')}`);
+  if (req.oids !== undefined && req.oids !== 'rfc5652' && req.oids !== 'gm')
+    throw dataInvalid('oids must be rfc5652 or gm');
+  const gm = req.oids === 'gm';
+  if (gm && format === 'p1') throw dataInvalid('oids apply to p7 formats only');
+  const metadata = checkMetadata(req.metadata, deps.documentTypes ?? DEFAULT_DOCUMENT_TYPES);
+  if ((req.data === undefined) === (req.digest === undefined))
+    throw dataInvalid('give exactly one of data (base64) and digest (hex)');
+  const max = deps.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
+  if (req.data !== undefined) {
+    if (typeof req.data === 'string' && req.data.length > Math.ceil(max / 3) * 4)
+      throw new DomainError('SIGN_PAYLOAD_TOO_LARGE', `the data exceeds ${max} bytes`);
+    const data = decodeBase64(req.data, 'data');
+    if (data.length > max) throw new DomainError('SIGN_PAYLOAD_TOO_LARGE', `the data exceeds ${max} bytes`);
+    if (req.digestAlgorithm !== undefined)
+      throw dataInvalid('digestAlgorithm goes with digest, not with data');
+    return { format, data, gm, metadata };
+  }
+  if (format !== 'p7-detached')
+    throw dataInvalid(`${format} needs the data itself; a digest can be signed as p7-detached only`);
+  const alg = req.digestAlgorithm ?? 'sm3';
+  if (alg !== 'sm3' && alg !== 'sha256') throw dataInvalid('digestAlgorithm must be sm3 or sha256');
+  if (typeof req.digest !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(req.digest) || req.digest.length !== 64)
+    throw dataInvalid(`the ${alg} digest must be 64 hex digits`);
+  return { format, digest: hexToBytes(req.digest.toLowerCase()), digestAlgorithm: alg, gm, metadata };
+}
+
+/** Signs one document for an authenticated application (see the module comment). */
+export async function signDocument(
+  req: SignRequest,
+  ctx: SignContext,
+  deps: SigningDeps,
+): Promise<SignResult> {
+  const p = prepare(req, deps);
+  if (req.timestamp === true && !deps.timeStamper)
+    throw new DomainError('SIGN_TIMESTAMP_UNAVAILABLE', 'no time-stamp authority is configured for signing');
+
+  if (ctx.idempotency) {
+    const prior = await deps.store.findSignatureByIdempotencyKey(ctx.appId, ctx.idempotency.key);
+    if (prior) return replay(prior, ctx.idempotency.requestHash, deps);
+  }
+
+  const signer = await findSigner(req.signer, deps.store);
+  if (signer.locked) throw new DomainError('SIGN_SIGNER_LOCKED');
+  const cert = ParsedCertificate.parse(signer.certificate);
+  await checkCertificate(signer, cert, deps.clock.now(), deps.status);
+  const hash = hashOf(cert);
+  if (p.digestAlgorithm && p.digestAlgorithm !== hash)
+    throw dataInvalid(
+      `this signer's ${cert.publicKey.family} key signs ${hash} digests, not ${p.digestAlgorithm}`,
+    );
+  if (p.gm && cert.publicKey.family !== 'sm2')
+    throw dataInvalid('GM/T 0010 object identifiers need an SM2 signer');
+  let intent: string;
+  if (req.pin !== undefined) {
+    await checkSignerPin(signer, req.pin, `app:${ctx.appId}`, deps);
+    intent = 'pin';
+  } else {
+    intent = `authorisation:${(await usableAuthorisation(signer, ctx.appId, deps)).id}`;
+  }
+
+  const contentDigest = p.digest ?? hashData(hash, p.data!);
+
+  const purpose = `sign ${p.format}${p.metadata.docType ? ` ${p.metadata.docType}` : ''}${p.metadata.docId ? `/${p.metadata.docId}` : ''}`;
+  const keySigner = await deps.keys.signer(signer.keyId, purpose.slice(0, 256));
+  let signature: Uint8Array;
+  let token: Uint8Array | null = null;
+  if (p.format === 'p1') {
+    signature = await keySigner.sign(p.data!);
+    if (req.timestamp) token = await stamp(signature, deps.timeStamper!);
+  } else {
+    signature = await signCms({
+      content: p.data ?? new Uint8Array(),
+      ...(p.digest ? { contentDigest: p.digest } : {}),
+      detached: p.format === 'p7-detached',
+      signers: [{ signer: keySigner, certificate: cert }],
+      gmOids: p.gm,
+      signingTime: deps.clock.now(),
+    });
+    if (req.timestamp) {
+      const value = ParsedCms.parse(signature).signerInfos[0]!.signature;
+      token = await stamp(value, deps.timeStamper!);
+      try {
+        signature = addTimestampToken(signature, 0, token);
+      } catch (e) {
+        throw new DomainError(
+          'SIGN_TIMESTAMP_UNAVAILABLE',
+          `the time-stamp authority answered a token that does not fit: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+    }
+  }
+
+  const record: SignatureRecord = {
+    id: randomUUID(),
+    appId: ctx.appId,
+    signerId: signer.id,
+    employeeNo: signer.employeeNo,
+    caId: signer.caId,
+    certSerial: signer.certSerial,
+    format: p.format,
+    digestAlgorithm: hash,
+    digest: bytesToHex(contentDigest),
+    signature,
+    token,
+    metadata: { departmentCode: signer.departmentCode, ...p.metadata },
+    idempotencyKey: ctx.idempotency?.key ?? null,
+    requestHash: ctx.idempotency?.requestHash ?? null,
+    createdAt: deps.clock.now(),
+  };
+  if (!(await deps.store.insertSignature(record))) {
+    // A concurrent request with the same Idempotency-Key won: answer what it recorded.
+    const prior = await deps.store.findSignatureByIdempotencyKey(ctx.appId, ctx.idempotency!.key);
+    if (prior) return replay(prior, ctx.idempotency!.requestHash, deps);
+    throw new DomainError('SIGN_IDEMPOTENCY_CONFLICT');
+  }
+  await deps.audit.append({
+    actor: `app:${ctx.appId}`,
+    action: 'sign.signature',
+    target: record.id,
+    detail: {
+      employeeNo: signer.employeeNo,
+      format: p.format,
+      digest: record.digest,
+      intent,
+      ...(p.metadata.docType ? { docType: p.metadata.docType } : {}),
+      ...(p.metadata.docId ? { docId: p.metadata.docId } : {}),
+      timestamped: token !== null,
+    },
+  });
+  return { record, certificate: cert, replayed: false };
+}
+
+async function replay(prior: SignatureRecord, requestHash: string, deps: SigningDeps): Promise<SignResult> {
+  if (prior.requestHash !== requestHash)
+    throw new DomainError(
+      'SIGN_IDEMPOTENCY_CONFLICT',
+      'this Idempotency-Key was used with another request body',
+    );
+  const signer = await deps.store.getSigner(prior.signerId);
+  return { record: prior, certificate: ParsedCertificate.parse(signer!.certificate), replayed: true };
+}
+
+async function stamp(value: Uint8Array, stamper: TimeStamper): Promise<Uint8Array> {
+  try {
+    return await stamper.timestamp(value);
+  } catch (e) {
+    if (e instanceof DomainError && e.code === 'SIGN_TIMESTAMP_UNAVAILABLE') throw e;
+    throw new DomainError(
+      'SIGN_TIMESTAMP_UNAVAILABLE',
+      `the time-stamp authority failed: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
+
+// --- verification ---------------------------------------------------------------------------------------
+
+export type VerifyRequest = {
+  /** base64 data (required for P1 and detached P7). */
+  data?: string;
+  /** base64 of the signature: the raw P1 signature (DER), or a CMS SignedData (DER, or PEM text base64-encoded). */
+  signature: string;
+  /** P1 only: the signer's certificate, PEM or base64 DER. */
+  certificate?: string;
+};
+
+/** One summarised aspect of a verification. */
+export type VerifyAspect = { ok: boolean; detail?: string };
+
+export type VerifyResult = {
+  valid: boolean;
+  format: 'p1' | 'p7';
+  signer?: { subject: string; issuer: string; serial: string; notBefore: string; notAfter: string };
+  /** The signature value verifies under the certificate's key. */
+  signature: VerifyAspect;
+  /** The data is what was signed (P7: messageDigest; P1: the signature covers the data itself). */
+  dataIntegrity: VerifyAspect;
+  /** The certificate chains to one of our roots (now). */
+  chain: VerifyAspect;
+  /** The certificate's status at our CA now. */
+  certificateStatus: VerifyAspect & { status: CertificateStatus };
+  /** The signature time-stamp, when the signature carries one. */
+  timestamp?: VerifyAspect & { time?: string };
+  checks: Check[];
+  errors: string[];
+};
+
+export type VerifyDeps = {
+  clock: { now(): Date };
+  status: CertificateStatusSource & {
+    /** The CA id of an issuing CA certificate of ours (to ask the status of a certificate it issued). */
+    caIdOf(issuer: ParsedCertificate): string | undefined;
+  };
+  /** Our roots (trust anchors) and the issuing CAs below them. */
+  anchors: readonly ParsedCertificate[];
+  intermediates: readonly ParsedCertificate[];
+};
+
+function readCertificate(text: string): ParsedCertificate {
+  try {
+    if (text.includes('-----BEGIN')) return ParsedCertificate.parse(text);
+    return ParsedCertificate.parse(decodeBase64(text, 'certificate', 'SIGN_SIGNATURE_INVALID'));
+  } catch (e) {
+    if (e instanceof DomainError) throw e;
+    throw new DomainError(
+      'SIGN_SIGNATURE_INVALID',
+      `the certificate cannot be read: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
+
+function aspect(checks: readonly Check[], names: readonly string[]): VerifyAspect {
+  const found = checks.filter((c) => names.includes(c.check));
+  if (found.length === 0) return { ok: false, detail: 'not checked' };
+  const failed = found.find((c) => !c.ok);
+  return failed ? { ok: false, ...(failed.detail ? { detail: failed.detail } : {}) } : { ok: true };
+}
+
+async function statusOf(
+  cert: ParsedCertificate,
+  path: readonly ParsedCertificate[],
+  deps: VerifyDeps,
+): Promise<VerifyAspect & { status: CertificateStatus }> {
+  const issuer = path[1];
+  const caId = issuer ? deps.status.caIdOf(issuer) : undefined;
+  const status: CertificateStatus = caId ? await deps.status.status(caId, cert.serialNumber) : 'unknown';
+  return {
+    ok: status === 'good',
+    status,
+    ...(status === 'good'
+      ? {}
+      : { detail: caId ? `the certificate is ${status}` : 'not issued by a CA of this platform' }),
+  };
+}
+
+/** Verifies a P1 or P7 signature against our roots; never throws for an invalid signature (only for unreadable input). */
+export async function verifyDocument(req: VerifyRequest, deps: VerifyDeps): Promise<VerifyResult> {
+  const sigBytes = decodeBase64(req.signature, 'signature', 'SIGN_SIGNATURE_INVALID');
+  const data = req.data === undefined ? undefined : decodeBase64(req.data, 'data');
+  const at = deps.clock.now();
+  if (req.certificate !== undefined)
+    return verifyP1(sigBytes, data, readCertificate(req.certificate), at, deps);
+
+  let cms: ParsedCms;
+  try {
+    const text = new TextDecoder().decode(sigBytes);
+    cms = ParsedCms.parse(text.includes('-----BEGIN') && decodePemBlocks(text).length ? text : sigBytes);
+  } catch (e) {
+    throw new DomainError(
+      'SIGN_SIGNATURE_INVALID',
+      `the signature is not a CMS SignedData (a P1 signature needs its certificate): ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const r = verifyCms(cms, {
+    ...(data ? { content: data } : {}),
+    anchors: deps.anchors,
+    extraCertificates: deps.intermediates,
+    at,
+  });
+  const s = r.signers[0];
+  const checks: Check[] = [...(s?.checks ?? [])];
+  const errors = [...r.errors];
+  const cert = s?.certificate;
+  const certificateStatus = cert
+    ? await statusOf(cert, s?.chain?.path ?? [], deps)
+    : { ok: false, status: 'unknown' as const, detail: 'no signer certificate' };
+  if (!certificateStatus.ok)
+    errors.push(`certificate status: ${certificateStatus.detail ?? certificateStatus.status}`);
+  const ts = s?.timestamp;
+  return {
+    valid: r.valid && certificateStatus.ok,
+    format: 'p7',
+    ...(cert ? { signer: signerOf(cert) } : {}),
+    signature: aspect(checks, ['signature']),
+    dataIntegrity:
+      data || cms.content
+        ? aspect(checks, ['messageDigest attribute', 'content', 'signature'])
+        : { ok: false, detail: 'detached signature: data not given' },
+    chain: s?.chain
+      ? { ok: s.chain.valid, ...(s.chain.valid ? {} : { detail: s.chain.errors.join('; ') }) }
+      : { ok: false, detail: 'no signer certificate' },
+    certificateStatus,
+    ...(ts
+      ? {
+          timestamp: {
+            ok: ts.valid,
+            ...(ts.genTime ? { time: ts.genTime.toISOString() } : {}),
+            ...(ts.valid ? {} : { detail: ts.errors.join('; ') }),
+          },
+        }
+      : {}),
+    checks,
+    errors,
+  };
+}
+
+function signerOf(cert: ParsedCertificate): NonNullable<VerifyResult['signer']> {
+  return {
+    subject: cert.subjectText,
+    issuer: cert.issuerText,
+    serial: cert.serialNumber,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+  };
+}
+
+const P1_ALGORITHM: Record<string, SignatureAlgorithmName> = {
+  sm2: 'SM3withSM2',
+  rsa: 'SHA256withRSA',
+  ec: 'SHA256withECDSA',
+};
+
+async function verifyP1(
+  signature: Uint8Array,
+  data: Uint8Array | undefined,
+  cert: ParsedCertificate,
+  at: Date,
+  deps: VerifyDeps,
+): Promise<VerifyResult> {
+  if (!data)
+    throw new DomainError('SIGN_DATA_INVALID', 'a P1 signature is verified against the data: give data');
+  const alg = P1_ALGORITHM[cert.publicKey.family]!;
+  const ok = verifySignature(cert.publicKeyInfo, alg, data, signature);
+  const chain = verifyCertificateChain(cert, {
+    anchors: deps.anchors,
+    intermediates: deps.intermediates,
+    at,
+  });
+  const certificateStatus = await statusOf(cert, chain.path, deps);
+  const checks: Check[] = [
+    {
+      check: 'signature',
+      ok,
+      ...(ok ? { detail: alg } : { detail: `${alg} signature does not verify over the data` }),
+    },
+    ...chain.checks,
+  ];
+  const errors = [
+    ...(ok ? [] : ['signature failed: the signature does not verify over the data with this certificate']),
+    ...chain.errors,
+    ...(certificateStatus.ok
+      ? []
+      : [`certificate status: ${certificateStatus.detail ?? certificateStatus.status}`]),
+  ];
+  return {
+    valid: ok && chain.valid && certificateStatus.ok,
+    format: 'p1',
+    signer: signerOf(cert),
+    signature: ok ? { ok } : { ok, detail: 'does not verify' },
+    dataIntegrity: ok ? { ok } : { ok, detail: 'the signature does not cover this data' },
+    chain: { ok: chain.valid, ...(chain.valid ? {} : { detail: chain.errors.join('; ') }) },
+    certificateStatus,
+    checks,
+    errors,
+  };
+}

@@ -1,0 +1,451 @@
+// The signing core over memory ports: applications and HMAC-SM3 authentication, signers and PINs, P1/P7
+// signing with and without time-stamps, verification, idempotency — and the signatures checked by the BC peer.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { DomainError, type ErrorCode } from '@medsign/errors';
+import { bytesToHex, sm3 } from '@medsign/gm';
+import { ParsedCms, verifyCms, verifyTimeStampToken } from '@medsign/pki';
+import { peerOrSkip, tempDir } from '@medsign/testkit';
+import {
+  authenticateRequest,
+  bodyDigest,
+  canonicalRequest,
+  createApp,
+  enrolSigner,
+  grantAuthorisation,
+  revokeAuthorisation,
+  ipAllowed,
+  RateLimiter,
+  signDocument,
+  signRequest,
+  unlockSigner,
+  verifyDocument,
+  type SignRequest,
+  type VerifyDeps,
+} from '../src/index.js';
+import { makeWorld, testTimeStamper, type MemoryWorld } from './helpers/memory.js';
+
+async function rejects(p: Promise<unknown>, code: ErrorCode): Promise<DomainError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof DomainError, String(e));
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64');
+
+function verifyDeps(w: MemoryWorld): VerifyDeps {
+  return {
+    clock: w.deps.clock,
+    status: {
+      ...w.deps.status,
+      caIdOf: (c) => (c.serialNumber === w.h.intermediate.cert.serialNumber ? 'test' : undefined),
+    },
+    anchors: [w.h.root.cert],
+    intermediates: [w.h.intermediate.cert],
+  };
+}
+
+describe('applications and request authentication', () => {
+  let w: MemoryWorld;
+  before(async () => (w = await makeWorld()));
+
+  test('canonical string is the documented one', () => {
+    const parts = {
+      method: 'post',
+      path: '/api/v1/sign',
+      bodyDigest: bodyDigest('{}'),
+      timestamp: 1764806400,
+      nonce: 'abcdefghijklmnop',
+      appId: 'app_x',
+    };
+    assert.equal(
+      canonicalRequest(parts),
+      `MEDSIGN-HMAC-SM3\nPOST\n/api/v1/sign\n${bytesToHex(sm3('{}'))}\n1764806400\nabcdefghijklmnop\napp_x`,
+    );
+    assert.match(signRequest('secret', parts), /^[0-9a-f]{64}$/);
+  });
+
+  test('create validates fields; the secret is only stored sealed', async () => {
+    await rejects(createApp({ name: 'HIS', systemType: 'XYZ' }, 'op', w.deps), 'APP_INVALID');
+    await rejects(
+      createApp({ name: 'HIS', systemType: 'HIS', ipRanges: ['10.0.0.0/33'] }, 'op', w.deps),
+      'APP_INVALID',
+    );
+    await rejects(
+      createApp({ name: 'HIS', systemType: 'HIS', operations: ['delete'] }, 'op', w.deps),
+      'APP_INVALID',
+    );
+    await rejects(createApp({ name: 'HIS', systemType: 'HIS', rateLimit: 0 }, 'op', w.deps), 'APP_INVALID');
+    const { app, secret } = await createApp(
+      { name: 'HIS', systemType: 'HIS', ipRanges: ['127.0.0.0/8', '::1'] },
+      'op',
+      w.deps,
+    );
+    assert.match(app.id, /^app_/);
+    assert.equal(secret.length, 43);
+    const stored = w.deps.store.apps.get(app.id)!;
+    assert.ok(!Buffer.from(stored.sealedSecret).toString('latin1').includes(secret));
+    assert.equal(w.events.at(-1)!.action, 'app.create');
+  });
+
+  test('ip ranges: v4, v6, v4-mapped', () => {
+    assert.ok(ipAllowed('10.1.2.3', ['10.1.0.0/16']));
+    assert.ok(!ipAllowed('10.2.0.1', ['10.1.0.0/16']));
+    assert.ok(ipAllowed('::ffff:10.1.2.3', ['10.1.0.0/16']));
+    assert.ok(ipAllowed('fd00::5', ['fd00::/8']));
+    assert.ok(ipAllowed('1.2.3.4', []));
+  });
+
+  test('good, stale, badly signed, replayed, wrong address, wrong operation, rate limited', async () => {
+    const { app, secret } = await createApp(
+      { name: 'LIS', systemType: 'LIS', ipRanges: ['127.0.0.1/32'], operations: ['sign'], rateLimit: 3 },
+      'op',
+      w.deps,
+    );
+    const limiter = new RateLimiter();
+    const deps = { ...w.deps, limiter };
+    let n = 0;
+    const request = (over: Partial<Record<string, string>> = {}, ts = Math.floor(Date.now() / 1000)) => {
+      const nonce = over.nonce ?? `nonce-${String(++n).padStart(12, '0')}`;
+      const parts = {
+        method: 'POST',
+        path: '/api/v1/sign',
+        bodyDigest: bodyDigest('{"a":1}'),
+        timestamp: ts,
+        nonce,
+        appId: app.id,
+      };
+      return {
+        appId: app.id,
+        timestamp: String(ts),
+        nonce,
+        signature: signRequest(secret, parts),
+        method: 'POST',
+        path: '/api/v1/sign',
+        bodyDigest: parts.bodyDigest,
+        remoteIp: '127.0.0.1',
+        operation: 'sign' as const,
+        ...over,
+      };
+    };
+    assert.equal((await authenticateRequest(request(), deps)).id, app.id);
+    await rejects(authenticateRequest({ ...request(), signature: undefined }, deps), 'APP_AUTH_REQUIRED');
+    await rejects(
+      authenticateRequest(request({}, Math.floor(Date.now() / 1000) - 301), deps),
+      'APP_REQUEST_STALE',
+    );
+    await rejects(
+      authenticateRequest({ ...request(), bodyDigest: bodyDigest('{"a":2}') }, deps),
+      'APP_AUTH_FAILED',
+    );
+    await rejects(authenticateRequest({ ...request(), appId: 'app_unknown' }, deps), 'APP_AUTH_FAILED');
+    const once = request({ nonce: 'the-same-nonce-0001' });
+    await authenticateRequest(once, deps);
+    await rejects(authenticateRequest(once, deps), 'APP_REQUEST_REPLAYED');
+    await rejects(authenticateRequest(request({ remoteIp: '10.9.9.9' }), deps), 'APP_IP_FORBIDDEN');
+    await rejects(authenticateRequest(request({ operation: 'read' }), deps), 'APP_OPERATION_FORBIDDEN');
+    await authenticateRequest(request(), deps); // the third of 3 per minute
+    const e = await rejects(authenticateRequest(request(), deps), 'APP_RATE_LIMITED');
+    assert.equal(e.status, 429);
+  });
+});
+
+describe('signers, signing and verification (SM2)', () => {
+  let w: MemoryWorld;
+  const ctx = { appId: 'app_his' };
+  const base = (over: Partial<SignRequest> = {}): SignRequest => ({
+    signer: 'D001',
+    pin: '123456',
+    data: b64('处方 Rx-0001'),
+    metadata: { system: 'HIS', docType: 'prescription', docId: 'RX1', visitRef: 'V9' },
+    ...over,
+  });
+  before(async () => {
+    w = await makeWorld();
+    const r = await enrolSigner(
+      { name: '张三', employeeNo: 'D001', departmentCode: '0101', pin: '123456' },
+      'op',
+      w.deps,
+    );
+    assert.equal(r.signer.employeeNo, 'D001');
+    assert.ok(!('pinHash' in r.signer));
+    assert.ok(!JSON.stringify(w.events).includes('123456'));
+  });
+
+  test('enrolment refuses bad fields and duplicates', async () => {
+    await rejects(
+      enrolSigner({ name: '李四', employeeNo: 'D002', departmentCode: '0101', pin: '123' }, 'op', w.deps),
+      'SIGN_SIGNER_INVALID',
+    );
+    await rejects(
+      enrolSigner({ name: '李四', employeeNo: 'D 2', departmentCode: '0101', pin: '123456' }, 'op', w.deps),
+      'SIGN_SIGNER_INVALID',
+    );
+    await rejects(
+      enrolSigner({ name: '张三', employeeNo: 'D001', departmentCode: '0101', pin: '123456' }, 'op', w.deps),
+      'SIGN_SIGNER_EXISTS',
+    );
+  });
+
+  test('p1, p7-detached, p7-attached (RFC 5652 and GM/T 0010) verify; records are written', async () => {
+    const vd = verifyDeps(w);
+    const p1 = await signDocument(base({ format: 'p1' }), ctx, w.deps);
+    assert.equal(p1.record.digest, bytesToHex(sm3('处方 Rx-0001')));
+    assert.equal(p1.record.metadata.departmentCode, '0101');
+    let v = await verifyDocument(
+      { data: base().data, signature: b64(p1.record.signature), certificate: p1.certificate.toPem() },
+      vd,
+    );
+    assert.ok(v.valid, v.errors.join('; '));
+    assert.equal(v.format, 'p1');
+    v = await verifyDocument(
+      {
+        data: b64('处方 Rx-0002'),
+        signature: b64(p1.record.signature),
+        certificate: b64(p1.certificate.der),
+      },
+      vd,
+    );
+    assert.equal(v.valid, false);
+    assert.equal(v.dataIntegrity.ok, false);
+
+    for (const [format, oids] of [
+      ['p7-detached', 'rfc5652'],
+      ['p7-attached', 'rfc5652'],
+      ['p7-detached', 'gm'],
+      ['p7-attached', 'gm'],
+    ] as const) {
+      const r = await signDocument(base({ format, oids }), ctx, w.deps);
+      const cms = ParsedCms.parse(r.record.signature);
+      assert.equal(cms.gmOids, oids === 'gm');
+      assert.equal(cms.detached, format === 'p7-detached');
+      const res = await verifyDocument(
+        { ...(format === 'p7-detached' ? { data: base().data } : {}), signature: b64(r.record.signature) },
+        vd,
+      );
+      assert.ok(res.valid, `${format}/${oids}: ${res.errors.join('; ')}`);
+      assert.ok(res.chain.ok && res.certificateStatus.ok && res.dataIntegrity.ok && res.signature.ok);
+      const tampered = await verifyDocument(
+        { data: b64('tampered'), signature: b64(r.record.signature) },
+        vd,
+      );
+      assert.equal(tampered.valid, false);
+      assert.equal(tampered.dataIntegrity.ok, false);
+    }
+    assert.equal(w.deps.store.signatures.length, 5);
+    assert.equal(w.events.filter((e) => e.action === 'sign.signature').length, 5);
+  });
+
+  test('a digest is signed as p7-detached and verifies against the data', async () => {
+    const r = await signDocument(
+      base({ data: undefined, digest: bytesToHex(sm3('处方 Rx-0001')), format: 'p7-detached' }),
+      ctx,
+      w.deps,
+    );
+    const res = await verifyDocument(
+      { data: base().data, signature: b64(r.record.signature) },
+      verifyDeps(w),
+    );
+    assert.ok(res.valid, res.errors.join('; '));
+    await rejects(
+      signDocument(base({ data: undefined, digest: 'ab', format: 'p7-detached' }), ctx, w.deps),
+      'SIGN_DATA_INVALID',
+    );
+    await rejects(
+      signDocument(base({ data: undefined, digest: bytesToHex(sm3('x')), format: 'p1' }), ctx, w.deps),
+      'SIGN_DATA_INVALID',
+    );
+    await rejects(
+      signDocument(
+        base({ data: undefined, digest: bytesToHex(sm3('x')), digestAlgorithm: 'sha256' }),
+        ctx,
+        w.deps,
+      ),
+      'SIGN_DATA_INVALID',
+    );
+  });
+
+  test('bad input: unknown signer, malformed base64, both data and digest, unknown doc type, too large', async () => {
+    const n = w.deps.store.signatures.length;
+    await rejects(signDocument(base({ signer: 'NOPE' }), ctx, w.deps), 'SIGN_SIGNER_NOT_FOUND');
+    await rejects(signDocument(base({ data: 'not base64!' }), ctx, w.deps), 'SIGN_DATA_INVALID');
+    await rejects(signDocument(base({ data: 'QQ' }), ctx, w.deps), 'SIGN_DATA_INVALID');
+    await rejects(signDocument(base({ digest: bytesToHex(sm3('x')) }), ctx, w.deps), 'SIGN_DATA_INVALID');
+    await rejects(
+      signDocument(base({ metadata: { docType: 'poem' } }), ctx, w.deps),
+      'SIGN_DOC_TYPE_UNKNOWN',
+    );
+    await rejects(
+      signDocument(base({ data: b64(new Uint8Array(2000)) }), ctx, { ...w.deps, maxDataBytes: 1000 }),
+      'SIGN_PAYLOAD_TOO_LARGE',
+    );
+    await rejects(signDocument(base({ format: 'p9' as never }), ctx, w.deps), 'SIGN_DATA_INVALID');
+    await rejects(signDocument(base({ timestamp: true }), ctx, w.deps), 'SIGN_TIMESTAMP_UNAVAILABLE');
+    await rejects(verifyDocument({ signature: 'QQ==' }, verifyDeps(w)), 'SIGN_SIGNATURE_INVALID');
+    await rejects(verifyDocument({ signature: '%%%' }, verifyDeps(w)), 'SIGN_SIGNATURE_INVALID');
+    assert.equal(w.deps.store.signatures.length, n, 'nothing written');
+  });
+
+  test('idempotency: same key and body → same record; other body → conflict', async () => {
+    const idem = { key: 'rx-1-attempt', requestHash: 'h1' };
+    const a = await signDocument(base(), { ...ctx, idempotency: idem }, w.deps);
+    const b = await signDocument(base(), { ...ctx, idempotency: idem }, w.deps);
+    assert.equal(b.record.id, a.record.id);
+    assert.equal(b.replayed, true);
+    await rejects(
+      signDocument(base(), { ...ctx, idempotency: { ...idem, requestHash: 'h2' } }, w.deps),
+      'SIGN_IDEMPOTENCY_CONFLICT',
+    );
+  });
+
+  test('certificate states that cannot sign; verify reports status now', async () => {
+    const serial = w.deps.store.signers.values().next().value!.certSerial;
+    const signed = await signDocument(base({ format: 'p7-attached' }), ctx, w.deps);
+    for (const [status, code] of [
+      ['revoked', 'SIGN_CERT_REVOKED'],
+      ['hold', 'SIGN_CERT_ON_HOLD'],
+      ['unknown', 'SIGN_CERT_REVOKED'],
+    ] as const) {
+      w.statuses.set(serial, status);
+      await rejects(signDocument(base(), ctx, w.deps), code);
+    }
+    w.statuses.set(serial, 'revoked');
+    const v = await verifyDocument({ signature: b64(signed.record.signature) }, verifyDeps(w));
+    assert.equal(v.valid, false);
+    assert.equal(v.certificateStatus.status, 'revoked');
+    assert.ok(v.signature.ok);
+    w.statuses.set(serial, 'good');
+    w.setNow(new Date(Date.now() + 400 * 86_400_000));
+    await rejects(signDocument(base(), ctx, w.deps), 'SIGN_CERT_EXPIRED');
+    w.setNow(new Date(Date.now() - 2 * 86_400_000));
+    await rejects(signDocument(base(), ctx, w.deps), 'SIGN_CERT_NOT_YET_VALID');
+    w.setNow(new Date());
+  });
+
+  test('wrong PINs lock the key; unlock is audited; a locked key is not probed', async () => {
+    await enrolSigner(
+      { name: '王五', employeeNo: 'D005', departmentCode: '0102', pin: '654321' },
+      'op',
+      w.deps,
+    );
+    const req = base({ signer: 'D005', pin: '000000' });
+    for (let i = 0; i < 4; i++) await rejects(signDocument(req, ctx, w.deps), 'SIGN_PIN_WRONG');
+    await rejects(signDocument(req, ctx, w.deps), 'SIGN_SIGNER_LOCKED');
+    await rejects(signDocument({ ...req, pin: '654321' }, ctx, w.deps), 'SIGN_SIGNER_LOCKED');
+    assert.ok(w.events.some((e) => e.action === 'signer.locked'));
+    await unlockSigner('D005', 'admin:sec', w.deps);
+    assert.equal(w.events.at(-1)!.action, 'signer.unlock');
+    await rejects(unlockSigner('D005', 'admin:sec', w.deps), 'SIGN_SIGNER_NOT_LOCKED');
+    await signDocument({ ...req, pin: '654321' }, ctx, w.deps);
+  });
+
+  test('signing authorisations: grant with the PIN, use without it, expiry, revocation, other apps', async () => {
+    await enrolSigner(
+      { name: '赵六', employeeNo: 'N001', departmentCode: '0201', pin: '135790' },
+      'op',
+      w.deps,
+    );
+    const { app } = await createApp({ name: 'Nursing', systemType: 'nursing' }, 'op', w.deps);
+    const noPin = base({ signer: 'N001', pin: undefined });
+    await rejects(signDocument(noPin, { appId: app.id }, w.deps), 'SIGN_INTENT_REQUIRED');
+    await rejects(
+      grantAuthorisation({ signer: 'N001', pin: '135790', durationMinutes: 30 }, app.id, w.deps),
+      'SIGN_AUTHORISATION_INVALID',
+    );
+    await rejects(
+      grantAuthorisation(
+        { signer: 'N001', pin: '135790', durationMinutes: 120, apps: ['app_nope'] },
+        app.id,
+        w.deps,
+      ),
+      'SIGN_AUTHORISATION_INVALID',
+    );
+    await rejects(
+      grantAuthorisation({ signer: 'N001', pin: '000000', durationMinutes: 120 }, app.id, w.deps),
+      'SIGN_PIN_WRONG',
+    );
+    const grant = await grantAuthorisation(
+      { signer: 'N001', pin: '135790', durationMinutes: 120 },
+      app.id,
+      w.deps,
+    );
+    assert.equal(w.events.at(-1)!.action, 'signer.authorise');
+    const r = await signDocument(noPin, { appId: app.id }, w.deps);
+    assert.equal(w.events.at(-1)!.detail!.intent, `authorisation:${grant.id}`);
+    assert.ok(r.record.id);
+    // Another application is not named in it.
+    await rejects(signDocument(noPin, { appId: 'app_his' }, w.deps), 'SIGN_INTENT_REQUIRED');
+    await rejects(revokeAuthorisation(grant.id, 'app_his', w.deps), 'SIGN_AUTHORISATION_NOT_FOUND');
+    // Expiry.
+    w.setNow(new Date(Date.now() + 3 * 3_600_000));
+    await rejects(signDocument(noPin, { appId: app.id }, w.deps), 'SIGN_AUTHORISATION_EXPIRED');
+    w.setNow(new Date());
+    // Revocation.
+    await revokeAuthorisation(grant.id, app.id, w.deps);
+    assert.equal(w.events.at(-1)!.action, 'signer.authorisation-revoke');
+    await rejects(signDocument(noPin, { appId: app.id }, w.deps), 'SIGN_AUTHORISATION_EXPIRED');
+  });
+
+  test('timestamp: true embeds an RFC 3161 token over the signature value (P7) / returns it (P1)', async () => {
+    const stamper = testTimeStamper(w.h, w.deps.clock.now);
+    const deps = { ...w.deps, timeStamper: stamper };
+    const r = await signDocument(base({ format: 'p7-detached', timestamp: true }), ctx, deps);
+    assert.ok(r.record.token);
+    const res = verifyCms(r.record.signature, {
+      content: Buffer.from('处方 Rx-0001'),
+      anchors: [w.h.root.cert],
+      extraCertificates: [w.h.intermediate.cert],
+    });
+    assert.ok(res.valid, res.errors.join('; '));
+    assert.ok(res.signers[0]!.timestamp?.valid);
+    const v = await verifyDocument({ data: base().data, signature: b64(r.record.signature) }, verifyDeps(w));
+    assert.ok(v.valid && v.timestamp?.ok, v.errors.join('; '));
+    const p1 = await signDocument(base({ format: 'p1', timestamp: true }), ctx, deps);
+    const tv = verifyTimeStampToken(p1.record.token!, {
+      data: p1.record.signature,
+      anchors: [w.h.root.cert],
+    });
+    assert.ok(tv.valid, tv.errors.join('; '));
+  });
+
+  test('Bouncy Castle verifies P7 (with and without token, both OID styles) and P1', async (t) => {
+    const dir = tempDir('medsign-sign-bc-');
+    try {
+      const deps = { ...w.deps, timeStamper: testTimeStamper(w.h, w.deps.clock.now) };
+      const data = join(dir.path, 'data.txt');
+      writeFileSync(data, '处方 Rx-0001');
+      const ca = join(dir.path, 'root.pem');
+      writeFileSync(ca, w.h.root.cert.toPem() + w.h.intermediate.cert.toPem());
+      for (const [format, oids, timestamp] of [
+        ['p7-detached', 'rfc5652', false],
+        ['p7-detached', 'rfc5652', true],
+        ['p7-attached', 'gm', false],
+        ['p7-detached', 'gm', true],
+      ] as const) {
+        const r = await signDocument(base({ format, oids, timestamp }), ctx, deps);
+        const file = join(dir.path, `${format}-${oids}-${timestamp}.p7s`);
+        writeFileSync(file, r.record.signature);
+        const res = peerOrSkip(t, ['cms-verify', file, data, '--ca', ca]);
+        if (!res) return;
+        assert.equal(res.code, 0, `${format}/${oids}/${timestamp}: ${res.stdout}`);
+      }
+      const p1 = await signDocument(base({ format: 'p1' }), ctx, deps);
+      const cert = join(dir.path, 'signer.pem');
+      writeFileSync(cert, p1.certificate.toPem());
+      const sig = join(dir.path, 'p1.sig');
+      writeFileSync(sig, p1.record.signature);
+      const res = peerOrSkip(t, ['sig-verify', cert, data, sig]);
+      if (!res) return;
+      assert.equal(res.code, 0, res.stdout);
+    } finally {
+      dir.cleanup();
+    }
+  });
+});

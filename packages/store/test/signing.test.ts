@@ -1,0 +1,187 @@
+// The signing tables on SQLite and PostgreSQL: applications, nonces (replays), signers (PIN counter and
+// lock in single statements), append-only signature records with idempotency keys and search.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import {
+  openStore,
+  type SignAppRecord,
+  type SignatureRow,
+  type SignerRow,
+  type Store,
+} from '../src/index.js';
+import { dialects, type TestDatabase } from './helpers/databases.js';
+
+const t0 = new Date('2026-03-01T08:00:00.000Z');
+
+const app = (id: string): SignAppRecord => ({
+  id,
+  name: 'HIS',
+  systemType: 'HIS',
+  ownerDepartment: '信息科',
+  operations: ['sign', 'verify'],
+  ipRanges: ['10.0.0.0/8'],
+  rateLimit: 100,
+  sealedSecret: new Uint8Array(randomBytes(60)),
+  status: 'active',
+  createdAt: t0,
+});
+
+const signer = (employeeNo: string): SignerRow => ({
+  id: randomUUID(),
+  employeeNo,
+  name: '张三',
+  departmentCode: '0101',
+  profile: 'doctor',
+  keyId: randomUUID(),
+  caId: 'sm2',
+  certSerial: 'abc123',
+  certificate: new Uint8Array(randomBytes(400)),
+  pinHash: 'scrypt$…',
+  failedPins: 0,
+  locked: false,
+  createdAt: t0,
+  updatedAt: t0,
+});
+
+const signature = (appId: string, s: SignerRow, over: Partial<SignatureRow> = {}): SignatureRow => ({
+  id: randomUUID(),
+  appId,
+  signerId: s.id,
+  employeeNo: s.employeeNo,
+  caId: s.caId,
+  certSerial: s.certSerial,
+  format: 'p7-detached',
+  digestAlgorithm: 'sm3',
+  digest: 'ab'.repeat(32),
+  signature: new Uint8Array(randomBytes(700)),
+  token: null,
+  metadata: { system: 'HIS', docType: 'prescription', docId: 'RX1', departmentCode: '0101', visitRef: 'V1' },
+  idempotencyKey: null,
+  requestHash: null,
+  createdAt: t0,
+  ...over,
+});
+
+for (const dialect of dialects) {
+  describe(`signing tables on ${dialect.name}`, { skip: dialect.skip }, () => {
+    let tdb: TestDatabase;
+    let store: Store;
+    before(async () => {
+      tdb = await dialect.create();
+      store = await openStore(tdb.url);
+      await store.cas.insert({
+        id: 'sm2',
+        name: 'CA',
+        algorithm: 'sm2',
+        certificate: new Uint8Array(10),
+        keyRef: 'k',
+        parentId: null,
+        status: 'active',
+        createdAt: t0,
+      });
+    });
+    after(async () => {
+      await store?.close();
+      await tdb?.drop();
+    });
+
+    test('applications round-trip; nonces refuse replays and expire', async () => {
+      const a = app('app_1');
+      await store.signing.insertApp(a);
+      assert.deepEqual(await store.signing.getApp('app_1'), a);
+      assert.equal(await store.signing.getApp('nope'), undefined);
+      const exp = new Date(t0.getTime() + 600_000);
+      assert.equal(await store.signing.useNonce('app_1', 'n-000000000000001', exp, t0), true);
+      assert.equal(await store.signing.useNonce('app_1', 'n-000000000000001', exp, t0), false);
+      // After expiry the row is dropped (the timestamp check refuses such old requests anyway).
+      assert.equal(await store.signing.useNonce('app_1', 'n-000000000000001', exp, exp), true);
+    });
+
+    test('signers: unique employee number, wrong-PIN counter locks, unlock', async () => {
+      const s = signer('D001');
+      assert.equal(await store.signing.insertSigner(s), true);
+      assert.equal(await store.signing.insertSigner({ ...signer('D001') }), false);
+      assert.deepEqual(await store.signing.getSignerByEmployeeNo('D001'), s);
+      for (let i = 1; i <= 2; i++)
+        assert.equal((await store.signing.recordWrongPin(s.id, 3, t0)).failedPins, i);
+      const locked = await store.signing.recordWrongPin(s.id, 3, t0);
+      assert.equal(locked.locked, true);
+      assert.equal(await store.signing.unlockSigner(s.id, t0), true);
+      assert.equal(await store.signing.unlockSigner(s.id, t0), false);
+      const after = await store.signing.getSigner(s.id);
+      assert.equal(after?.locked, false);
+      assert.equal(after?.failedPins, 0);
+    });
+
+    test('authorisations: list newest expiry first, revoke once', async () => {
+      const s = signer('D003');
+      await store.signing.insertSigner(s);
+      const mk = (id: string, hours: number) => ({
+        id,
+        signerId: s.id,
+        appIds: ['app_1'],
+        grantedVia: 'app_1',
+        createdAt: t0,
+        expiresAt: new Date(t0.getTime() + hours * 3_600_000),
+        revokedAt: null,
+      });
+      await store.signing.insertAuthorisation(mk('a1', 1));
+      await store.signing.insertAuthorisation(mk('a2', 8));
+      assert.deepEqual((await store.signing.getAuthorisation('a1'))?.appIds, ['app_1']);
+      assert.deepEqual(
+        (await store.signing.listAuthorisations(s.id, 10)).map((a) => a.id),
+        ['a2', 'a1'],
+      );
+      assert.equal(await store.signing.revokeAuthorisation('a2', t0), true);
+      assert.equal(await store.signing.revokeAuthorisation('a2', t0), false);
+      assert.deepEqual((await store.signing.getAuthorisation('a2'))?.revokedAt, t0);
+    });
+
+    test('signatures: idempotency key unique per app, search, append-only', async () => {
+      await store.signing.insertApp(app('app_2'));
+      const s = signer('D002');
+      await store.signing.insertSigner(s);
+      const first = signature('app_2', s, {
+        idempotencyKey: 'k1',
+        requestHash: 'h',
+        token: new Uint8Array([1, 2]),
+      });
+      assert.equal(await store.signing.insertSignature(first), true);
+      assert.equal(
+        await store.signing.insertSignature(signature('app_2', s, { idempotencyKey: 'k1' })),
+        false,
+      );
+      assert.deepEqual(await store.signing.findSignatureByIdempotencyKey('app_2', 'k1'), first);
+      assert.deepEqual(await store.signing.getSignature(first.id), first);
+      for (let i = 0; i < 3; i++)
+        await store.signing.insertSignature(
+          signature('app_2', s, {
+            createdAt: new Date(t0.getTime() + (i + 1) * 86_400_000),
+            metadata: { docType: i === 0 ? 'lab-report' : 'prescription', docId: `RX${i + 2}` },
+          }),
+        );
+      let r = await store.signing.searchSignatures({ appId: 'app_2', limit: 10 });
+      assert.equal(r.total, 4);
+      assert.ok(r.items[0]!.createdAt > r.items[3]!.createdAt, 'newest first');
+      r = await store.signing.searchSignatures({ docType: 'prescription', employeeNo: 'D002', limit: 1 });
+      assert.equal(r.total, 3);
+      assert.equal(r.items.length, 1);
+      r = await store.signing.searchSignatures({
+        from: new Date(t0.getTime() + 86_400_000),
+        to: new Date(t0.getTime() + 2 * 86_400_000),
+        limit: 10,
+      });
+      assert.equal(r.total, 1);
+      assert.equal(r.items[0]!.metadata.docType, 'lab-report');
+      const all = [];
+      for await (const row of store.signing.iterateSignatures({ appId: 'app_2' }, 2)) all.push(row.id);
+      assert.deepEqual(
+        all,
+        (await store.signing.searchSignatures({ appId: 'app_2', limit: 10 })).items.map((x) => x.id),
+      );
+      await assert.rejects(tdb.raw(`update signatures set digest = 'x'`), /append-only/);
+      await assert.rejects(tdb.raw(`delete from signatures`), /append-only/);
+    });
+  });
+}
