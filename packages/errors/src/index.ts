@@ -141,6 +141,17 @@ export const ERROR_CODES = {
     meaning: 'The signature algorithm does not fit the key (e.g. SHA256withRSA for an SM2 key).',
   },
   KEYSTORE_CLOSED: { kind: 'unavailable', meaning: 'The keystore was closed; its keys were destroyed.' },
+
+  TSA_UNIT_NOT_FOUND: {
+    kind: 'notFound',
+    meaning:
+      'No time-stamping unit has this id on this server (units: sm2, rsa, ecdsa — those `medsign init` created).',
+  },
+  TSA_CERTIFICATE_INVALID: {
+    kind: 'internal',
+    meaning:
+      'A TSA unit cannot start: its key does not match its certificate, or the certificate lacks the critical timeStamping-only extended key usage.',
+  },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

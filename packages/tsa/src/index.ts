@@ -5,3 +5,6 @@
  */
 
 export * from './time-source.js';
+export * from './ports.js';
+export * from './unit.js';
+export * from './respond.js';
