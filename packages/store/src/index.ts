@@ -49,4 +49,9 @@ export { SerialRepository, randomSerial, type ReserveSerialOptions } from './rep
 export { UserRepository, type UserRecord, type NewUser } from './repositories/users.js';
 export { SessionRepository, type SessionRecord } from './repositories/sessions.js';
 export { CrlNumberRepository } from './repositories/crl-numbers.js';
+export {
+  TsaTokenRepository,
+  type TsaTokenRecord,
+  type TsaTokenRepositoryOptions,
+} from './repositories/tsa-tokens.js';
 export { openStore, type Store } from './store.js';

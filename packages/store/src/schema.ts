@@ -108,6 +108,23 @@ export interface CrlNumbersTable {
   updated_at: IsoText;
 }
 
+/** `tsa_tokens`: the archive of every time-stamp token granted (0003), keyed by its unique serial. */
+export interface TsaTokensTable {
+  /** TSTInfo serialNumber, normalised hex (codec.ts normalizeSerial). */
+  serial: string;
+  unit: string;
+  hash_algorithm: string;
+  /** The message imprint, lower-case hex. */
+  hashed_message: string;
+  gen_time: IsoText;
+  policy: string;
+  requester: string | null;
+  /** 0 or 1: the request carried a nonce. */
+  nonce: number;
+  /** SM3 of the DER TimeStampToken, lower-case hex. */
+  token_hash: string;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -119,4 +136,5 @@ export interface Schema {
   users: UsersTable;
   sessions: SessionsTable;
   crl_numbers: CrlNumbersTable;
+  tsa_tokens: TsaTokensTable;
 }

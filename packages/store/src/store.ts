@@ -7,6 +7,7 @@ import { IntentRepository } from './repositories/intents.js';
 import { SqlKeyRecordRepository } from './repositories/keys.js';
 import { SerialRepository } from './repositories/serials.js';
 import { SessionRepository } from './repositories/sessions.js';
+import { TsaTokenRepository } from './repositories/tsa-tokens.js';
 import { UserRepository } from './repositories/users.js';
 
 /** An open database with every repository wired to it: what the server composes once at start. */
@@ -21,6 +22,8 @@ export interface Store {
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
   readonly crlNumbers: CrlNumberRepository;
+  /** The TSA's token archive (group-committed inserts). */
+  readonly tsaTokens: TsaTokenRepository;
   close(): Promise<void>;
 }
 
@@ -41,6 +44,7 @@ export async function openStore(
     users: new UserRepository(database),
     sessions: new SessionRepository(database),
     crlNumbers: new CrlNumberRepository(database),
+    tsaTokens: new TsaTokenRepository(database),
     close: () => database.close(),
   };
 }
