@@ -1,6 +1,6 @@
 /**
  * The HTTP face of medsign: one Fastify app that composes a route plugin per enabled role (ca/admin →
- * certificate API, crl → CRLs, ocsp → OCSP) plus health, metrics and the OpenAPI document generated from
+ * certificate API, crl → CRLs, ocsp → OCSP, tsa → time-stamps) plus health, metrics and the OpenAPI document generated from
  * the same JSON schemas that validate every request. Services come in ready-made (services.ts), so this
  * file knows HTTP and nothing about databases or keys; errors become problem+json in problem.ts only.
  */
@@ -22,6 +22,7 @@ import { certificateRoutes } from './routes/certificates.js';
 import { CrlCache, crlRoutes } from './routes/crl.js';
 import { createMetrics, instrumentRequests, observabilityRoutes } from './routes/observability.js';
 import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
+import { tsaRoutes } from './routes/tsa.js';
 import type { Services } from './services.js';
 
 /** Default limit on request bodies: CSRs and applicant data are a few KiB; nothing legitimate nears this. */
@@ -160,6 +161,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         { name: 'catalogue', description: 'Profiles and issuing CAs' },
         { name: 'audit', description: 'The hash-chained audit log' },
         { name: 'pki', description: 'Public PKI endpoints: CRL, OCSP, CA certificates' },
+        { name: 'tsa', description: 'RFC 3161 time-stamp authority' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
@@ -191,6 +193,11 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   if (roles.has('ocsp')) await app.register(ocspRoutes(services, metrics));
   if (roles.has('ca') || roles.has('crl') || roles.has('ocsp'))
     await app.register(caCertificateRoutes(services));
+  if (roles.has('tsa')) {
+    // Units load now, so a TSA certificate that is unusable stops the start instead of the first request.
+    await services.tsa.units();
+    await app.register(tsaRoutes(services, metrics));
+  }
 
   return app;
 }

@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DomainError } from '@medsign/errors';
+import { DEFAULT_TSA_POLICY } from '@medsign/tsa';
 import { parse as parseYaml } from 'yaml';
 
 /** The roles one server process can play; each can be switched off. */
@@ -51,7 +52,21 @@ export type MedsignConfig = {
   sessionMinutes: number;
   /** Organisation name used in the CA subjects made by init. */
   organization: string;
+  /** The time-stamp authority (role `tsa`). */
+  tsa: TsaConfig;
 };
+
+/** TSA settings: the policy written into tokens, the others a request may ask for, the accuracy. */
+export type TsaConfig = {
+  /** TSAPolicyId of tokens whose request names no policy (default: medsign's 2.25 policy OID). */
+  policy: string;
+  /** More policies a request may name in reqPolicy (any other is refused with unacceptedPolicy). */
+  acceptedPolicies: string[];
+  /** The accuracy written into every token and the bound the time source must hold, ms (1–60000). */
+  accuracyMs: number;
+};
+
+const OID = /^[0-2](\.(0|[1-9]\d*))+$/;
 
 /** Options of {@link loadConfig}. */
 export type LoadConfigOptions = {
@@ -79,6 +94,7 @@ const FILE_KEYS = [
   'keystore',
   'sessionMinutes',
   'organization',
+  'tsa',
 ] as const;
 
 function invalid(key: string, why: string, source: string): DomainError {
@@ -198,7 +214,8 @@ function asDb(s: Source, dataDir: string): string {
  * `CONFIG_INVALID` whose detail names the first bad key and where its value came from.
  *
  * Environment: MEDSIGN_HOST, MEDSIGN_PORT, MEDSIGN_DB, MEDSIGN_PUBLIC_URL, MEDSIGN_ROLES (comma list),
- * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE.
+ * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE,
+ * MEDSIGN_TSA_POLICY, MEDSIGN_TSA_ACCURACY_MS.
  */
 export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const env = options.env ?? {};
@@ -290,6 +307,8 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     keystore = { kind: 'key-file', path: isAbsolute(path) ? path : resolve(dataDir, path) };
   }
 
+  const tsa = tsaConfig(file.tsa, fileSource, env);
+
   return {
     dataDir,
     ...(configFile ? { configFile } : {}),
@@ -302,7 +321,51 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     keystore,
     sessionMinutes,
     organization,
+    tsa,
   };
+}
+
+/** The `tsa:` mapping (policy, acceptedPolicies, accuracyMs) with MEDSIGN_TSA_POLICY / MEDSIGN_TSA_ACCURACY_MS. */
+function tsaConfig(
+  value: unknown,
+  fileSource: string,
+  env: Readonly<Record<string, string | undefined>>,
+): TsaConfig {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw invalid('tsa', 'must be a mapping (policy, acceptedPolicies, accuracyMs)', fileSource);
+  const t = (value ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(t))
+    if (!['policy', 'acceptedPolicies', 'accuracyMs'].includes(k))
+      throw invalid(`tsa.${k}`, 'unknown key (known: policy, acceptedPolicies, accuracyMs)', fileSource);
+  const oid = (key: string, v: unknown, source: string): string => {
+    if (typeof v !== 'string' || !OID.test(v.trim()))
+      throw invalid(key, 'must be an object identifier such as 1.2.156.…', source);
+    return v.trim();
+  };
+  const policy = env.MEDSIGN_TSA_POLICY
+    ? oid('tsa.policy', env.MEDSIGN_TSA_POLICY, 'MEDSIGN_TSA_POLICY')
+    : t.policy !== undefined
+      ? oid('tsa.policy', t.policy, fileSource)
+      : DEFAULT_TSA_POLICY;
+  let acceptedPolicies: string[] = [];
+  if (t.acceptedPolicies !== undefined) {
+    if (!Array.isArray(t.acceptedPolicies))
+      throw invalid('tsa.acceptedPolicies', 'must be a list of object identifiers', fileSource);
+    acceptedPolicies = t.acceptedPolicies.map((p) => oid('tsa.acceptedPolicies', p, fileSource));
+  }
+  const accS: Source | undefined = env.MEDSIGN_TSA_ACCURACY_MS
+    ? { value: env.MEDSIGN_TSA_ACCURACY_MS, source: 'MEDSIGN_TSA_ACCURACY_MS' }
+    : t.accuracyMs !== undefined
+      ? { value: t.accuracyMs, source: fileSource }
+      : undefined;
+  let accuracyMs = 1000;
+  if (accS) {
+    const v = typeof accS.value === 'string' && /^\d+$/.test(accS.value) ? Number(accS.value) : accS.value;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 60_000)
+      throw invalid('tsa.accuracyMs', 'must be an integer 1–60000 (milliseconds)', accS.source);
+    accuracyMs = v;
+  }
+  return { policy, acceptedPolicies, accuracyMs };
 }
 
 /** A copy safe to log or print: the passphrase and database password masked. */

@@ -14,6 +14,7 @@ import {
   type IssuingCa,
 } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
+import { Sm2SignerPool } from '@medsign/gm';
 import {
   keyFileKek,
   openSoftwareKeyStore,
@@ -23,11 +24,13 @@ import {
 } from '@medsign/keystore';
 import { ParsedCertificate } from '@medsign/pki';
 import { openStore, type CaRecord, type Store } from '@medsign/store';
+import { systemClockTimeSource, type TimeSource } from '@medsign/tsa';
 import { StoreAdminAuth, type AdminAuth } from './adapters/admin-auth.js';
 import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
 import { StoreCaStore } from './adapters/ca-store.js';
 import type { MedsignConfig, Role } from './config.js';
 import { INTENT_GRACE_MS, recoverInterruptedIssuances, type RecoveredIntent } from './recovery.js';
+import { openTsa, type TsaService } from './tsa.js';
 
 export type { AdminAuth } from './adapters/admin-auth.js';
 export type { MedsignConfig, Role } from './config.js';
@@ -48,6 +51,13 @@ export type Services = {
   store: Store;
   keystore: KeyStore;
   auth: AdminAuth;
+  /**
+   * Whether the clock may be used for time-stamps, and the accuracy tokens state. Default: the system
+   * clock with `tsa.accuracyMs`; the time-source monitor replaces it (the TSA reads it per request).
+   */
+  timeSource: TimeSource;
+  /** The time-stamp authority's units (loaded on first use) and its request handler. */
+  tsa: TsaService;
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
@@ -117,6 +127,11 @@ export type OpenServicesOptions = {
   now?: () => Date;
   /** Age after which an unfinished issuance intent is closed at open (default 5 minutes). */
   intentGraceMs?: number;
+  /**
+   * SM2 signing threads (default 0: the main thread signs). The server gives one per core, so the TSA and
+   * OCSP spread their signatures over every core; the CLI's one-off commands need none.
+   */
+  sm2Workers?: number;
 };
 
 /**
@@ -132,6 +147,7 @@ export async function openServices(
   const now = options.now ?? (() => new Date());
   const store = await openStore(config.db, { now });
   let keystore: KeyStore | undefined;
+  const pool = options.sm2Workers ? new Sm2SignerPool({ size: options.sm2Workers }) : undefined;
   try {
     const cas = await store.cas.list();
     if (!cas.some((c) => c.parentId !== null)) {
@@ -145,6 +161,7 @@ export async function openServices(
       kek: kekSource(config),
       audit: keystoreAuditHook(store),
       clock: { now },
+      ...(pool ? { sm2Pool: pool } : {}),
     });
     // Before serving: close the issuances a crash left between intent and store (audited).
     const recovered = await recoverInterruptedIssuances(store, {
@@ -155,13 +172,22 @@ export async function openServices(
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;
     let closed = false;
-    return {
+    const services: Services = {
       config,
       ca,
       backend: embeddedCaBackend(ca),
       store,
       keystore: ks,
       auth,
+      timeSource: systemClockTimeSource(config.tsa.accuracyMs),
+      tsa: openTsa({
+        store,
+        keystore: ks,
+        cas: ca.cas,
+        config: config.tsa,
+        timeSource: () => services.timeSource,
+        now,
+      }),
       health: () => checkHealth(store, ks, now),
       recovered,
       async close() {
@@ -170,12 +196,15 @@ export async function openServices(
         try {
           await ks.close();
         } finally {
+          await pool?.close();
           await store.close();
         }
       },
     };
+    return services;
   } catch (e) {
     await keystore?.close().catch(() => undefined);
+    await pool?.close();
     await store.close();
     throw e;
   }

@@ -18,6 +18,7 @@ export type Metrics = {
   revoked: Counter<'ca' | 'reason'>;
   ocspResponses: Counter<'status'>;
   crlsGenerated: Counter<'ca'>;
+  tsaResponses: Counter<'unit' | 'status' | 'failInfo'>;
 };
 
 /** A fresh registry with the platform's metrics and Node's default process metrics. */
@@ -62,6 +63,12 @@ export function createMetrics(): Metrics {
       name: 'medsign_crls_generated_total',
       help: 'CRLs generated (cache misses of the CRL endpoint)',
       labelNames: ['ca'],
+      registers: [registry],
+    }),
+    tsaResponses: new Counter({
+      name: 'medsign_tsa_responses_total',
+      help: 'Time-stamp responses by unit: status granted or rejection, with the failInfo of a rejection',
+      labelNames: ['unit', 'status', 'failInfo'],
       registers: [registry],
     }),
   };
