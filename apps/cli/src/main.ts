@@ -10,6 +10,7 @@ import { certCommand, VERIFY_USAGE, verifyCommand } from './commands/verify.js';
 import { auditCommand, CA_ADMIN_USAGE, caCertCommand, crlCommand } from './commands/ca-admin.js';
 import { INIT_USAGE, initCommand } from './commands/init.js';
 import { START_USAGE, startCommand } from './commands/start.js';
+import { TS_USAGE, tsCommand } from './commands/ts.js';
 import { CliError, EXIT } from './io.js';
 
 const version = (
@@ -28,6 +29,7 @@ Commands:
   crl     sign and write a CRL
   audit   verify the audit log's hash chain (medsign audit verify)
   cms     make a CMS / PKCS#7 signature (medsign cms sign …)
+  ts      time-stamps: query a TSA, verify a token offline, export the trust bundle
   gm      SM2 / SM3 / SM4 operations
   help    show this help
   version print the version
@@ -39,6 +41,8 @@ ${START_USAGE}
 ${CA_ADMIN_USAGE}
 
 ${VERIFY_USAGE}
+
+${TS_USAGE}
 
 ${CMS_USAGE}
 
@@ -78,6 +82,8 @@ async function run(argv: string[]): Promise<number> {
       return rest[0] === 'show' ? certCommand(rest) : caCertCommand(rest);
     case 'cms':
       return cmsCommand(rest);
+    case 'ts':
+      return tsCommand(rest);
     default:
       throw new CliError(`unknown command ${command} (try medsign --help)`);
   }

@@ -26,6 +26,8 @@ import type { TsaConfig } from './config.js';
 export type TsaService = {
   /** The units this installation has (loaded once; their session signers are opened then). */
   units(): Promise<ReadonlyMap<TsaUnitId, TsaUnit>>;
+  /** The units' certificates and chains, without opening their keys (trust export). */
+  certificates(): Promise<TsaUnitCertificate[]>;
   /** The unit `/tsa` uses: SM2 (always created by init). */
   readonly defaultUnit: TsaUnitId;
   /** Answers one request with `unit`; never throws on request bytes (see @medsign/tsa respondTimeStamp). */
@@ -39,16 +41,24 @@ export function storeTokenArchive(store: Store): TokenArchive {
   };
 }
 
+/** A unit's certificate and chain, as found in the database (no key opened). */
+export type TsaUnitCertificate = {
+  id: TsaUnitId;
+  keyId: string;
+  certificate: ParsedCertificate;
+  /** Issuing CA first, root last. */
+  chain: ParsedCertificate[];
+};
+
 /** Finds the TSA units of an installation: one per algorithm that has a TSA key and a usable certificate. */
-async function loadUnits(
+async function findUnits(
   store: Store,
   keystore: KeyStore,
   cas: readonly IssuingCa[],
-  config: TsaConfig,
   now: () => Date,
-): Promise<Map<TsaUnitId, TsaUnit>> {
+): Promise<TsaUnitCertificate[]> {
   const keys = await keystore.list();
-  const units = new Map<TsaUnitId, TsaUnit>();
+  const out: TsaUnitCertificate[] = [];
   for (const id of TSA_UNIT_IDS) {
     const key = keys.find((k) => k.label === `service:tsa:${id}`);
     const ca = cas.find((c) => c.id === `${id}-issuing`);
@@ -64,15 +74,26 @@ async function loadUnits(
       .map((r) => ParsedCertificate.parse(r.der))
       .filter((c) => Buffer.from(c.publicKeyInfo).toString('hex') === spki && c.isValidAt(now()))
       .sort((a, b) => b.notBefore.getTime() - a.notBefore.getTime())[0];
-    if (!certificate) continue;
-    const signer = await keystore.sessionSigner(key.id, `time-stamp tokens (unit ${id})`);
+    if (certificate) out.push({ id, keyId: key.id, certificate, chain: [ca.certificate, ...ca.chain] });
+  }
+  return out;
+}
+
+async function loadUnits(
+  found: readonly TsaUnitCertificate[],
+  keystore: KeyStore,
+  config: TsaConfig,
+): Promise<Map<TsaUnitId, TsaUnit>> {
+  const units = new Map<TsaUnitId, TsaUnit>();
+  for (const u of found) {
+    const signer = await keystore.sessionSigner(u.keyId, `time-stamp tokens (unit ${u.id})`);
     units.set(
-      id,
+      u.id,
       createTsaUnit({
-        id,
+        id: u.id,
         signer,
-        certificate,
-        chain: [ca.certificate, ...ca.chain],
+        certificate: u.certificate,
+        chain: u.chain,
         policy: config.policy,
         acceptedPolicies: config.acceptedPolicies,
       }),
@@ -99,8 +120,11 @@ export function openTsa(deps: {
   };
   return {
     defaultUnit: 'sm2',
+    certificates: () => findUnits(deps.store, deps.keystore, deps.cas, deps.now),
     units() {
-      loading ??= loadUnits(deps.store, deps.keystore, deps.cas, deps.config, deps.now);
+      loading ??= findUnits(deps.store, deps.keystore, deps.cas, deps.now).then((found) =>
+        loadUnits(found, deps.keystore, deps.config),
+      );
       loading.catch(() => (loading = undefined));
       return loading;
     },

@@ -8,3 +8,4 @@ export * from './time-source.js';
 export * from './ports.js';
 export * from './unit.js';
 export * from './respond.js';
+export * from './client.js';

@@ -25,7 +25,8 @@ export const CA_ADMIN_USAGE = `Operator commands (work directly on the data dire
   medsign crl [--ca ID] [--out FILE]        signs a fresh full CRL (DER to a .crl/.der file, else PEM)
   medsign audit verify [--json]             checks the audit hash chain; exit 1 and the first broken seq`;
 
-function actor(): string {
+/** The audit actor of CLI commands: the operating-system user. */
+export function actor(): string {
   try {
     return `cli:${userInfo().username}`;
   } catch {
@@ -33,7 +34,8 @@ function actor(): string {
   }
 }
 
-async function withServices<T>(
+/** Opens the services of a data directory for one command and closes them afterwards. */
+export async function withServices<T>(
   values: { data?: string; config?: string },
   fn: (s: Services) => Promise<T>,
 ): Promise<T> {
