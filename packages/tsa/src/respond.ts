@@ -139,13 +139,19 @@ export async function respondTimeStamp(
       const token = await signTimeStampToken(
         {
           policy,
-          messageImprint: { hash, hashedMessage: req.messageImprint.hashedMessage },
+          // The request's MessageImprint bytes, copied as received (RFC 3161 §2.4.2).
+          messageImprint: {
+            hash,
+            hashedMessage: req.messageImprint.hashedMessage,
+            der: req.messageImprint.der,
+          },
           serialNumber: serial,
           genTime,
           ...(accuracy ? { accuracy } : {}),
           ordering: false,
           ...(req.nonce !== undefined ? { nonce: req.nonce } : {}),
-          tsaName: unit.certificate.subject,
+          // The certificate's subject bytes exactly, so the name matches it byte for byte (RFC 3161 §2.4.2).
+          tsaName: unit.certificate.subjectDer,
         },
         unit.signer,
         unit.certificate,

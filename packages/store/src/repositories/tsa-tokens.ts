@@ -94,7 +94,10 @@ export class TsaTokenRepository {
   async #flush(): Promise<void> {
     this.#flushing = true;
     try {
-      while (this.#queue.length) {
+      for (;;) {
+        // One turn of the event loop first: signatures that finished meanwhile join this group.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.#queue.length === 0) break;
         const group = this.#queue.splice(0, this.#maxBatch);
         // Two callers with one serial in the same group: the first one's row is written, the rest are duplicates.
         const first = new Map<string, Waiting>();
