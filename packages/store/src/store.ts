@@ -33,6 +33,7 @@ export async function openStore(
   options: OpenDatabaseOptions & AuditLogOptions = {},
 ): Promise<Store> {
   const database = await openDatabase(url, options);
+  const tsaTokens = new TsaTokenRepository(database);
   return {
     database,
     cas: new CaRepository(database),
@@ -44,7 +45,11 @@ export async function openStore(
     users: new UserRepository(database),
     sessions: new SessionRepository(database),
     crlNumbers: new CrlNumberRepository(database),
-    tsaTokens: new TsaTokenRepository(database),
-    close: () => database.close(),
+    tsaTokens,
+    close: async () => {
+      // Queued archive records are committed first; then the writer thread and the connection close.
+      await tsaTokens.close();
+      await database.close();
+    },
   };
 }

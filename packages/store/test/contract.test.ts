@@ -418,6 +418,19 @@ for (const dialect of dialects) {
         await other.close();
       }
       await assert.rejects(store.tsaTokens.archive(tok(0n)), RangeError);
+      // SQLite files write on a worker thread; an in-memory database through Kysely on its one connection
+      if (dialect.name === 'sqlite') {
+        const mem = await openStore('sqlite::memory:');
+        try {
+          assert.deepEqual(
+            await Promise.all([mem.tsaTokens.archive(tok(9n)), mem.tsaTokens.archive(tok(9n))]),
+            ['stored', 'duplicate'],
+          );
+          assert.deepEqual(await mem.tsaTokens.get(9n), tok(9n));
+        } finally {
+          await mem.close();
+        }
+      }
     });
   });
 }

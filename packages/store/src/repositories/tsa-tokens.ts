@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { fromIso, normalizeSerial, toIso } from '../codec.js';
+import { SqliteArchiveWriter } from '../archive-writer.js';
 import type { Database } from '../database.js';
 import type { TsaTokensTable } from '../schema.js';
 
@@ -58,10 +59,14 @@ export class TsaTokenRepository {
   readonly #database: Database;
   readonly #maxBatch: number;
   #queue: Waiting[] = [];
-  #flushing = false;
+  #flushing: Promise<void> | undefined;
+  /** SQLite files: groups are written on a worker thread (see archive-writer.ts). */
+  readonly #writer: SqliteArchiveWriter | undefined;
 
   constructor(database: Database, options: TsaTokenRepositoryOptions = {}) {
     this.#database = database;
+    if (database.dialect === 'sqlite' && database.file)
+      this.#writer = new SqliteArchiveWriter(database.file, database.busyTimeoutMs ?? 10_000);
     this.#maxBatch = options.maxBatch ?? 500;
     if (!Number.isInteger(this.#maxBatch) || this.#maxBatch < 1 || this.#maxBatch > 2000)
       throw new RangeError('maxBatch must be an integer 1–2000');
@@ -87,42 +92,53 @@ export class TsaTokenRepository {
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ row, resolve, reject });
-      if (!this.#flushing) void this.#flush();
+      this.#flushing ??= this.#flush();
     });
   }
 
   async #flush(): Promise<void> {
-    this.#flushing = true;
-    try {
-      for (;;) {
-        // One turn of the event loop first: signatures that finished meanwhile join this group.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.#queue.length === 0) break;
-        const group = this.#queue.splice(0, this.#maxBatch);
-        // Two callers with one serial in the same group: the first one's row is written, the rest are duplicates.
-        const first = new Map<string, Waiting>();
-        const dup: Waiting[] = [];
-        for (const w of group) {
-          if (first.has(w.row.serial)) dup.push(w);
-          else first.set(w.row.serial, w);
-        }
-        try {
-          const inserted = await this.#database.db
-            .insertInto('tsa_tokens')
-            .values([...first.values()].map((w) => w.row))
-            .onConflict((oc) => oc.column('serial').doNothing())
-            .returning('serial')
-            .execute();
-          const stored = new Set(inserted.map((r) => r.serial));
-          for (const [serial, w] of first) w.resolve(stored.has(serial) ? 'stored' : 'duplicate');
-          for (const w of dup) w.resolve('duplicate');
-        } catch (e) {
-          for (const w of group) w.reject(e);
-        }
+    for (;;) {
+      // One turn of the event loop first: signatures that finished meanwhile join this group.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.#queue.length === 0) {
+        // Cleared in the same step that saw the queue empty: a record queued after this starts a new flush.
+        this.#flushing = undefined;
+        return;
       }
-    } finally {
-      this.#flushing = false;
+      const group = this.#queue.splice(0, this.#maxBatch);
+      // Two callers with one serial in the same group: the first one's row is written, the rest are duplicates.
+      const first = new Map<string, Waiting>();
+      const dup: Waiting[] = [];
+      for (const w of group) {
+        if (first.has(w.row.serial)) dup.push(w);
+        else first.set(w.row.serial, w);
+      }
+      try {
+        const stored = new Set(await this.#insert([...first.values()].map((w) => w.row)));
+        for (const [serial, w] of first) w.resolve(stored.has(serial) ? 'stored' : 'duplicate');
+        for (const w of dup) w.resolve('duplicate');
+      } catch (e) {
+        for (const w of group) w.reject(e);
+      }
     }
+  }
+
+  /** One INSERT … ON CONFLICT DO NOTHING of `rows` in one transaction; the serials that went in. */
+  async #insert(rows: TsaTokensTable[]): Promise<string[]> {
+    if (this.#writer) return this.#writer.write(rows);
+    const inserted = await this.#database.db
+      .insertInto('tsa_tokens')
+      .values(rows)
+      .onConflict((oc) => oc.column('serial').doNothing())
+      .returning('serial')
+      .execute();
+    return inserted.map((r) => r.serial);
+  }
+
+  /** Waits for queued records to be committed and stops the SQLite writer thread. */
+  async close(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    await this.#writer?.close();
   }
 
   /** The record of `serial`, or undefined. */
