@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IssuingCa } from '@medsign/ca';
 import type { KeyStore } from '@medsign/keystore';
-import { ParsedCertificate } from '@medsign/pki';
+import { buildTimeStampResp, ParsedCertificate } from '@medsign/pki';
 import type { Store } from '@medsign/store';
 import {
   createTsaUnit,
@@ -134,6 +134,7 @@ export function openTsa(deps: {
   let loading: Promise<Map<TsaUnitId, TsaUnit>> | undefined;
   const archive = storeTokenArchive(deps.store);
   const core = { clock: { now: deps.now }, archive, randomBytes: pooledRandomBytes() };
+  const status = certificateStatus(deps.store, deps.now);
   return {
     defaultUnit: 'sm2',
     certificates: () => findUnits(deps.store, deps.keystore, deps.cas, deps.now),
@@ -144,12 +145,59 @@ export function openTsa(deps: {
       loading.catch(() => (loading = undefined));
       return loading;
     },
-    respond: (unit, request, requester) =>
-      respondTimeStamp(
+    async respond(unit, request, requester) {
+      // A unit whose certificate was revoked (by any process) stops within a minute, without a query per token.
+      if (!status.current(unit)) {
+        return {
+          der: buildTimeStampResp({
+            status: 'rejection',
+            failInfo: ['systemFailure'],
+            statusString: `the certificate of TSA unit ${unit.id} has been revoked or put on hold`,
+          }),
+          granted: false,
+          failInfo: 'systemFailure',
+        };
+      }
+      return respondTimeStamp(
         unit,
         request,
         { ...core, timeSource: deps.timeSource() },
         requester !== undefined ? { requester } : {},
-      ),
+      );
+    },
+  };
+}
+
+/** How often a unit's certificate status is looked up again in the inventory. */
+export const TSA_CERT_STATUS_MS = 60_000;
+
+/**
+ * The inventory status of each unit's certificate, refreshed in the background at most once per
+ * TSA_CERT_STATUS_MS as requests come in. `current` answers from the cache (good until seen otherwise).
+ */
+function certificateStatus(store: Store, now: () => Date) {
+  const seen = new Map<TsaUnit, { good: boolean; checkedAt: number; checking: boolean }>();
+  return {
+    current(unit: TsaUnit): boolean {
+      let s = seen.get(unit);
+      if (!s) seen.set(unit, (s = { good: true, checkedAt: now().getTime(), checking: false }));
+      const t = now().getTime();
+      if (!s.checking && t - s.checkedAt >= TSA_CERT_STATUS_MS) {
+        s.checking = true;
+        const entry = s;
+        const caId = `${unit.id}-issuing`;
+        store.certificates
+          .findBySerial(caId, unit.certificate.serialNumber)
+          .then(
+            (r) => (entry.good = r === undefined || r.status === 'good'),
+            () => undefined, // the database is down: the archive insert will fail the request anyway
+          )
+          .finally(() => {
+            entry.checkedAt = now().getTime();
+            entry.checking = false;
+          });
+      }
+      return s.good;
+    },
   };
 }

@@ -136,6 +136,12 @@ export async function respondTimeStamp(
     for (let attempt = 0; attempt < SERIAL_ATTEMPTS; attempt++) {
       const serial = randomTokenSerial(deps.randomBytes);
       const genTime = deps.clock.now();
+      // A unit outliving its certificate must not sign tokens no one can verify.
+      if (!unit.certificate.isValidAt(genTime))
+        return rejection(
+          'systemFailure',
+          'the TSA certificate is not valid at this time; the unit needs a new one',
+        );
       const token = await signTimeStampToken(
         {
           policy,

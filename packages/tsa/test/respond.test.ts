@@ -242,6 +242,15 @@ describe('respondTimeStamp', () => {
     assert.equal(parseTimeStampResp(out.der).token, undefined);
   });
 
+  test('a unit whose certificate has expired (or is not yet valid) refuses with systemFailure', async () => {
+    const notAfter = hierarchies.get('sm2')!.tsa.cert.notAfter;
+    const d = deps({ clock: { now: () => new Date(notAfter.getTime() + 1000) } });
+    const out = await respondTimeStamp(unitFor(), buildTimeStampReq({ hash: 'sm3', data: DATA }), d);
+    assert.equal(out.failInfo, 'systemFailure');
+    assert.match(parseTimeStampResp(out.der).statusStrings[0]!, /TSA certificate is not valid/);
+    assert.equal(d.archive.tokens.size, 0);
+  });
+
   test('serials are unique over many tokens', async () => {
     const d = deps();
     const req = buildTimeStampReq({ hash: 'sm3', data: DATA });
