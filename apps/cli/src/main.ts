@@ -13,6 +13,7 @@ import { LIFECYCLE_USAGE } from './commands/lifecycle.js';
 import { START_USAGE, startCommand } from './commands/start.js';
 import { USER_USAGE, userCommand } from './commands/users.js';
 import { appCommand, SIGN_USAGE, signCommand, signerCommand } from './commands/sign.js';
+import { TS_USAGE, tsCommand } from './commands/ts.js';
 import { CliError, EXIT } from './io.js';
 
 const version = (
@@ -36,6 +37,7 @@ Commands:
   signer  add a signer with a server-held key, unlock a locked key
   sign    sign a file through a running server's signing API
   cms     make a CMS / PKCS#7 signature (medsign cms sign …)
+  ts      time-stamps: query a TSA, verify a token offline, export the trust bundle
   gm      SM2 / SM3 / SM4 operations
   help    show this help
   version print the version
@@ -52,6 +54,8 @@ ${USER_USAGE}
 ${SIGN_USAGE}
 
 ${VERIFY_USAGE}
+
+${TS_USAGE}
 
 ${CMS_USAGE}
 
@@ -99,6 +103,8 @@ async function run(argv: string[]): Promise<number> {
       return signerCommand(rest);
     case 'sign':
       return signCommand(rest);
+    case 'ts':
+      return tsCommand(rest);
     default:
       throw new CliError(`unknown command ${command} (try medsign --help)`);
   }

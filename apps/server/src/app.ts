@@ -1,6 +1,6 @@
 /**
  * The HTTP face of medsign: one Fastify app that composes a route plugin per enabled role (ca/admin →
- * certificate API, crl → CRLs, ocsp → OCSP) plus health, metrics and the OpenAPI document generated from
+ * certificate API, crl → CRLs, ocsp → OCSP, tsa → time-stamps) plus health, metrics and the OpenAPI document generated from
  * the same JSON schemas that validate every request. Services come in ready-made (services.ts), so this
  * file knows HTTP and nothing about databases or keys; errors become problem+json in problem.ts only.
  */
@@ -26,6 +26,7 @@ import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
 import { timeSourceRoutes } from './routes/time-source.js';
 import { hmacSecuritySchemes, signRoutes } from './routes/sign.js';
 import { signAdminRoutes } from './routes/sign-admin.js';
+import { tsaRoutes } from './routes/tsa.js';
 import type { Services } from './services.js';
 
 /** Default limit on request bodies: CSRs and applicant data are a few KiB; nothing legitimate nears this. */
@@ -170,6 +171,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
           description: 'Sign, verify and signature records for hospital systems (HMAC-SM3)',
         },
         { name: 'pki', description: 'Public PKI endpoints: CRL, OCSP, CA certificates' },
+        { name: 'tsa', description: 'RFC 3161 time-stamp authority' },
         { name: 'operations', description: 'Health and metrics' },
       ],
     },
@@ -205,6 +207,11 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   if (roles.has('ocsp')) await app.register(ocspRoutes(services, metrics));
   if (roles.has('ca') || roles.has('crl') || roles.has('ocsp'))
     await app.register(caCertificateRoutes(services));
+  if (roles.has('tsa')) {
+    // Units load now, so a TSA certificate that is unusable stops the start instead of the first request.
+    await services.tsa.units();
+    await app.register(tsaRoutes(services, metrics));
+  }
 
   return app;
 }

@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DomainError } from '@medsign/errors';
+import { DEFAULT_TSA_POLICY } from '@medsign/tsa';
 import { parse as parseYaml } from 'yaml';
 import { parseHostPort } from './adapters/sntp-client.js';
 
@@ -91,7 +92,19 @@ export type MedsignConfig = {
   organization: string;
   timeSource: TimeSourceConfig;
   sign: SignConfig;
+  /** The time-stamp authority (role `tsa`). */
+  tsa: TsaConfig;
 };
+
+/** TSA settings: the policy written into tokens, the others a request may ask for, the accuracy. */
+export type TsaConfig = {
+  /** TSAPolicyId of tokens whose request names no policy (default: medsign's 2.25 policy OID). */
+  policy: string;
+  /** More policies a request may name in reqPolicy (any other is refused with unacceptedPolicy). */
+  acceptedPolicies: string[];
+};
+
+const OID = /^[0-2](\.(0|[1-9]\d*))+$/;
 
 /** Options of {@link loadConfig}. */
 export type LoadConfigOptions = {
@@ -121,6 +134,7 @@ const FILE_KEYS = [
   'organization',
   'timeSource',
   'sign',
+  'tsa',
 ] as const;
 
 function invalid(key: string, why: string, source: string): DomainError {
@@ -243,7 +257,8 @@ function asDb(s: Source, dataDir: string): string {
  * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE, and the
  * time source: MEDSIGN_TIME_NTP (comma list), MEDSIGN_TIME_GNSS, MEDSIGN_TIME_ACCURACY_MS,
  * MEDSIGN_TIME_POLL_SECONDS, MEDSIGN_TIME_WINDOW_SECONDS, MEDSIGN_TIME_SAMPLE_SECONDS,
- * MEDSIGN_TIME_GNSS_LATENCY_MS, MEDSIGN_TIME_HISTORY_DAYS.
+ * MEDSIGN_TIME_GNSS_LATENCY_MS, MEDSIGN_TIME_HISTORY_DAYS,
+ * MEDSIGN_TSA_POLICY.
  */
 export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const env = options.env ?? {};
@@ -338,6 +353,8 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     keystore = { kind: 'key-file', path: isAbsolute(path) ? path : resolve(dataDir, path) };
   }
 
+  const tsa = tsaConfig(file.tsa, fileSource, env);
+
   return {
     dataDir,
     ...(configFile ? { configFile } : {}),
@@ -352,6 +369,7 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     organization,
     timeSource,
     sign,
+    tsa,
   };
 }
 
@@ -499,6 +517,40 @@ function asSignConfig(
     out.documentTypes = [...new Set(list as string[])];
   }
   return out;
+}
+
+/**
+ * The `tsa:` mapping (policy, acceptedPolicies) with MEDSIGN_TSA_POLICY. The accuracy tokens state is the time
+ * source's (`timeSource.accuracyMs`): one setting for the bound the clock must hold and the one promised.
+ */
+function tsaConfig(
+  value: unknown,
+  fileSource: string,
+  env: Readonly<Record<string, string | undefined>>,
+): TsaConfig {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw invalid('tsa', 'must be a mapping (policy, acceptedPolicies)', fileSource);
+  const t = (value ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(t))
+    if (!['policy', 'acceptedPolicies'].includes(k))
+      throw invalid(`tsa.${k}`, 'unknown key (known: policy, acceptedPolicies)', fileSource);
+  const oid = (key: string, v: unknown, source: string): string => {
+    if (typeof v !== 'string' || !OID.test(v.trim()))
+      throw invalid(key, 'must be an object identifier such as 1.2.156.…', source);
+    return v.trim();
+  };
+  const policy = env.MEDSIGN_TSA_POLICY
+    ? oid('tsa.policy', env.MEDSIGN_TSA_POLICY, 'MEDSIGN_TSA_POLICY')
+    : t.policy !== undefined
+      ? oid('tsa.policy', t.policy, fileSource)
+      : DEFAULT_TSA_POLICY;
+  let acceptedPolicies: string[] = [];
+  if (t.acceptedPolicies !== undefined) {
+    if (!Array.isArray(t.acceptedPolicies))
+      throw invalid('tsa.acceptedPolicies', 'must be a list of object identifiers', fileSource);
+    acceptedPolicies = t.acceptedPolicies.map((p) => oid('tsa.acceptedPolicies', p, fileSource));
+  }
+  return { policy, acceptedPolicies };
 }
 
 /** A copy safe to log or print: the passphrase and database password masked. */

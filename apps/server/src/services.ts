@@ -16,6 +16,7 @@ import {
   type IssuingCa,
 } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
+import { Sm2SignerPool } from '@medsign/gm';
 import {
   keyFileKek,
   openSoftwareKeyStore,
@@ -25,7 +26,7 @@ import {
 } from '@medsign/keystore';
 import { ParsedCertificate } from '@medsign/pki';
 import { openStore, type CaRecord, type Store } from '@medsign/store';
-import type { TimeMonitor, TimeSource } from '@medsign/tsa';
+import { type TimeMonitor, type TimeSource } from '@medsign/tsa';
 import { StoreAdminAuth, type AdminAuth } from './adapters/admin-auth.js';
 import { StoreApplicationStore } from './adapters/applications.js';
 import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
@@ -39,6 +40,7 @@ import {
   type RecoveredIntent,
 } from './recovery.js';
 import { buildSignServices, type SignServices } from './sign-services.js';
+import { openTsa, tsaTimeStamper, type TsaService } from './tsa.js';
 
 export type { AdminAuth } from './adapters/admin-auth.js';
 export { createAccount } from './adapters/admin-auth.js';
@@ -74,6 +76,8 @@ export type Services = {
   timeMonitor?: TimeMonitor;
   /** The signing service (applications, signers, signatures): sign-services.ts. */
   sign: SignServices;
+  /** The time-stamp authority's units (loaded on first use) and its request handler. */
+  tsa: TsaService;
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
@@ -143,6 +147,11 @@ export type OpenServicesOptions = {
   now?: () => Date;
   /** Age after which an unfinished issuance intent is closed at open (default 5 minutes). */
   intentGraceMs?: number;
+  /**
+   * SM2 signing threads (default 0: the main thread signs). The server gives one per core, so the TSA and
+   * OCSP spread their signatures over every core; the CLI's one-off commands need none.
+   */
+  sm2Workers?: number;
 };
 
 /**
@@ -158,6 +167,7 @@ export async function openServices(
   const now = options.now ?? (() => new Date());
   const store = await openStore(config.db, { now });
   let keystore: KeyStore | undefined;
+  const pool = options.sm2Workers ? new Sm2SignerPool({ size: options.sm2Workers }) : undefined;
   try {
     const cas = await store.cas.list();
     if (!cas.some((c) => c.parentId !== null)) {
@@ -171,6 +181,7 @@ export async function openServices(
       kek: kekSource(config),
       audit: keystoreAuditHook(store),
       clock: { now },
+      ...(pool ? { sm2Pool: pool } : {}),
     });
     // Before serving: close the issuances a crash left between intent and store (audited).
     const grace = options.intentGraceMs !== undefined ? { graceMs: options.intentGraceMs } : {};
@@ -182,8 +193,16 @@ export async function openServices(
     const backend = embeddedCaBackend(ca);
     const applications = new StoreApplicationStore(store, ks.personalData);
     const { timeSource, monitor } = buildTimeSource(config.timeSource, store, now);
+    const tsa = openTsa({
+      store,
+      keystore: ks,
+      cas: ca.cas,
+      config: config.tsa,
+      timeSource: () => services.timeSource,
+      now,
+    });
     let closed = false;
-    return {
+    const services: Services = {
       config,
       ca,
       backend,
@@ -201,9 +220,18 @@ export async function openServices(
       store,
       keystore: ks,
       auth,
-      sign: buildSignServices({ config, store, ca, backend, keystore: ks, now }),
       timeSource,
       ...(monitor ? { timeMonitor: monitor } : {}),
+      tsa,
+      sign: buildSignServices({
+        config,
+        store,
+        ca,
+        backend,
+        keystore: ks,
+        now,
+        timeStamper: tsaTimeStamper(tsa),
+      }),
       health: () => checkHealth(store, ks, timeSource, now),
       recovered,
       async close() {
@@ -213,12 +241,15 @@ export async function openServices(
           await monitor?.stop();
           await ks.close();
         } finally {
+          await pool?.close();
           await store.close();
         }
       },
     };
+    return services;
   } catch (e) {
     await keystore?.close().catch(() => undefined);
+    await pool?.close();
     await store.close();
     throw e;
   }

@@ -4,6 +4,7 @@
  * services — so no issuance is cut between sign and store by an orderly stop).
  */
 
+import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, redactConfig, type LoadConfigOptions } from './config.js';
 import { initDataDir, type CaAlgorithm, type InitResult } from './init.js';
@@ -62,7 +63,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     env,
     ...(options.overrides ? { overrides: options.overrides } : {}),
   });
-  const services = await openServices(config);
+  // SM2 signing on one worker thread per core (TSA tokens, OCSP answers, issuance), so the event loop
+  // stays free for HTTP and signatures use every core.
+  const services = await openServices(config, { sm2Workers: availableParallelism() });
   let app: FastifyInstance;
   try {
     const build = options.buildApp ?? (await import('./app.js')).buildApp;

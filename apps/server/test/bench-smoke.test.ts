@@ -41,3 +41,19 @@ test('bench:sign runs and ends with its JSON summary line', () => {
   assert.equal(last.errors, 0);
   assert.equal(last.sign_ts_ops_per_s, null);
 });
+
+// A short run of `npm run bench:tsa` (a server process, 0.2 s phases): it keeps working and ends with its
+// JSON line; the figures are not judged here.
+test('bench:tsa runs and ends with its JSON summary line', () => {
+  const bench = new URL('../bench/tsa.ts', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, ['--conditions=medsign-source', '--import', 'tsx', bench], {
+    env: { ...process.env, BENCH_SECONDS: '0.2', BENCH_CONNECTIONS: '8' },
+    encoding: 'utf8',
+    timeout: 90_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const last = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+  for (const k of ['tsa_sm2_tokens_per_s', 'tsa_ecdsa_tokens_per_s', 'sm2_sign_ops_all_cores', 'tsa_ratio'])
+    assert.ok(typeof last[k] === 'number' && last[k] > 0, `missing ${k}`);
+  assert.equal(last.errors, 0);
+});

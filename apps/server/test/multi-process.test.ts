@@ -1,13 +1,14 @@
 // Two real `medsign start` processes on one PostgreSQL database issue concurrently (issue 4, Storage):
 // serials stay unique, every certificate is stored exactly once, no intent is left open, and the audit
 // log stays one valid hash chain that `medsign audit verify` accepts; racing revocations of one
-// certificate through both processes succeed once, and CRL numbers never repeat.
+// certificate through both processes succeed once, and CRL numbers never repeat; time-stamp serials are
+// unique across both and every token is archived.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ParsedCrl, PrivateKey } from '@medsign/pki';
+import { buildTimeStampReq, ParsedCrl, PrivateKey, verifyTimeStampToken } from '@medsign/pki';
 import { openStore } from '@medsign/store';
 import {
   runMedsignCliText,
@@ -25,6 +26,7 @@ if (!pgUrl && process.env.CI === 'true') throw new Error('MEDSIGN_TEST_PG_URL mu
 const PER_SERVER = 100;
 const IN_FLIGHT = 8;
 const REVOKED = 20;
+const TOKENS = 100;
 const NEW_PASSWORD = 'multi-process-Passw0rd!';
 
 async function adminQuery(text: string): Promise<void> {
@@ -175,6 +177,29 @@ describe(
       for (const [n, ders] of crls) assert.equal(ders.size, 1, `CRL number ${n} used for ${ders.size} CRLs`);
       assert.ok(crls.size >= 2, 'both processes generated CRLs');
 
+      // Time-stamps through both at once: token serials are unique across the processes (the archive's
+      // primary key decides), and every token is archived.
+      const stamp = async (url: string, i: number) => {
+        const res = await fetch(`${url}/tsa`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/timestamp-query' },
+          body: buildTimeStampReq({
+            hash: 'sm3',
+            data: new TextEncoder().encode(`report ${i}`),
+            certReq: true,
+          }),
+        });
+        const v = verifyTimeStampToken(new Uint8Array(await res.arrayBuffer()), {
+          data: new TextEncoder().encode(`report ${i}`),
+        });
+        assert.equal(v.valid, true, v.errors.join('; '));
+        return v.serial!;
+      };
+      const tokenSerials = await Promise.all(
+        Array.from({ length: 2 * TOKENS }, (_, i) => stamp(i % 2 ? a.url : b.url, i)),
+      );
+      assert.equal(new Set(tokenSerials).size, 2 * TOKENS, 'every token serial is distinct');
+
       assert.deepEqual(await Promise.all(servers.map(stopProcess)), [0, 0], 'both stop cleanly on SIGTERM');
 
       const store = await openStore(dbUrl);
@@ -196,6 +221,20 @@ describe(
           events.map((_, i) => i + 1),
           'one chain with no gaps or forks',
         );
+        assert.deepEqual(await store.tsaTokens.countByUnit(), [{ unit: 'sm2', count: 2 * TOKENS }]);
+        for (const serial of tokenSerials.slice(0, 5)) assert.ok(await store.tsaTokens.get(serial));
+        // one TSA key session per process, opened before its first token and closed at the stop
+        const sessions = events.filter((e) => e.action.startsWith('key.session-'));
+        assert.deepEqual(sessions.map((e) => e.action).sort(), [
+          'key.session-close',
+          'key.session-close',
+          'key.session-open',
+          'key.session-open',
+        ]);
+        const signed = sessions
+          .filter((e) => e.action === 'key.session-close')
+          .reduce((n, e) => n + Number(e.detail.signatures), 0);
+        assert.equal(signed, 2 * TOKENS);
         const issued = events.filter((e) => e.action === 'cert.issue' && e.actor === 'admin');
         assert.equal(issued.length, 2 * PER_SERVER);
         assert.deepEqual(issued.map((e) => e.target!.split('/')[1]).sort(), [...all].sort());

@@ -279,6 +279,16 @@ export const ERROR_CODES = {
     kind: 'conflict',
     meaning: 'This Idempotency-Key was already used by the application with a different request.',
   },
+  TSA_UNIT_NOT_FOUND: {
+    kind: 'notFound',
+    meaning:
+      'No time-stamping unit has this id on this server (units: sm2, rsa, ecdsa — those `medsign init` created).',
+  },
+  TSA_CERTIFICATE_INVALID: {
+    kind: 'internal',
+    meaning:
+      'A TSA unit cannot start: its key does not match its certificate, or the certificate lacks the critical timeStamping-only extended key usage.',
+  },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

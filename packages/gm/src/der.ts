@@ -86,20 +86,48 @@ export function readUnsignedInteger(tlv: Tlv, what: string): bigint {
   return bytesToBigInt(v);
 }
 
-function encodeLength(length: number): Uint8Array {
-  if (length < 0x80) return Uint8Array.of(length);
-  const bytes: number[] = [];
-  for (let l = length; l > 0; l = Math.floor(l / 256)) bytes.unshift(l & 0xff);
-  return Uint8Array.of(0x80 | bytes.length, ...bytes);
+/** Octets of the DER length field for `length`. */
+function lengthOctets(length: number): number {
+  let n = 1;
+  if (length >= 0x80) for (let l = length; l > 0; l = Math.floor(l / 256)) n++;
+  return n;
+}
+
+/** Writes tag and length at the start of `out`; returns where the contents begin. */
+function writeHeader(out: Uint8Array, tag: number, length: number): number {
+  out[0] = tag;
+  const n = lengthOctets(length);
+  if (n === 1) out[1] = length;
+  else {
+    out[1] = 0x80 | (n - 1);
+    for (let i = n, l = length; i > 1; i--, l = Math.floor(l / 256)) out[i] = l & 0xff;
+  }
+  return 1 + n;
+}
+
+/**
+ * Encodes one TLV over the concatenation of `parts` (one part: the contents). One allocation and one
+ * copy per level: certificates, CMS and time-stamp tokens are built from many nested TLVs on hot paths.
+ */
+export function encodeTlvOf(tag: number, parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(1 + lengthOctets(length) + length);
+  let offset = writeHeader(out, tag, length);
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 /** Encodes one TLV. */
 export function encodeTlv(tag: number, value: Uint8Array): Uint8Array {
-  return concatBytes(Uint8Array.of(tag), encodeLength(value.length), value);
+  return encodeTlvOf(tag, [value]);
 }
 
 export function encodeSequence(...children: Uint8Array[]): Uint8Array {
-  return encodeTlv(TAG.SEQUENCE, concatBytes(...children));
+  return encodeTlvOf(TAG.SEQUENCE, children);
 }
 
 /** Minimal DER INTEGER for a non-negative value. */

@@ -40,6 +40,13 @@ export interface KeyStore {
    * (derived from its master secret): the one way medsign seals such values at rest.
    */
   readonly personalData: PersonalDataCipher;
+  /**
+   * A Signer for key `id` audited per session instead of per signature, for services that sign thousands
+   * of times a second and keep their own durable record of every signature (the TSA's token archive):
+   * `key.session-open` is audited before the signer is returned, and `key.session-close` with the number
+   * of signatures when the keystore closes. Anything else must use `signer`.
+   */
+  sessionSigner(id: string, purpose: string, algorithm?: SignatureAlgorithmName): Promise<Signer>;
   /** Whether the keystore can sign now (repository reachable, master secret loaded). */
   health(): Promise<KeyStoreHealth>;
   /** Releases keys (wipes what can be wiped, logs out of tokens); later calls fail with KEYSTORE_CLOSED. */
@@ -80,8 +87,25 @@ export type KeySignEvent = {
   at: Date;
 };
 
+/**
+ * A session signer was opened (`key.session-open`) or closed with the keystore (`key.session-close`,
+ * with the number of signatures it made); the signatures themselves are recorded by the service.
+ */
+export type KeySessionEvent = {
+  action: 'key.session-open' | 'key.session-close';
+  keyId: string;
+  label: string;
+  purpose: string;
+  algorithm: SignatureAlgorithmName;
+  /** Random id tying the open and close events together. */
+  sessionId: string;
+  /** key.session-close: signatures made in the session. */
+  signatures?: number;
+  at: Date;
+};
+
 /** What keystores report to the audit log; never key bytes, KEKs, passphrases or signed data. */
-export type KeyAuditEvent = KeyGenerateEvent | KeyImportEvent | KeySignEvent;
+export type KeyAuditEvent = KeyGenerateEvent | KeyImportEvent | KeySignEvent | KeySessionEvent;
 
 /**
  * Receives every key event. A throwing (or rejecting) hook fails the operation: a signature is not

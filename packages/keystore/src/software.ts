@@ -11,7 +11,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { bytesToHex, sm3 } from '@medsign/gm';
+import { bytesToHex, sm3, type Sm2SignerPool } from '@medsign/gm';
 import {
   describePublicKey,
   PrivateKey,
@@ -38,7 +38,15 @@ import {
   type KekHeader,
   type KekSource,
 } from './kek.js';
-import type { Clock, KeyAuditEvent, KeyAuditHook, KeyHandle, KeyStore, KeyStoreHealth } from './keystore.js';
+import type {
+  Clock,
+  KeyAuditEvent,
+  KeyAuditHook,
+  KeyHandle,
+  KeySessionEvent,
+  KeyStore,
+  KeyStoreHealth,
+} from './keystore.js';
 import type { KeyRecord, KeyRecordRepository } from './records.js';
 import {
   derivePersonalDataKeys,
@@ -73,6 +81,8 @@ export type SoftwareKeyStoreOptions = {
   clock?: Clock;
   /** Cipher for keys sealed from now on (default 'sm4-gcm'); existing records keep theirs. */
   cipher?: KeyCipher;
+  /** SM2 signatures run on this pool's worker threads (a server spreads signing over its cores). */
+  sm2Pool?: Sm2SignerPool;
 };
 
 const systemClock: Clock = { now: () => new Date() };
@@ -151,6 +161,7 @@ function toHandle(record: KeyRecord): KeyHandle {
 }
 
 type Loaded = { key: PrivateKey; handle: KeyHandle };
+type Session = { event: Omit<KeySessionEvent, 'action' | 'at' | 'signatures'>; count: number };
 
 /** The software implementation of the KeyStore port. Open one with `openSoftwareKeyStore`. */
 export class SoftwareKeyStore implements KeyStore {
@@ -167,6 +178,9 @@ export class SoftwareKeyStore implements KeyStore {
   readonly #cache = new Map<string, Promise<Loaded>>();
   /** Labels being created right now (one process: two concurrent generates must not both pass the check). */
   readonly #pendingLabels = new Set<string>();
+  readonly #pool: Sm2SignerPool | undefined;
+  /** Open session signers: their close event is audited when the keystore closes. */
+  readonly #sessions = new Set<Session>();
   #closed = false;
 
   private constructor(
@@ -183,6 +197,7 @@ export class SoftwareKeyStore implements KeyStore {
     this.#wrap = wrap;
     this.#personalKeys = personalKeys;
     this.personalData = personalDataCipher(personalKeys, () => this.#checkOpen());
+    this.#pool = opts.sm2Pool;
   }
 
   /**
@@ -414,7 +429,8 @@ export class SoftwareKeyStore implements KeyStore {
     return loading;
   }
 
-  async signer(id: string, purpose: string, algorithm?: SignatureAlgorithmName): Promise<Signer> {
+  /** The key's Signer (on the pool for SM2 when there is one), checked against the handle. */
+  async #inner(id: string, purpose: string, algorithm?: SignatureAlgorithmName) {
     this.#checkOpen();
     if (typeof id !== 'string') throw new KeyStoreError('KEYSTORE_KEY_NOT_FOUND');
     checkText(purpose, 'purpose', MAX_PURPOSE);
@@ -422,7 +438,7 @@ export class SoftwareKeyStore implements KeyStore {
     const alg = algorithm ?? key.defaultAlgorithm;
     let inner: Signer;
     try {
-      inner = key.signer(alg);
+      inner = key.signer(alg, this.#pool ? { pool: this.#pool } : {});
     } catch (e) {
       throw new KeyStoreError(
         'KEYSTORE_ALGORITHM_MISMATCH',
@@ -432,6 +448,11 @@ export class SoftwareKeyStore implements KeyStore {
         },
       );
     }
+    return { inner, handle, alg };
+  }
+
+  async signer(id: string, purpose: string, algorithm?: SignatureAlgorithmName): Promise<Signer> {
+    const { inner, handle, alg } = await this.#inner(id, purpose, algorithm);
     const publicKeyInfo = copyBytes(handle.publicKeyInfo);
     return Object.freeze({
       algorithm: alg,
@@ -450,6 +471,28 @@ export class SoftwareKeyStore implements KeyStore {
           dataDigest: digestHex(data),
           at: this.#clock.now(),
         });
+        return signature;
+      },
+    });
+  }
+
+  async sessionSigner(id: string, purpose: string, algorithm?: SignatureAlgorithmName): Promise<Signer> {
+    const { inner, handle, alg } = await this.#inner(id, purpose, algorithm);
+    const session = {
+      event: { keyId: handle.id, label: handle.label, purpose, algorithm: alg, sessionId: randomUUID() },
+      count: 0,
+    };
+    // The session is on record before its first signature.
+    await this.#emit({ action: 'key.session-open', ...session.event, at: this.#clock.now() });
+    this.#sessions.add(session);
+    return Object.freeze({
+      algorithm: alg,
+      publicKeyInfo: copyBytes(handle.publicKeyInfo),
+      sign: async (data: Uint8Array): Promise<Uint8Array> => {
+        this.#checkOpen();
+        if (!(data instanceof Uint8Array)) throw invalid('data to sign must be a Uint8Array');
+        const signature = await inner.sign(data);
+        session.count++;
         return signature;
       },
     });
@@ -482,6 +525,13 @@ export class SoftwareKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const { event, count } of this.#sessions) {
+      // Best effort: a failing audit hook must not keep keys from being wiped.
+      await Promise.resolve(
+        this.#emit({ action: 'key.session-close', ...event, signatures: count, at: this.#clock.now() }),
+      ).catch(() => undefined);
+    }
+    this.#sessions.clear();
     const pending = [...this.#cache.values()];
     this.#cache.clear();
     await Promise.all(

@@ -429,3 +429,32 @@ describe('SoftwareKeyStore: ciphers, concurrency, health, close', () => {
 
 /** The keystore type is the port: a SoftwareKeyStore is assignable to KeyStore (compile-time check). */
 export type _PortCheck = SoftwareKeyStore extends KeyStore ? true : never;
+
+describe('SoftwareKeyStore: session signers and the SM2 worker pool', () => {
+  test('a session signer audits open and close (with the count), not each signature; SM2 signs on the pool', async () => {
+    const { Sm2SignerPool } = await import('@medsign/gm');
+    const pool = new Sm2SignerPool({ size: 1 });
+    try {
+      const { ks, audit } = await openMemory({ sm2Pool: pool });
+      const h = await ks.generate('sm2', 'service:tsa:sm2');
+      const signer = await ks.sessionSigner(h.id, 'time-stamp tokens');
+      const sigs = await Promise.all([1, 2, 3].map(() => signer.sign(data)));
+      for (const sig of sigs) assert.ok(verifySignature(h.publicKeyInfo, 'SM3withSM2', data, sig));
+      assert.deepEqual(
+        audit.events.map((e) => e.action),
+        ['key.generate', 'key.session-open'],
+      );
+      await ks.close();
+      const close = audit.events.at(-1)!;
+      assert.equal(close.action, 'key.session-close');
+      assert.equal((close as { signatures?: number }).signatures, 3);
+      assert.equal(
+        (close as { sessionId: string }).sessionId,
+        (audit.events[1] as { sessionId: string }).sessionId,
+      );
+      await assert.rejects(signer.sign(data), /KEYSTORE_CLOSED/);
+    } finally {
+      await pool.close();
+    }
+  });
+});

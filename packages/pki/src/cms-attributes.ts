@@ -109,6 +109,17 @@ function encodeIssuerSerial(cert: ParsedCertificate): Uint8Array {
  * ESSCertIDv2 { hashAlgorithm (omitted for SHA-256, its DEFAULT), certHash, issuerSerial }.
  */
 export function signingCertificateV2Attribute(cert: ParsedCertificate, hash: HashName): CmsAttribute {
+  // A TSA or signing service puts the same attribute into every signature: computed once per certificate.
+  let byHash = essCache.get(cert);
+  if (!byHash) essCache.set(cert, (byHash = new Map()));
+  let attribute = byHash.get(hash);
+  if (!attribute) byHash.set(hash, (attribute = buildSigningCertificateV2(cert, hash)));
+  return attribute;
+}
+
+const essCache = new WeakMap<ParsedCertificate, Map<HashName, CmsAttribute>>();
+
+function buildSigningCertificateV2(cert: ParsedCertificate, hash: HashName): CmsAttribute {
   const parts: Uint8Array[] = [];
   if (hash !== 'sha256') parts.push(hashAlgorithmDer(hash));
   parts.push(encodeOctetString(digest(hash, cert.der)), encodeIssuerSerial(cert));

@@ -5,11 +5,13 @@
  * (UTCTime / GeneralizedTime, with the RFC 3161 §2.4.2 fraction rule).
  */
 
-import { concatBytes, decodePemBlocks, DecodeError } from '@medsign/gm';
+import { decodePemBlocks, DecodeError } from '@medsign/gm';
 import {
   checkDerStructure,
   encodeTlv,
+  encodeTlvOf,
   readChildren,
+  readOid,
   readUnsignedInteger,
   readWhole,
   TAG,
@@ -105,7 +107,7 @@ function compareEncodings(a: Uint8Array, b: Uint8Array): number {
 /** SET OF with its components sorted into DER order; exact duplicates are kept (a SET OF may repeat). */
 export function encodeSetOf(components: readonly Uint8Array[], tag = TAG_SET): Uint8Array {
   const sorted = [...components].sort(compareEncodings);
-  return encodeTlv(tag, concatBytes(...sorted));
+  return encodeTlvOf(tag, sorted);
 }
 
 /** A context-specific constructed tag [n] around already-encoded contents (EXPLICIT, or IMPLICIT SET/SEQUENCE). */
@@ -129,6 +131,19 @@ export function encodeAlgorithm(alg: AlgorithmIdentifier): Uint8Array {
 /** Parses an AlgorithmIdentifier TLV; DecodeError if it is not one. */
 export function readAlgorithm(tlv: Tlv, what: string): AlgorithmIdentifier {
   if (tlv.tag !== TAG.SEQUENCE) throw new DecodeError(`${what}: expected AlgorithmIdentifier`);
+  // The common shapes — { OID } and { OID, NULL } (every hash and most signature algorithms) — without
+  // the schema parser, which costs more than the rest of a time-stamp request's parsing.
+  const parts = readChildren(tlv.value);
+  if (
+    parts[0]?.tag === TAG.OID &&
+    (parts.length === 1 || (parts.length === 2 && parts[1]!.tag === 0x05 && parts[1]!.value.length === 0))
+  ) {
+    const algorithm = readOid(parts[0], `${what} algorithm`);
+    return new AlgorithmIdentifier({
+      algorithm,
+      ...(parts.length === 2 ? { parameters: new Uint8Array([0x05, 0x00]).buffer } : {}),
+    });
+  }
   return parseAsn(tlvBytes(tlv), AlgorithmIdentifier, what);
 }
 

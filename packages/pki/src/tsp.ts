@@ -51,7 +51,13 @@ import { buildName, encodeName, formatName, namesMatch, parseName, type NameAttr
 import * as oid from './oids.js';
 
 /** MessageImprint as received: the hash OID, our name for it when supported, and the hash value. */
-export type MessageImprint = { hashAlgorithm: string; hash?: HashName; hashedMessage: Uint8Array };
+export type MessageImprint = {
+  hashAlgorithm: string;
+  hash?: HashName;
+  hashedMessage: Uint8Array;
+  /** The MessageImprint SEQUENCE exactly as received (a TSA copies it into TSTInfo, RFC 3161 §2.4.2). */
+  der: Uint8Array;
+};
 
 function encodeImprint(hash: HashName, hashedMessage: Uint8Array): Uint8Array {
   if (hashedMessage.length !== digest(hash, new Uint8Array()).length)
@@ -72,7 +78,7 @@ function readImprint(tlv: Tlv | undefined, what: string): MessageImprint {
   } catch {
     hash = undefined; // e.g. SHA-1: parsed, reported, and left for the caller to refuse (badAlg)
   }
-  return { hashAlgorithm: alg.algorithm, ...(hash ? { hash } : {}), hashedMessage };
+  return { hashAlgorithm: alg.algorithm, ...(hash ? { hash } : {}), hashedMessage, der: tlvBytes(tlv) };
 }
 
 function encodeExtensions(exts: readonly CertExtension[], tag: number): Uint8Array {
@@ -165,7 +171,11 @@ export type Accuracy = { seconds?: number; millis?: number; micros?: number };
 /** The fields a TSA decides for one token. */
 export type TstInfoFields = {
   policy: string;
-  messageImprint: { hash: HashName; hashedMessage: Uint8Array };
+  /**
+   * The imprint; with `der` (the request's MessageImprint as received, which must hold `hash` and
+   * `hashedMessage`) those bytes are copied as they are, as RFC 3161 §2.4.2 asks of a TSA.
+   */
+  messageImprint: { hash: HashName; hashedMessage: Uint8Array; der?: Uint8Array };
   /** Unique per TSA, positive (RFC 3161 §2.4.2). */
   serialNumber: bigint;
   /** Encoded as GeneralizedTime with the milliseconds, trailing zeros dropped. */
@@ -174,8 +184,8 @@ export type TstInfoFields = {
   ordering?: boolean;
   /** Echo of the request's nonce. */
   nonce?: bigint;
-  /** The TSA's name, as a directoryName GeneralName. */
-  tsaName?: Name | readonly NameAttribute[];
+  /** The TSA's name, as a directoryName GeneralName (a Uint8Array is a DER Name, used as is). */
+  tsaName?: Name | readonly NameAttribute[] | Uint8Array;
   extensions?: readonly CertExtension[];
 };
 
@@ -210,13 +220,17 @@ export function buildTstInfo(f: TstInfoFields): Uint8Array {
   if (f.serialNumber <= 0n) throw new RangeError('serialNumber must be positive');
   let tsa: Uint8Array | undefined;
   if (f.tsaName) {
-    const name = f.tsaName instanceof Name ? f.tsaName : buildName(f.tsaName);
-    tsa = encodeContext(0, encodeTlv(0xa4, encodeName(name)));
+    const der =
+      f.tsaName instanceof Uint8Array
+        ? f.tsaName
+        : encodeName(f.tsaName instanceof Name ? f.tsaName : buildName(f.tsaName));
+    if (der[0] !== TAG.SEQUENCE) throw new RangeError('tsaName must be a DER Name');
+    tsa = encodeContext(0, encodeTlv(0xa4, der));
   }
   return encodeSequence(
     encodeUnsignedInteger(1n),
     encodeOid(f.policy),
-    encodeImprint(f.messageImprint.hash, f.messageImprint.hashedMessage),
+    f.messageImprint.der ?? encodeImprint(f.messageImprint.hash, f.messageImprint.hashedMessage),
     encodeUnsignedInteger(f.serialNumber),
     encodeGeneralizedTime(f.genTime, true),
     ...(f.accuracy ? [encodeAccuracy(f.accuracy)] : []),
@@ -388,6 +402,11 @@ export type TimeStampRespOptions = {
   failInfo?: readonly PkiFailureInfoName[];
   statusString?: string | readonly string[];
   token?: Uint8Array;
+  /**
+   * The token was just signed by the caller (a TSA): skip re-parsing it as CMS, which costs more than
+   * building the response (default false: a token from elsewhere is checked to be a SignedData).
+   */
+  tokenTrusted?: boolean;
 };
 
 function encodeFailInfo(names: readonly PkiFailureInfoName[]): Uint8Array {
@@ -413,7 +432,7 @@ export function buildTimeStampResp(o: TimeStampRespOptions): Uint8Array {
   const granted = status === 0 || status === 1;
   if (granted && !o.token) throw new RangeError('a granted response needs a token');
   if (!granted && o.token) throw new RangeError('only a granted response carries a token');
-  if (o.token) ParsedCms.parse(o.token);
+  if (o.token && !o.tokenTrusted) ParsedCms.parse(o.token);
   const texts =
     o.statusString === undefined
       ? []

@@ -16,7 +16,7 @@ import { looksLikePem } from './der-input.js';
 import { message } from './errors.js';
 import { namesMatch } from './name.js';
 import { id_ct_TSTInfo } from './oids.js';
-import { parseTimeStampResp, verifyTimeStampToken } from './tsp.js';
+import { parseTimeStampResp, parseTstInfo, verifyTimeStampToken } from './tsp.js';
 import { certIdMatchesIssuer, ParsedOcspResponse, verifyOcspResponse } from './ocsp.js';
 
 /** What the verifier recognised. */
@@ -268,10 +268,22 @@ const verifyTimeStampRespArtifact: ArtifactVerifier = (der, label, opts) => {
   return resp && timeStampReport('timestamp-response', der, opts);
 };
 
+/** GM/T 0010 tokens wrap TSTInfo as SM2 data: recognised by the content itself. */
+function holdsTstInfo(content: Uint8Array | undefined): boolean {
+  if (!content) return false;
+  try {
+    parseTstInfo(content);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const verifyCmsArtifact: ArtifactVerifier = (der, label, opts) => {
   const cms = attempt(label, ['PKCS7', 'CMS', 'SIGNED DATA'], () => ParsedCms.parse(der));
   if (!cms) return undefined;
-  if (cms.eContentType === id_ct_TSTInfo) return timeStampReport('timestamp-token', der, opts);
+  if (cms.eContentType === id_ct_TSTInfo || (cms.gmOids && holdsTstInfo(cms.content)))
+    return timeStampReport('timestamp-token', der, opts);
   const { anchors, extra } = anchorsAndExtras(opts);
   const r = verifyCms(cms, {
     ...(opts.data ? { content: opts.data } : {}),

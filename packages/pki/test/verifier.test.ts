@@ -53,3 +53,39 @@ describe('verifyArtifact: certificates and chains', () => {
     );
   });
 });
+
+describe('verifyArtifact: time-stamps', () => {
+  test('a GM/T 0010-wrapped SM2 token (TSTInfo as SM2 data) is recognised as a time-stamp token', async () => {
+    const { signTimeStampToken, buildTimeStampResp } = await import('../src/index.js');
+    const h = await makeHierarchy('sm2');
+    const data = new TextEncoder().encode('病历 EMR-1');
+    const { sm3 } = await import('@medsign/gm');
+    const fields = {
+      policy: '1.2.3.4',
+      messageImprint: { hash: 'sm3' as const, hashedMessage: sm3(data) },
+      serialNumber: 77n,
+      genTime: new Date(),
+    };
+    for (const gmOids of [false, true]) {
+      const token = await signTimeStampToken(fields, h.tsa.key.signer(), h.tsa.cert, true, {
+        gmOids,
+        certificates: [h.intermediate.cert],
+      });
+      const r = verifyArtifact(token, { data, trusted: [h.root.cert] });
+      assert.equal(r.kind, 'timestamp-token', `gmOids ${gmOids}`);
+      assert.equal(r.valid, true, r.errors.join('; '));
+      const resp = verifyArtifact(buildTimeStampResp({ status: 'granted', token }), {
+        data,
+        trusted: [h.root.cert],
+      });
+      assert.equal(resp.kind, 'timestamp-response');
+      assert.equal(resp.valid, true, resp.errors.join('; '));
+    }
+    const refused = verifyArtifact(buildTimeStampResp({ status: 'rejection', failInfo: ['badAlg'] }), {
+      data,
+    });
+    assert.equal(refused.kind, 'timestamp-response');
+    assert.equal(refused.valid, false);
+    assert.match(refused.errors.join(), /badAlg/);
+  });
+});

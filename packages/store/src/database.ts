@@ -26,6 +26,10 @@ export interface Database {
   writeTransaction<T>(lock: string, fn: (trx: Kysely<Schema>) => Promise<T>): Promise<T>;
   /** Closes the connection (SQLite) or drains the pool (PostgreSQL). */
   close(): Promise<void>;
+  /** SQLite: the database file (absent for `:memory:` and PostgreSQL), for repositories that open their own connection. */
+  readonly file?: string;
+  /** SQLite: the busy timeout this database was opened with, ms. */
+  readonly busyTimeoutMs?: number;
 }
 
 /** Options of {@link openDatabase}. */
@@ -121,6 +125,8 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     database = {
       db,
       dialect: 'sqlite',
+      ...(target.path !== ':memory:' ? { file: resolve(target.path) } : {}),
+      busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000)),
       // Kysely's SQLite driver has one connection guarded by a mutex: `connection()` holds it for the
       // whole callback, so nothing else of this process runs inside the transaction.
       writeTransaction: (_lock, fn) =>

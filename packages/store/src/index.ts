@@ -71,4 +71,9 @@ export {
   type SignatureRow,
   type SignatureSearch,
 } from './repositories/signing.js';
+export {
+  TsaTokenRepository,
+  type TsaTokenRecord,
+  type TsaTokenRepositoryOptions,
+} from './repositories/tsa-tokens.js';
 export { openStore, type Store } from './store.js';

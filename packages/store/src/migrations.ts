@@ -232,6 +232,40 @@ function accounts(): Migration {
 }
 
 /**
+ * 0003: the TSA's token archive. The primary key on the serial is what makes token serials unique across
+ * every process sharing the database (a colliding insert is skipped and the TSA signs again with a fresh
+ * serial); gen_time and unit are indexed for statistics and look-ups by time.
+ */
+function tsa(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('tsa_tokens')
+        .addColumn('serial', 'text', (c) => c.primaryKey())
+        .addColumn('unit', 'text', (c) => c.notNull())
+        .addColumn('hash_algorithm', 'text', (c) => c.notNull())
+        .addColumn('hashed_message', 'text', (c) => c.notNull())
+        .addColumn('gen_time', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('requester', 'text')
+        .addColumn('nonce', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('token_hash', 'text', (c) => c.notNull())
+        .addCheckConstraint('tsa_tokens_nonce_ck', sql`nonce in (0, 1)`)
+        .execute();
+      await db.schema.createIndex('tsa_tokens_gen_time_ix').on('tsa_tokens').column('gen_time').execute();
+      await db.schema
+        .createIndex('tsa_tokens_hashed_message_ix')
+        .on('tsa_tokens')
+        .column('hashed_message')
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('tsa_tokens').execute();
+    },
+  };
+}
+
+/**
  * 0004: the time-source history (what auditors check of the TSA's clock): sampled checks (`kind`
  * 'sample') and every state change ('unusable', 'restored', 'switched'), per server (`node`). Offsets
  * and bounds are milliseconds as double precision (REAL affinity on SQLite). Samples are pruned after a
@@ -522,6 +556,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_accounts_crl_numbers': accounts(),
+    '0003_tsa': tsa(),
     '0004_time_source': timeSource(),
     '0005_applications': applications(dialect),
     '0007_signing': signing(dialect),

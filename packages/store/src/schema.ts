@@ -240,6 +240,23 @@ export interface SignaturesTable {
   created_at: IsoText;
 }
 
+/** `tsa_tokens`: the archive of every time-stamp token granted (0003), keyed by its unique serial. */
+export interface TsaTokensTable {
+  /** TSTInfo serialNumber, normalised hex (codec.ts normalizeSerial). */
+  serial: string;
+  unit: string;
+  hash_algorithm: string;
+  /** The message imprint, lower-case hex. */
+  hashed_message: string;
+  gen_time: IsoText;
+  policy: string;
+  requester: string | null;
+  /** 0 or 1: the request carried a nonce. */
+  nonce: number;
+  /** SM3 of the DER TimeStampToken, lower-case hex. */
+  token_hash: string;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -258,4 +275,5 @@ export interface Schema {
   signers: SignersTable;
   sign_authorisations: SignAuthorisationsTable;
   signatures: SignaturesTable;
+  tsa_tokens: TsaTokensTable;
 }

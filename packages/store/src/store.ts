@@ -10,6 +10,7 @@ import { SerialRepository } from './repositories/serials.js';
 import { SessionRepository } from './repositories/sessions.js';
 import { TimeSourceHistoryRepository } from './repositories/time-source-history.js';
 import { SigningRepository } from './repositories/signing.js';
+import { TsaTokenRepository } from './repositories/tsa-tokens.js';
 import { UserRepository } from './repositories/users.js';
 
 /** An open database with every repository wired to it: what the server composes once at start. */
@@ -28,6 +29,8 @@ export interface Store {
   readonly timeSourceHistory: TimeSourceHistoryRepository;
   /** Signing service: applications, nonces, signers, signature records. */
   readonly signing: SigningRepository;
+  /** The TSA's token archive (group-committed inserts). */
+  readonly tsaTokens: TsaTokenRepository;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function openStore(
   options: OpenDatabaseOptions & AuditLogOptions = {},
 ): Promise<Store> {
   const database = await openDatabase(url, options);
+  const tsaTokens = new TsaTokenRepository(database);
   return {
     database,
     cas: new CaRepository(database),
@@ -51,6 +55,11 @@ export async function openStore(
     applications: new ApplicationRepository(database, options.now),
     timeSourceHistory: new TimeSourceHistoryRepository(database),
     signing: new SigningRepository(database),
-    close: () => database.close(),
+    tsaTokens,
+    close: async () => {
+      // Queued archive records are committed first; then the writer thread and the connection close.
+      await tsaTokens.close();
+      await database.close();
+    },
   };
 }

@@ -10,6 +10,7 @@ import {
   type CaRecord,
   type NewCertificate,
   type Store,
+  type TsaTokenRecord,
 } from '../src/index.js';
 import { dialects, type TestDatabase } from './helpers/databases.js';
 
@@ -369,6 +370,67 @@ for (const dialect of dialects) {
         (await k.list()).map((r) => r.id),
         ['key-0', 'key-1'],
       );
+    });
+
+    test('tsa tokens: group-committed archive; duplicates within a group, across groups and across connections', async () => {
+      const tok = (serial: bigint, unit = 'sm2', at = t0): TsaTokenRecord => ({
+        serial,
+        unit,
+        hashAlgorithm: 'sm3',
+        hashedMessage: sm3(new TextEncoder().encode(`doc ${serial}`)),
+        genTime: at,
+        policy: '2.25.1',
+        requester: unit === 'sm2' ? '127.0.0.1' : null,
+        nonce: serial % 2n === 0n,
+        tokenHash: sm3(new TextEncoder().encode(`token ${serial}`)),
+      });
+      const base = 0x7f000000000000000000000000000000n;
+      // 600 at once (more than one group of 500), serial base+5 twice in the same group
+      const results = await Promise.all([
+        ...Array.from({ length: 600 }, (_, i) => store.tsaTokens.archive(tok(base + BigInt(i)))),
+        store.tsaTokens.archive(tok(base + 5n)),
+      ]);
+      assert.equal(results.filter((r) => r === 'stored').length, 600);
+      assert.equal(results.at(-1), 'duplicate');
+      assert.equal(await store.tsaTokens.archive(tok(base + 7n, 'ecdsa')), 'duplicate', 'already archived');
+      const got = await store.tsaTokens.get(base + 2n);
+      assert.deepEqual(got, tok(base + 2n));
+      assert.equal(await store.tsaTokens.get(1n), undefined);
+      assert.deepEqual(await store.tsaTokens.findByImprint(tok(base + 9n).hashedMessage), [tok(base + 9n)]);
+      await store.tsaTokens.archive(tok(base + 1000n, 'ecdsa', new Date(t0.getTime() + day)));
+      assert.deepEqual(await store.tsaTokens.countByUnit(), [
+        { unit: 'ecdsa', count: 1 },
+        { unit: 'sm2', count: 600 },
+      ]);
+      assert.deepEqual(await store.tsaTokens.countByUnit(new Date(t0.getTime() + 1)), [
+        { unit: 'ecdsa', count: 1 },
+      ]);
+      // a second connection (another server process) racing on the same serials: each stored exactly once
+      const other = await openStore(tdb.url);
+      try {
+        const race = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            (i % 2 ? other : store).tsaTokens.archive(tok(base + 2000n + BigInt(i >> 1))),
+          ),
+        );
+        assert.equal(race.filter((r) => r === 'stored').length, 20);
+      } finally {
+        await other.close();
+      }
+      await assert.rejects(store.tsaTokens.archive(tok(0n)), RangeError);
+      // SQLite files write on a worker thread; an in-memory database through Kysely on its one connection
+      if (dialect.name === 'sqlite') {
+        const mem = await openStore('sqlite::memory:');
+        try {
+          assert.deepEqual(
+            await Promise.all([mem.tsaTokens.archive(tok(9n)), mem.tsaTokens.archive(tok(9n))]),
+            ['stored', 'duplicate'],
+          );
+          assert.deepEqual(await mem.tsaTokens.get(9n), tok(9n));
+        } finally {
+          await mem.close();
+        }
+      }
     });
   });
 }

@@ -8,3 +8,7 @@ export * from './time-source.js';
 export * from './time-monitor.js';
 export * from './sntp.js';
 export * from './nmea.js';
+export * from './ports.js';
+export * from './unit.js';
+export * from './respond.js';
+export * from './client.js';

@@ -66,7 +66,8 @@ const label = (key: string) => {
   );
 };
 
-function render(report: VerificationReport): string {
+/** The bilingual text form of a report. */
+export function renderReport(report: VerificationReport): string {
   const lines = [`类型 Type: ${label(report.kind)}`];
   for (const f of report.fields) lines.push(`${label(f.key)}: ${f.value}`);
   lines.push('检查 Checks:');
@@ -79,7 +80,7 @@ function render(report: VerificationReport): string {
   return lines.join('\n') + '\n';
 }
 
-function loadTrusted(paths: string[]): ParsedCertificate[] {
+export function loadTrusted(paths: string[]): ParsedCertificate[] {
   return paths.flatMap((p) => {
     try {
       return loadCertificates(readInput(p, 'CA file'));
@@ -124,7 +125,7 @@ export function verifyCommand(argv: string[]): number {
       throw new CliError(`${file}: ${e.message}`);
     throw e;
   }
-  writeOutput(undefined, values.json ? JSON.stringify(report) + '\n' : render(report));
+  writeOutput(undefined, values.json ? JSON.stringify(report) + '\n' : renderReport(report));
   return report.valid ? EXIT.ok : EXIT.invalid;
 }
 

@@ -46,14 +46,19 @@ export function storeAuditSink(store: Store): AuditSink {
 
 /**
  * The keystore's audit hook on the store's audit log: `key.generate`, `key.import`, `key.sign` with the
- * key id, label, purpose and digests only (the keystore never passes key bytes or signed data).
+ * key id, label, purpose and digests only (the keystore never passes key bytes or signed data), and the
+ * TSA's `key.session-open` / `key.session-close` (with the number of signatures).
  */
 export function keystoreAuditHook(store: Store, actor = 'system:keystore'): KeyAuditHook {
   return async (event) => {
-    const detail: Record<string, string> = { label: event.label, algorithm: event.algorithm };
+    const detail: Record<string, string | number> = { label: event.label, algorithm: event.algorithm };
     if (event.action === 'key.sign') {
       detail.purpose = event.purpose;
       detail.dataDigest = event.dataDigest;
+    } else if ('sessionId' in event) {
+      detail.purpose = event.purpose;
+      detail.sessionId = event.sessionId;
+      if (event.signatures !== undefined) detail.signatures = event.signatures;
     } else {
       detail.publicKeyDigest = event.publicKeyDigest;
     }

@@ -20,6 +20,7 @@ export type Metrics = {
   crlsGenerated: Counter<'ca'>;
   /** Signing-API requests per application, operation and outcome (`ok` or the error code). */
   signRequests: Counter<'app' | 'operation' | 'outcome'>;
+  tsaResponses: Counter<'unit' | 'status' | 'failInfo'>;
 };
 
 /** A fresh registry with the platform's metrics and Node's default process metrics. */
@@ -70,6 +71,12 @@ export function createMetrics(): Metrics {
       name: 'medsign_crls_generated_total',
       help: 'CRLs generated (cache misses of the CRL endpoint)',
       labelNames: ['ca'],
+      registers: [registry],
+    }),
+    tsaResponses: new Counter({
+      name: 'medsign_tsa_responses_total',
+      help: 'Time-stamp responses by unit: status granted or rejection, with the failInfo of a rejection',
+      labelNames: ['unit', 'status', 'failInfo'],
       registers: [registry],
     }),
   };

@@ -17,7 +17,15 @@ import { sm3 } from '@medsign/gm';
 import type { PrivateKey } from '@medsign/pki';
 import type { CertificatePage, CertificateQuery, CertificateRecord } from '@medsign/store';
 import { makeHierarchy, MemoryCaStore, type TestHierarchy } from '@medsign/testkit';
-import { systemClockTimeSource } from '@medsign/tsa';
+import {
+  createTsaUnit,
+  DEFAULT_TSA_POLICY,
+  respondTimeStamp,
+  systemClockTimeSource,
+  type ArchivedToken,
+  type TsaUnit,
+  type TsaUnitId,
+} from '@medsign/tsa';
 import type { AdminAuth, HealthReport, Role, Services } from '../../src/services.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -123,6 +131,8 @@ export type FakeServices = {
   sm2: TestHierarchy;
   rsa: TestHierarchy;
   setHealth(report: HealthReport | (() => Promise<HealthReport>)): void;
+  /** Tokens the fake TSA archived (units sm2 and rsa, from the testkit hierarchies). */
+  tokens: ArchivedToken[];
 };
 
 let hierarchies: Promise<[TestHierarchy, TestHierarchy]> | undefined;
@@ -157,12 +167,46 @@ export async function makeFakeServices(
     status: 'ok',
     checks: [{ name: 'database', ok: true, detail: 'memory' }],
   });
+  const tokens: ArchivedToken[] = [];
+  const units = new Map<TsaUnitId, TsaUnit>(
+    (
+      [
+        ['sm2', sm2],
+        ['rsa', rsa],
+      ] as const
+    ).map(([id, h]) => [
+      id,
+      createTsaUnit({
+        id,
+        signer: h.tsa.key.signer(),
+        certificate: h.tsa.cert,
+        chain: [h.intermediate.cert, h.root.cert],
+        policy: DEFAULT_TSA_POLICY,
+      }),
+    ]),
+  );
   const services = {
     config: {
       roles,
       logLevel: 'silent',
       publicBaseUrl: 'http://127.0.0.1:8080',
       sign: { maxPinFailures: 5, replayWindowSeconds: 300, maxDataBytes: 4 * 1024 * 1024 },
+    },
+    tsa: {
+      defaultUnit: 'sm2',
+      units: async () => units,
+      respond: (unit: TsaUnit, request: Uint8Array, requester?: string) =>
+        respondTimeStamp(
+          unit,
+          request,
+          {
+            clock: { now: () => new Date() },
+            timeSource: services.timeSource,
+            archive: { archive: async (t) => (tokens.push(t), 'stored') },
+            randomBytes: (n) => new Uint8Array(randomBytes(n)),
+          },
+          requester !== undefined ? { requester } : {},
+        ),
     },
     ca,
     backend: embeddedCaBackend(ca),
@@ -190,6 +234,7 @@ export async function makeFakeServices(
   } as unknown as Services;
   return {
     services,
+    tokens,
     store,
     auth,
     audit,
