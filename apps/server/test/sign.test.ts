@@ -322,7 +322,6 @@ describe('signing API over HTTP', () => {
       413,
       'REQUEST_INVALID',
     );
-    await expect(raw('/api/v1/sign', signBody({ timestamp: true })), 503, 'SIGN_TIMESTAMP_UNAVAILABLE');
     await expect(raw('/api/v1/sign', '{"signer":'), 400, 'REQUEST_INVALID');
     await expect(raw('/api/v1/sign', signBody({ extra: 1 })), 400, 'REQUEST_INVALID');
     await expect(raw('/api/v1/verify', JSON.stringify({ signature: 'QUJD' })), 400, 'SIGN_SIGNATURE_INVALID');
@@ -517,7 +516,7 @@ describe('signing API over HTTP', () => {
     );
   });
 
-  test('SM2 signatures made through the keystore pass the Bouncy Castle peer (cms-verify, sig-verify)', async (t) => {
+  test('SM2 signatures made through the keystore, time-stamped by our TSA, pass the Bouncy Castle peer (cms-verify, sig-verify)', async (t) => {
     const tmp = tempDir('medsign-sign-bc-');
     try {
       const data = join(tmp.path, 'rx.txt');
@@ -531,7 +530,16 @@ describe('signing API over HTTP', () => {
           .join(''),
       );
       for (const oids of ['rfc5652', 'gm'] as const) {
-        const r = await client.sign({ signer: 'D001', pin: '123456', data: rx, format: 'p7-detached', oids });
+        // With the installation's own time-stamp (in-process TSA) as the RFC 3161 unsigned attribute.
+        const r = await client.sign({
+          signer: 'D001',
+          pin: '123456',
+          data: rx,
+          format: 'p7-detached',
+          oids,
+          timestamp: true,
+        });
+        assert.ok(r.token, 'a time-stamp token is returned');
         const file = join(tmp.path, `${oids}.p7s`);
         writeFileSync(file, Buffer.from(r.signature, 'base64'));
         const res = peerOrSkip(t, ['cms-verify', file, data, '--ca', ca]);
