@@ -43,11 +43,9 @@ export interface AuditLogOptions {
   now?: () => Date;
 }
 
-/** Lock name that serialises appends (see Database.writeTransaction). */
-const CHAIN_LOCK = 'medsign.audit_events';
-
 /**
- * The hash-chained audit log. `append` serialises writers with the database's write lock
+ * The hash-chained audit log. `append` serialises writers with the database's write lock, taken by the
+ * group transaction it runs in (Database.groupWrite)
  * (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock on PostgreSQL), reads the chain head
  * and inserts the next event in the same transaction, so concurrent processes extend one chain; the
  * `seq` primary key would reject a fork even if the lock were bypassed. UPDATE/DELETE are refused by
@@ -77,7 +75,10 @@ export class AuditLog {
     }
     // Canonicalise (and so validate) before taking the lock; the stored text is exactly what is hashed.
     const detailText = canonicalJson(detail);
-    return this.#database.writeTransaction(CHAIN_LOCK, async (trx) => {
+    // Group commit: appends of concurrent operations share one transaction, which holds the chain lock
+    // (GROUP_WRITE_LOCK); each still reads the head — including the events appended before it in that
+    // transaction — and links to it.
+    return this.#database.groupWrite(async (trx) => {
       const head = await trx
         .selectFrom('audit_events')
         .select(['seq', 'hash'])

@@ -348,6 +348,43 @@ for (const dialect of dialects) {
       await assert.rejects(i.markSigned('no-such-intent'), isStoreError('not-found'));
     });
 
+    test('group commit: concurrent writes share a transaction, a failing one alone is rolled back', async () => {
+      await store.cas.insert(ca('ca-group'));
+      await store.certificates.insert(cert('ca-group', '10'));
+      const before = await store.audit.verify();
+      // Queued in one turn: five certificates, a duplicate (fails), three audit events.
+      const results = await Promise.allSettled([
+        ...['11', '12', '13', '14', '15'].map((s) => store.certificates.insert(cert('ca-group', s))),
+        store.certificates.insert(cert('ca-group', '10')),
+        ...[1, 2, 3].map((i) => store.audit.append({ actor: 'group', action: 'test.group', detail: { i } })),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'rejected',
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+        ],
+      );
+      assert.ok(isStoreError('conflict')((results[5] as PromiseRejectedResult).reason));
+      for (const s of ['11', '12', '13', '14', '15'])
+        assert.ok(await store.certificates.findBySerial('ca-group', s), `certificate ${s} stored`);
+      const after = await store.audit.verify();
+      assert.ok(after.ok);
+      assert.equal(after.checked, before.checked + 3);
+      const events = await store.audit.list({ fromSeq: before.checked + 1 });
+      assert.deepEqual(
+        events.map((e) => e.detail.i),
+        [1, 2, 3],
+      );
+    });
+
     test('key records: put, get, list; an existing id is never overwritten', async () => {
       const k = store.keys;
       const rec = {

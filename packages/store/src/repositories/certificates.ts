@@ -131,7 +131,7 @@ export class CertificateRepository {
       created_at: toIso(cert.createdAt ?? new Date()),
     };
     try {
-      await this.#database.db.insertInto('certificates').values(row).execute();
+      await this.#database.groupWrite((trx) => trx.insertInto('certificates').values(row).execute());
     } catch (error) {
       if (isUniqueViolation(error)) {
         throw new StoreError('conflict', `certificate ${row.serial} of CA ${row.ca_id} already stored`, {
