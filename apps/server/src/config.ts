@@ -9,6 +9,7 @@
  */
 
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DomainError } from '@medsign/errors';
 import { parse as parseYaml } from 'yaml';
@@ -51,6 +52,11 @@ export type MedsignConfig = {
   sessionMinutes: number;
   /** Organisation name used in the CA subjects made by init. */
   organization: string;
+  /**
+   * Worker threads that make the SM2 signatures of CA, OCSP and service keys, so signing runs on other
+   * cores than the request handling; 0 signs on the main thread. Default: the cores less one.
+   */
+  signerThreads: number;
 };
 
 /** Options of {@link loadConfig}. */
@@ -79,6 +85,7 @@ const FILE_KEYS = [
   'keystore',
   'sessionMinutes',
   'organization',
+  'signerThreads',
 ] as const;
 
 function invalid(key: string, why: string, source: string): DomainError {
@@ -123,6 +130,14 @@ function asPort(s: Source): number {
   // 0 asks the OS for a free port (tests, side-by-side instances); the URL printed at start shows it.
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535)
     throw invalid('port', 'must be an integer 0–65535', s.source);
+  return v;
+}
+
+/** An integer in [min, max], from a number or (environment) a string of digits. */
+function asInteger(key: string, s: Source, min: number, max: number): number {
+  const v = typeof s.value === 'string' && /^\d+$/.test(s.value.trim()) ? Number(s.value) : s.value;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalid(key, `must be an integer ${min}–${max}`, s.source);
   return v;
 }
 
@@ -198,7 +213,8 @@ function asDb(s: Source, dataDir: string): string {
  * `CONFIG_INVALID` whose detail names the first bad key and where its value came from.
  *
  * Environment: MEDSIGN_HOST, MEDSIGN_PORT, MEDSIGN_DB, MEDSIGN_PUBLIC_URL, MEDSIGN_ROLES (comma list),
- * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE.
+ * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE,
+ * MEDSIGN_SIGNER_THREADS.
  */
 export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const env = options.env ?? {};
@@ -257,6 +273,10 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
       throw invalid('sessionMinutes', 'must be an integer 1–10080', sessS.source);
     sessionMinutes = v;
   }
+  const threadsS = pick('signerThreads', 'MEDSIGN_SIGNER_THREADS');
+  const signerThreads = threadsS
+    ? asInteger('signerThreads', threadsS, 0, 64)
+    : Math.max(0, Math.min(64, availableParallelism() - 1));
   const orgS = pick('organization', 'MEDSIGN_ORGANIZATION');
   const organization = orgS ? asString('organization', orgS) : 'medsign';
 
@@ -302,6 +322,7 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     keystore,
     sessionMinutes,
     organization,
+    signerThreads,
   };
 }
 

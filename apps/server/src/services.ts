@@ -14,6 +14,7 @@ import {
   type IssuingCa,
 } from '@medsign/ca';
 import { DomainError } from '@medsign/errors';
+import { Sm2SignerPool } from '@medsign/gm';
 import {
   keyFileKek,
   openSoftwareKeyStore,
@@ -51,7 +52,7 @@ export type Services = {
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
-  /** Closes the keystore (wipes cached keys), then the database. */
+  /** Closes the keystore (wipes cached keys) and its signer threads, then the database. */
   close(): Promise<void>;
 };
 
@@ -132,6 +133,7 @@ export async function openServices(
   const now = options.now ?? (() => new Date());
   const store = await openStore(config.db, { now });
   let keystore: KeyStore | undefined;
+  let pool: Sm2SignerPool | undefined;
   try {
     const cas = await store.cas.list();
     if (!cas.some((c) => c.parentId !== null)) {
@@ -140,11 +142,13 @@ export async function openServices(
         `the database ${redactDb(config.db)} holds no issuing CA; run medsign init --data ${config.dataDir}`,
       );
     }
+    pool = config.signerThreads > 0 ? new Sm2SignerPool({ size: config.signerThreads }) : undefined;
     keystore = await openSoftwareKeyStore({
       records: store.keys,
       kek: kekSource(config),
       audit: keystoreAuditHook(store),
       clock: { now },
+      ...(pool ? { sm2Pool: pool } : {}),
     });
     // Before serving: close the issuances a crash left between intent and store (audited).
     const recovered = await recoverInterruptedIssuances(store, {
@@ -154,6 +158,7 @@ export async function openServices(
     const ca = await buildCaDeps(config, store, keystore, now);
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;
+    const signerPool = pool;
     let closed = false;
     return {
       config,
@@ -169,6 +174,7 @@ export async function openServices(
         closed = true;
         try {
           await ks.close();
+          await signerPool?.close();
         } finally {
           await store.close();
         }
@@ -176,6 +182,7 @@ export async function openServices(
     };
   } catch (e) {
     await keystore?.close().catch(() => undefined);
+    await pool?.close();
     await store.close();
     throw e;
   }

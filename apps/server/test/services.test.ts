@@ -39,10 +39,11 @@ describe('config', () => {
   test('YAML and JSON files, environment over file, command line over both', () => {
     const yaml = dir.file(
       'a.yaml',
-      'port: 9000\nroles: {tsa: false, sign: false}\nlogLevel: warn\ndb: x.db\n',
+      'port: 9000\nroles: {tsa: false, sign: false}\nlogLevel: warn\ndb: x.db\nsignerThreads: 0\n',
     );
     const c = loadConfig({ dataDir: dir.path, configFile: yaml, env: { MEDSIGN_HOST: '10.0.0.5' } });
     assert.equal(c.port, 9000);
+    assert.equal(c.signerThreads, 0);
     assert.equal(c.host, '10.0.0.5');
     assert.equal(c.publicBaseUrl, 'http://10.0.0.5:9000');
     assert.deepEqual(c.roles, ['ca', 'ocsp', 'crl', 'seal', 'admin']);
@@ -80,6 +81,7 @@ describe('config', () => {
       [{ MEDSIGN_PUBLIC_URL: 'ftp://x' }, undefined, /publicBaseUrl: must be an http/],
       [{ MEDSIGN_DB: 'mysql://x' }, undefined, /db: must be sqlite:PATH/],
       [{ MEDSIGN_KEYSTORE_PASSPHRASE: 'short' }, undefined, /at least 12 characters/],
+      [{ MEDSIGN_SIGNER_THREADS: 'many' }, undefined, /signerThreads: must be an integer 0–64/],
       [{}, 'prot: 1\n', /prot: unknown key/],
       [{}, 'keystore:\n  passphrase: x\n', /keystore.passphrase: secrets do not belong/],
       [{}, 'port: [1\n', /not valid YAML/],

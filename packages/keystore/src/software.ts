@@ -11,7 +11,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { bytesToHex, sm3 } from '@medsign/gm';
+import { bytesToHex, sm3, type Sm2SignerPool } from '@medsign/gm';
 import {
   describePublicKey,
   PrivateKey,
@@ -67,6 +67,11 @@ export type SoftwareKeyStoreOptions = {
   clock?: Clock;
   /** Cipher for keys sealed from now on (default 'sm4-gcm'); existing records keep theirs. */
   cipher?: KeyCipher;
+  /**
+   * SM2 signatures are made on this pool's worker threads (other cores) instead of the caller's thread.
+   * The pool belongs to the caller, who closes it after the keystore.
+   */
+  sm2Pool?: Sm2SignerPool;
 };
 
 const systemClock: Clock = { now: () => new Date() };
@@ -154,6 +159,7 @@ export class SoftwareKeyStore implements KeyStore {
   readonly #cipher: KeyCipher;
   readonly #header: KekHeader;
   readonly #wrap: WrapKeys;
+  readonly #sm2Pool: Sm2SignerPool | undefined;
   /** Decrypted keys by id; a promise so concurrent first uses decrypt once. */
   readonly #cache = new Map<string, Promise<Loaded>>();
   /** Labels being created right now (one process: two concurrent generates must not both pass the check). */
@@ -167,6 +173,7 @@ export class SoftwareKeyStore implements KeyStore {
     this.#cipher = opts.cipher ?? 'sm4-gcm';
     this.#header = header;
     this.#wrap = wrap;
+    this.#sm2Pool = opts.sm2Pool;
   }
 
   /**
@@ -404,7 +411,7 @@ export class SoftwareKeyStore implements KeyStore {
     const alg = algorithm ?? key.defaultAlgorithm;
     let inner: Signer;
     try {
-      inner = key.signer(alg);
+      inner = key.signer(alg, this.#sm2Pool ? { sm2Pool: this.#sm2Pool } : {});
     } catch (e) {
       throw new KeyStoreError(
         'KEYSTORE_ALGORITHM_MISMATCH',

@@ -14,7 +14,15 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
-import { DecodeError, decodePem, encodePem, SM2PrivateKey, SM2PublicKey, type BytesLike } from '@medsign/gm';
+import {
+  DecodeError,
+  decodePem,
+  encodePem,
+  SM2PrivateKey,
+  SM2PublicKey,
+  type BytesLike,
+  type Sm2SignerPool,
+} from '@medsign/gm';
 import { readOid, readWhole, TAG } from '@medsign/gm/der';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
@@ -248,8 +256,15 @@ export class PrivateKey {
     return encodePem('PRIVATE KEY', this.toPkcs8());
   }
 
-  /** A Signer for this key; the algorithm must fit the key (e.g. no SHA256withRSA for an SM2 key). */
-  signer(algorithm: SignatureAlgorithmName = this.defaultAlgorithm): Signer {
+  /**
+   * A Signer for this key; the algorithm must fit the key (e.g. no SHA256withRSA for an SM2 key). With
+   * `sm2Pool`, an SM2 key signs on the pool's worker threads (another core), the same signature bytes
+   * the main thread would make; other key types ignore it.
+   */
+  signer(
+    algorithm: SignatureAlgorithmName = this.defaultAlgorithm,
+    opts: { sm2Pool?: Sm2SignerPool } = {},
+  ): Signer {
     const info = SIGNATURE_ALGORITHMS[algorithm];
     if (!info) throw new RangeError(`unknown signature algorithm ${String(algorithm)}`);
     if (info.key !== this.description.family) {
@@ -267,10 +282,11 @@ export class PrivateKey {
       }
       return new Uint8Array(nodeSign(info.hash, data, { key: node!, dsaEncoding: 'der' }));
     };
+    const pool = sm2 ? opts.sm2Pool : undefined;
     return {
       algorithm,
       publicKeyInfo: this.publicKeyInfo,
-      sign: async (data) => signOnce(data),
+      sign: pool ? (data) => pool.sign(sm2!, data) : async (data) => signOnce(data),
     };
   }
 
