@@ -49,4 +49,5 @@ export { SerialRepository, randomSerial, type ReserveSerialOptions } from './rep
 export { UserRepository, type UserRecord, type NewUser } from './repositories/users.js';
 export { SessionRepository, type SessionRecord } from './repositories/sessions.js';
 export { CrlNumberRepository } from './repositories/crl-numbers.js';
+export { CrlRepository, CRLS_KEPT, type CrlInfo, type CrlKind, type CrlRecord } from './repositories/crls.js';
 export { openStore, type Store } from './store.js';

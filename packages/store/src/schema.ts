@@ -108,6 +108,20 @@ export interface CrlNumbersTable {
   updated_at: IsoText;
 }
 
+/** `crls`: the CRLs a CA published (full and delta), newest served by every process (migration 0006). */
+export interface CrlsTable {
+  ca_id: string;
+  crl_number: number;
+  kind: 'full' | 'delta';
+  /** For a delta CRL, the number of the full CRL it updates; null for a full CRL. */
+  base_number: number | null;
+  this_update: IsoText;
+  next_update: IsoText;
+  entries: number;
+  der: Uint8Array;
+  created_at: IsoText;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -119,4 +133,5 @@ export interface Schema {
   users: UsersTable;
   sessions: SessionsTable;
   crl_numbers: CrlNumbersTable;
+  crls: CrlsTable;
 }

@@ -3,6 +3,7 @@ import { openDatabase, type Database, type OpenDatabaseOptions } from './databas
 import { CaRepository } from './repositories/cas.js';
 import { CertificateRepository } from './repositories/certificates.js';
 import { CrlNumberRepository } from './repositories/crl-numbers.js';
+import { CrlRepository } from './repositories/crls.js';
 import { IntentRepository } from './repositories/intents.js';
 import { SqlKeyRecordRepository } from './repositories/keys.js';
 import { SerialRepository } from './repositories/serials.js';
@@ -21,6 +22,7 @@ export interface Store {
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
   readonly crlNumbers: CrlNumberRepository;
+  readonly crls: CrlRepository;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function openStore(
     users: new UserRepository(database),
     sessions: new SessionRepository(database),
     crlNumbers: new CrlNumberRepository(database),
+    crls: new CrlRepository(database),
     close: () => database.close(),
   };
 }
