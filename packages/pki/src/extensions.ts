@@ -142,6 +142,14 @@ export function crlDistributionPointsExtension(urls: readonly string[]): CertExt
   };
 }
 
+/**
+ * Freshest CRL (RFC 5280 §4.2.1.15 / §5.2.6): where the delta CRLs are, in a full CRL or a certificate.
+ * Same syntax as cRLDistributionPoints; never critical in a CRL.
+ */
+export function freshestCrlExtension(urls: readonly string[]): CertExtension {
+  return { ...crlDistributionPointsExtension(urls), oid: oid.id_ce_freshestCRL };
+}
+
 export function authorityInfoAccessExtension(opts: { ocsp?: string[]; caIssuers?: string[] }): CertExtension {
   const items = [
     ...(opts.ocsp ?? []).map(
