@@ -19,7 +19,7 @@ import { handleError, handleNotFound, problemSchema } from './problem.js';
 import { authRoutes } from './routes/auth.js';
 import { caCertificateRoutes } from './routes/ca-certs.js';
 import { certificateRoutes } from './routes/certificates.js';
-import { CrlCache, crlRoutes } from './routes/crl.js';
+import { crlRoutes } from './routes/crl.js';
 import { createMetrics, instrumentRequests, observabilityRoutes } from './routes/observability.js';
 import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
 import type { Services } from './services.js';
@@ -31,6 +31,8 @@ export const BODY_LIMIT = 1024 * 1024;
 export type AppOptions = {
   /** false: no logs (tests); true: pino JSON at the configured level; an object: pino options merged in. */
   logger?: boolean | object;
+  /** false: do not start the CRL schedule (tests drive CrlPublisher.runDue themselves). Default true. */
+  crlSchedule?: boolean;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -177,17 +179,24 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
 
   await app.register(observabilityRoutes(services, metrics));
 
-  const crlCache = new CrlCache(services, metrics);
+  // CRLs: counted as they are published; the schedule runs while the app does (crl role).
+  const published = (caId: string, kind: string) => metrics.crlsGenerated.inc({ ca: caId, kind });
+  services.crls.listeners.add(published);
+  app.addHook('onClose', async () => {
+    services.crls.listeners.delete(published);
+    await services.crls.stop();
+  });
+  if (roles.has('crl') && opts.crlSchedule !== false) services.crls.start();
   if (roles.has('ca') || roles.has('admin')) {
     await app.register(
       async (api) => {
         await api.register(authRoutes(services));
-        await api.register(certificateRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
+        await api.register(certificateRoutes(services, metrics, (caId) => services.crls.changed(caId)));
       },
       { prefix: '/api/v1' },
     );
   }
-  if (roles.has('crl')) await app.register(crlRoutes(crlCache));
+  if (roles.has('crl')) await app.register(crlRoutes(services.crls, () => services.ca.clock.now()));
   if (roles.has('ocsp')) await app.register(ocspRoutes(services, metrics));
   if (roles.has('ca') || roles.has('crl') || roles.has('ocsp'))
     await app.register(caCertificateRoutes(services));

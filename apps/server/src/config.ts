@@ -57,6 +57,26 @@ export type MedsignConfig = {
    * cores than the request handling; 0 signs on the main thread. Default: the cores less one.
    */
   signerThreads: number;
+  /** When CRLs are published (crl-publisher.ts); a revocation publishes at once besides. */
+  crl: CrlSchedule;
+};
+
+/** The CRL schedule: a full CRL every `fullIntervalMinutes`, a delta CRL every `deltaIntervalMinutes`. */
+export type CrlSchedule = {
+  fullIntervalMinutes: number;
+  /** nextUpdate of a full CRL, after its thisUpdate (longer than the interval: a missed run is not an outage). */
+  validityHours: number;
+  deltaIntervalMinutes: number;
+  /** nextUpdate of a delta CRL, after its thisUpdate. */
+  deltaValidityMinutes: number;
+};
+
+/** Default CRL schedule: full hourly (valid 24 h), delta every 15 minutes (valid 1 h). */
+export const DEFAULT_CRL_SCHEDULE: CrlSchedule = {
+  fullIntervalMinutes: 60,
+  validityHours: 24,
+  deltaIntervalMinutes: 15,
+  deltaValidityMinutes: 60,
 };
 
 /** Options of {@link loadConfig}. */
@@ -86,6 +106,15 @@ const FILE_KEYS = [
   'sessionMinutes',
   'organization',
   'signerThreads',
+  'crl',
+] as const;
+
+/** Keys of the `crl` mapping, their environment variables and ranges. */
+const CRL_KEYS = [
+  ['fullIntervalMinutes', 'MEDSIGN_CRL_FULL_INTERVAL_MINUTES', 1, 10_080],
+  ['validityHours', 'MEDSIGN_CRL_VALIDITY_HOURS', 1, 720],
+  ['deltaIntervalMinutes', 'MEDSIGN_CRL_DELTA_INTERVAL_MINUTES', 1, 1_440],
+  ['deltaValidityMinutes', 'MEDSIGN_CRL_DELTA_VALIDITY_MINUTES', 2, 10_080],
 ] as const;
 
 function invalid(key: string, why: string, source: string): DomainError {
@@ -214,7 +243,8 @@ function asDb(s: Source, dataDir: string): string {
  *
  * Environment: MEDSIGN_HOST, MEDSIGN_PORT, MEDSIGN_DB, MEDSIGN_PUBLIC_URL, MEDSIGN_ROLES (comma list),
  * MEDSIGN_LOG_LEVEL, MEDSIGN_SESSION_MINUTES, MEDSIGN_KEYSTORE_PASSPHRASE, MEDSIGN_KEYSTORE_KEY_FILE,
- * MEDSIGN_SIGNER_THREADS.
+ * MEDSIGN_SIGNER_THREADS, MEDSIGN_CRL_FULL_INTERVAL_MINUTES, MEDSIGN_CRL_VALIDITY_HOURS,
+ * MEDSIGN_CRL_DELTA_INTERVAL_MINUTES, MEDSIGN_CRL_DELTA_VALIDITY_MINUTES.
  */
 export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const env = options.env ?? {};
@@ -277,6 +307,7 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const signerThreads = threadsS
     ? asInteger('signerThreads', threadsS, 0, 64)
     : Math.max(0, Math.min(64, availableParallelism() - 1));
+  const crl = crlSchedule(file.crl, fileSource, env);
   const orgS = pick('organization', 'MEDSIGN_ORGANIZATION');
   const organization = orgS ? asString('organization', orgS) : 'medsign';
 
@@ -323,7 +354,56 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     sessionMinutes,
     organization,
     signerThreads,
+    crl,
   };
+}
+
+/** The `crl` mapping of the file overlaid with the MEDSIGN_CRL_* variables, checked for consistency. */
+function crlSchedule(
+  value: unknown,
+  fileSource: string,
+  env: Readonly<Record<string, string | undefined>>,
+): CrlSchedule {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw invalid('crl', 'must be a mapping (fullIntervalMinutes, validityHours, …)', fileSource);
+  const fromFile = (value ?? {}) as Record<string, unknown>;
+  const names = CRL_KEYS.map(([k]) => k as string);
+  for (const k of Object.keys(fromFile))
+    if (!names.includes(k)) throw invalid(`crl.${k}`, `unknown key (known: ${names.join(', ')})`, fileSource);
+  const out = { ...DEFAULT_CRL_SCHEDULE };
+  const sources: Record<string, string> = {};
+  for (const [key, envName, min, max] of CRL_KEYS) {
+    const s: Source | undefined =
+      env[envName] !== undefined && env[envName] !== ''
+        ? { value: env[envName], source: envName }
+        : fromFile[key] !== undefined
+          ? { value: fromFile[key], source: fileSource }
+          : undefined;
+    if (!s) continue;
+    out[key] = asInteger(`crl.${key}`, s, min, max);
+    sources[key] = s.source;
+  }
+  const from = (...keys: (keyof CrlSchedule)[]) =>
+    keys.map((k) => sources[k]).find((s) => s !== undefined) ?? 'defaults';
+  if (out.deltaIntervalMinutes > out.fullIntervalMinutes)
+    throw invalid(
+      'crl.deltaIntervalMinutes',
+      'must not exceed crl.fullIntervalMinutes',
+      from('deltaIntervalMinutes', 'fullIntervalMinutes'),
+    );
+  if (out.validityHours * 60 <= out.fullIntervalMinutes)
+    throw invalid(
+      'crl.validityHours',
+      'must be longer than crl.fullIntervalMinutes (a CRL must stay valid until the next one)',
+      from('validityHours', 'fullIntervalMinutes'),
+    );
+  if (out.deltaValidityMinutes <= out.deltaIntervalMinutes)
+    throw invalid(
+      'crl.deltaValidityMinutes',
+      'must be longer than crl.deltaIntervalMinutes',
+      from('deltaValidityMinutes', 'deltaIntervalMinutes'),
+    );
+  return out;
 }
 
 /** A copy safe to log or print: the passphrase and database password masked. */

@@ -27,6 +27,7 @@ import { openStore, type CaRecord, type Store } from '@medsign/store';
 import { StoreAdminAuth, type AdminAuth } from './adapters/admin-auth.js';
 import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
 import { StoreCaStore } from './adapters/ca-store.js';
+import { CrlPublisher } from './crl-publisher.js';
 import type { MedsignConfig, Role } from './config.js';
 import { INTENT_GRACE_MS, recoverInterruptedIssuances, type RecoveredIntent } from './recovery.js';
 
@@ -35,7 +36,10 @@ export type { MedsignConfig, Role } from './config.js';
 
 /** One line of the health report; `detail` is safe to show on /healthz. */
 export type HealthCheck = { name: string; ok: boolean; detail: string };
-/** database, keystore, CA expiry (< 30 days → degraded, expired → down), unfinished issuances, time source. */
+/**
+ * database, keystore, CA expiry (< 30 days → degraded, expired → down), unfinished issuances, CRLs past
+ * nextUpdate (degraded), time source.
+ */
 export type HealthReport = { status: 'ok' | 'degraded' | 'down'; checks: HealthCheck[] };
 
 /** Everything the HTTP app and the operator CLI work with. */
@@ -49,6 +53,8 @@ export type Services = {
   store: Store;
   keystore: KeyStore;
   auth: AdminAuth;
+  /** Full and delta CRLs: published on the schedule (started by the server app) and after revocations. */
+  crls: CrlPublisher;
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
@@ -159,20 +165,30 @@ export async function openServices(
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;
     const signerPool = pool;
+    const backend = embeddedCaBackend(ca);
+    const crls = new CrlPublisher({
+      backend,
+      archive: store.crls,
+      caIds: () => ca.cas.map((c) => c.id),
+      clock: { now },
+      schedule: config.crl,
+    });
     let closed = false;
     return {
       config,
       ca,
-      backend: embeddedCaBackend(ca),
+      backend,
       store,
       keystore: ks,
       auth,
-      health: () => checkHealth(store, ks, now),
+      crls,
+      health: () => checkHealth(store, ks, crls, now),
       recovered,
       async close() {
         if (closed) return;
         closed = true;
         try {
+          await crls.stop();
           await ks.close();
           await signerPool?.close();
         } finally {
@@ -197,7 +213,12 @@ export function roleEnabled(config: MedsignConfig, role: Role): boolean {
   return config.roles.includes(role);
 }
 
-async function checkHealth(store: Store, keystore: KeyStore, now: () => Date): Promise<HealthReport> {
+async function checkHealth(
+  store: Store,
+  keystore: KeyStore,
+  crls: CrlPublisher,
+  now: () => Date,
+): Promise<HealthReport> {
   const checks: HealthCheck[] = [];
   let down = false;
   let degraded = false;
@@ -264,6 +285,20 @@ async function checkHealth(store: Store, keystore: KeyStore, now: () => Date): P
   } catch (e) {
     degraded = true;
     checks.push({ name: 'issuance-intents', ok: false, detail: (e as Error).message });
+  }
+
+  try {
+    // A CRL past its nextUpdate: relying parties that check CRLs now refuse every certificate of that CA.
+    const overdue = await crls.overdue();
+    if (overdue.length) degraded = true;
+    checks.push({
+      name: 'crl',
+      ok: overdue.length === 0,
+      detail: overdue.length ? overdue.join('; ') : 'every published CRL is within its nextUpdate',
+    });
+  } catch (e) {
+    degraded = true;
+    checks.push({ name: 'crl', ok: false, detail: (e as Error).message });
   }
 
   checks.push({ name: 'time-source', ok: true, detail: 'system clock (no external time source configured)' });

@@ -175,6 +175,27 @@ describe(
       for (const [n, ders] of crls) assert.equal(ders.size, 1, `CRL number ${n} used for ${ders.size} CRLs`);
       assert.ok(crls.size >= 2, 'both processes generated CRLs');
 
+      // Once the publications the revocations started are done, both serve the same newest CRLs from the
+      // database — full and delta — and they list every revoked serial.
+      for (const kind of ['', '-delta']) {
+        let same: Uint8Array | undefined;
+        for (let attempt = 0; attempt < 50 && !same; attempt++) {
+          const [da, db] = await Promise.all(
+            [a.url, b.url].map(async (u) => {
+              const res = await fetch(`${u}/pki/crl/sm2-issuing${kind}.crl`);
+              assert.equal(res.status, 200);
+              return new Uint8Array(await res.arrayBuffer());
+            }),
+          );
+          if (Buffer.from(da!).equals(Buffer.from(db!))) same = da;
+          else await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(same, `A and B serve the same${kind} CRL`);
+        const crl = ParsedCrl.parse(same);
+        for (const serial of revoked)
+          assert.ok(crl.isRevoked(serial), `${kind || 'full'} CRL lists ${serial}`);
+      }
+
       assert.deepEqual(await Promise.all(servers.map(stopProcess)), [0, 0], 'both stop cleanly on SIGTERM');
 
       const store = await openStore(dbUrl);

@@ -17,7 +17,7 @@ export type Metrics = {
   issued: Counter<'ca' | 'profile'>;
   revoked: Counter<'ca' | 'reason'>;
   ocspResponses: Counter<'status'>;
-  crlsGenerated: Counter<'ca'>;
+  crlsGenerated: Counter<'ca' | 'kind'>;
 };
 
 /** A fresh registry with the platform's metrics and Node's default process metrics. */
@@ -60,8 +60,8 @@ export function createMetrics(): Metrics {
     }),
     crlsGenerated: new Counter({
       name: 'medsign_crls_generated_total',
-      help: 'CRLs generated (cache misses of the CRL endpoint)',
-      labelNames: ['ca'],
+      help: 'CRLs published by this process (kind: full or delta)',
+      labelNames: ['ca', 'kind'],
       registers: [registry],
     }),
   };

@@ -15,9 +15,35 @@ import {
 } from '@medsign/ca';
 import { sm3 } from '@medsign/gm';
 import type { PrivateKey } from '@medsign/pki';
-import type { CertificatePage, CertificateQuery, CertificateRecord } from '@medsign/store';
+import type {
+  CertificatePage,
+  CertificateQuery,
+  CertificateRecord,
+  CrlKind,
+  CrlRecord,
+} from '@medsign/store';
 import { makeHierarchy, MemoryCaStore, type TestHierarchy } from '@medsign/testkit';
+import { DEFAULT_CRL_SCHEDULE } from '../../src/config.js';
+import { CrlPublisher, type CrlArchive } from '../../src/crl-publisher.js';
 import type { AdminAuth, HealthReport, Role, Services } from '../../src/services.js';
+
+/** Published CRLs in memory (the store's `crls` table in the real services). */
+export class MemoryCrlArchive implements CrlArchive {
+  readonly crls: CrlRecord[] = [];
+  async insert(crl: Omit<CrlRecord, 'createdAt'>) {
+    if (this.crls.some((c) => c.caId === crl.caId && c.crlNumber === crl.crlNumber))
+      throw new Error(`CRL ${crl.crlNumber} stored twice`);
+    this.crls.push({ ...crl, createdAt: new Date() });
+  }
+  async latestInfo(caId: string, kind: CrlKind) {
+    return this.crls
+      .filter((c) => c.caId === caId && c.kind === kind)
+      .reduce<CrlRecord | undefined>((a, c) => (!a || c.crlNumber > a.crlNumber ? c : a), undefined);
+  }
+  async get(caId: string, crlNumber: bigint) {
+    return this.crls.find((c) => c.caId === caId && c.crlNumber === crlNumber);
+  }
+}
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -112,6 +138,7 @@ export class MemoryAuth implements AdminAuth {
 export type FakeServices = {
   services: Services;
   store: MemoryStore;
+  crlArchive: MemoryCrlArchive;
   auth: MemoryAuth;
   audit: AuditEvent[];
   /** The SM2 and RSA test hierarchies behind CAs `sm2` and `rsa`. */
@@ -152,10 +179,20 @@ export async function makeFakeServices(
     status: 'ok',
     checks: [{ name: 'database', ok: true, detail: 'memory' }],
   });
+  const backend = embeddedCaBackend(ca);
+  const crlArchive = new MemoryCrlArchive();
+  const crls = new CrlPublisher({
+    backend,
+    archive: crlArchive,
+    caIds: () => ca.cas.map((c) => c.id),
+    clock: { now: () => ca.clock.now() },
+    schedule: DEFAULT_CRL_SCHEDULE,
+  });
   const services = {
     config: { roles, logLevel: 'silent', publicBaseUrl: 'http://127.0.0.1:8080' },
     ca,
-    backend: embeddedCaBackend(ca),
+    backend,
+    crls,
     store: {
       certificates: store,
       audit: { verify: async () => ({ ok: true, checked: audit.length }) },
@@ -180,6 +217,7 @@ export async function makeFakeServices(
   return {
     services,
     store,
+    crlArchive,
     auth,
     audit,
     sm2,
