@@ -181,9 +181,13 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
 
   // CRLs: counted as they are published; the schedule runs while the app does (crl role).
   const published = (caId: string, kind: string) => metrics.crlsGenerated.inc({ ca: caId, kind });
+  const failed = (caId: string, error: unknown) =>
+    app.log.error({ caId, err: error }, 'CRL publication failed (the next scheduled run retries)');
   services.crls.listeners.add(published);
+  services.crls.errorListeners.add(failed);
   app.addHook('onClose', async () => {
     services.crls.listeners.delete(published);
+    services.crls.errorListeners.delete(failed);
     await services.crls.stop();
   });
   if (roles.has('crl') && opts.crlSchedule !== false) services.crls.start();

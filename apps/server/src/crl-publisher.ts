@@ -38,9 +38,6 @@ export type CrlPublisherOptions = {
   caIds: () => readonly string[];
   clock: Clock;
   schedule: CrlSchedule;
-  /** Told about every CRL published and every scheduled run that failed (metrics, logs). */
-  onPublished?: (caId: string, kind: CrlKind, crlNumber: bigint) => void;
-  onError?: (caId: string, error: unknown) => void;
 };
 
 type Pending = { what: CrlKind; promise: Promise<void> };
@@ -53,7 +50,9 @@ export class CrlPublisher {
   /** Per CA: the publication running now, and the one queued behind it (requests meanwhile join it). */
   readonly #running = new Map<string, Promise<void>>();
   readonly #pending = new Map<string, Pending>();
-  readonly listeners = new Set<NonNullable<CrlPublisherOptions['onPublished']>>();
+  /** Told about every CRL published / every publication that failed (the app's metrics and log). */
+  readonly listeners = new Set<(caId: string, kind: CrlKind, crlNumber: bigint) => void>();
+  readonly errorListeners = new Set<(caId: string, error: unknown) => void>();
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> | undefined;
 
@@ -121,7 +120,7 @@ export class CrlPublisher {
 
   /** After a revocation, hold or resume: a full CRL and a delta at once (not awaited by the caller). */
   changed(caId: string): void {
-    this.publish(caId, 'full').catch((e: unknown) => this.#o.onError?.(caId, e));
+    this.publish(caId, 'full').catch((e: unknown) => this.#failed(caId, e));
   }
 
   async #publishNow(caId: string, what: CrlKind): Promise<void> {
@@ -169,8 +168,11 @@ export class CrlPublisher {
     this.#published(caId, 'delta', delta.crlNumber);
   }
 
+  #failed(caId: string, error: unknown): void {
+    for (const l of this.errorListeners) l(caId, error);
+  }
+
   #published(caId: string, kind: CrlKind, crlNumber: bigint): void {
-    this.#o.onPublished?.(caId, kind, crlNumber);
     for (const l of this.listeners) l(caId, kind, crlNumber);
   }
 
@@ -197,7 +199,7 @@ export class CrlPublisher {
         )
           await this.publish(caId, 'delta');
       } catch (e) {
-        this.#o.onError?.(caId, e);
+        this.#failed(caId, e);
       }
     }
   }
