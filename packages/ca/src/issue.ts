@@ -278,7 +278,7 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
     tbs = buildTbsCertificate(
       {
         serialNumber: BigInt('0x' + serial),
-        issuer: ca.certificate.subject,
+        issuer: ca.certificate.subjectDer,
         subject,
         notBefore,
         notAfter,

@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { DecodeError, sm3 } from '@medsign/gm';
-import { encodeTlv } from '@medsign/gm/der';
+import { encodeOctetString, encodeOid, encodeSequence, encodeTlv } from '@medsign/gm/der';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AccessDescription,
@@ -215,12 +215,20 @@ export function fromAsnExtension(ext: AsnExtension): CertExtension {
 /** DER `Extensions` (SEQUENCE OF Extension) for a TBS structure; RangeError if an OID repeats. */
 export function encodeExtensions(exts: readonly CertExtension[]): Uint8Array {
   const seen = new Set<string>();
+  const out: Uint8Array[] = [];
   for (const e of exts) {
     if (seen.has(e.oid)) throw new RangeError(`extension ${e.oid} appears twice`);
     seen.add(e.oid);
+    // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE (absent when false, DER), extnValue }
+    out.push(
+      encodeSequence(encodeOid(e.oid), ...(e.critical ? [CRITICAL_TRUE] : []), encodeOctetString(e.value)),
+    );
   }
-  return new Uint8Array(AsnConvert.serialize(new Extensions(exts.map(toAsnExtension))));
+  return encodeSequence(...out);
 }
+
+/** BOOLEAN TRUE in DER. */
+const CRITICAL_TRUE = Uint8Array.of(0x01, 0x01, 0xff);
 
 /** Reads DER `Extensions`; DecodeError if malformed or if an OID repeats (RFC 5280 §4.2). */
 export function readExtensions(der: Uint8Array, what: string): CertExtension[] {

@@ -361,6 +361,96 @@ describe('certificates', () => {
     assert.throws(() => buildName([['XX', 'y']]), RangeError);
   });
 
+  test('buildTbsCertificate writes exactly what the ASN.1 schema serializer writes', async () => {
+    const { AsnConvert, OctetString } = await import('@peculiar/asn1-schema');
+    const x509 = await import('@peculiar/asn1-x509');
+    const { signatureAlgorithmIdentifier } = await import('../src/algorithms.js');
+    /** The reference: the TBSCertificate through @peculiar/asn1-x509 (the encoder used before). */
+    const reference = (t: CertificateTemplate, alg: SignatureAlgorithmName) => {
+      const name = (n: CertificateTemplate['issuer']) =>
+        n instanceof Uint8Array
+          ? AsnConvert.parse(n, x509.Name)
+          : n instanceof x509.Name
+            ? n
+            : buildName(n as NameAttribute[]);
+      let hex = t.serialNumber.toString(16);
+      if (hex.length % 2) hex = '0' + hex;
+      if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = '00' + hex;
+      const tbs = new x509.TBSCertificate({
+        version: x509.Version.v3,
+        serialNumber: new Uint8Array(Buffer.from(hex, 'hex')).buffer,
+        signature: signatureAlgorithmIdentifier(alg),
+        issuer: name(t.issuer),
+        validity: new x509.Validity({ notBefore: t.notBefore, notAfter: t.notAfter }),
+        subject: name(t.subject),
+        subjectPublicKeyInfo: AsnConvert.parse(t.publicKeyInfo, x509.SubjectPublicKeyInfo),
+      });
+      if (t.extensions?.length)
+        tbs.extensions = new x509.Extensions(
+          t.extensions.map(
+            (e) =>
+              new x509.Extension({
+                extnID: e.oid,
+                critical: e.critical,
+                extnValue: new OctetString(e.value),
+              }),
+          ),
+        );
+      return toHex(new Uint8Array(AsnConvert.serialize(tbs)));
+    };
+    const keys = [subjectKey, PrivateKey.generate('rsa-2048'), PrivateKey.generate('ec-p384')];
+    const exts = [
+      basicConstraintsExtension({ ca: false }),
+      keyUsageExtension(['digitalSignature', 'nonRepudiation']),
+      subjectKeyIdentifierExtension(keyIdentifier(subjectKey.publicKeyInfo)),
+      crlDistributionPointsExtension(['http://127.0.0.1:8080/pki/crl/sm2.crl']),
+      customExtension('1.2.156.112562.2.1.1.1', true, encodeTlv(0x0c, new TextEncoder().encode('心内科'))),
+    ];
+    const cases: [Partial<CertificateTemplate>, SignatureAlgorithmName][] = [
+      [{}, 'SM3withSM2'],
+      [{ serialNumber: 1n, extensions: exts }, 'SM3withSM2'],
+      [
+        { serialNumber: 0xff00n, extensions: exts.slice(0, 2), publicKeyInfo: keys[1]!.publicKeyInfo },
+        'SHA256withRSA',
+      ],
+      [{ serialNumber: (1n << 159n) - 1n, publicKeyInfo: keys[2]!.publicKeyInfo }, 'SHA384withECDSA'],
+      // GeneralizedTime from 2050 on; a sub-second notBefore is cut to whole seconds.
+      [
+        { notBefore: new Date('2049-12-31T23:59:59.900Z'), notAfter: new Date('2051-06-01T12:00:00Z') },
+        'SM3withSM2',
+      ],
+      [
+        { issuer: encodeName(buildName(ISSUER as NameAttribute[])), extensions: exts.slice(4) },
+        'SHA256withRSAPSS',
+      ],
+    ];
+    for (const [over, alg] of cases) {
+      const t = template(over);
+      const expected = reference(
+        { ...t, notBefore: new Date(Math.floor(t.notBefore.getTime() / 1000) * 1000) },
+        alg,
+      );
+      assert.equal(toHex(buildTbsCertificate(t, alg)), expected, JSON.stringify(Object.keys(over)));
+    }
+    // A name or SPKI given as bytes must be one DER SEQUENCE of the right shape.
+    assert.throws(
+      () => buildTbsCertificate(template({ issuer: Uint8Array.of(0x31, 0x00) }), 'SM3withSM2'),
+      DecodeError,
+    );
+    assert.throws(
+      () =>
+        buildTbsCertificate(
+          template({ publicKeyInfo: encodeSequence(encodeTlv(0x05, new Uint8Array(0))) }),
+          'SM3withSM2',
+        ),
+      DecodeError,
+    );
+    assert.throws(
+      () => buildTbsCertificate(template({ publicKeyInfo: Uint8Array.of(0x30, 0x81, 0x00) }), 'SM3withSM2'),
+      DecodeError,
+    );
+  });
+
   describe('strict DER: malformed certificates are DecodeErrors', () => {
     let der: Uint8Array;
     before(async () => {
