@@ -103,8 +103,10 @@ export async function buildCaDeps(
   store: Store,
   keystore: KeyStore,
   now: () => Date = () => new Date(),
+  sm2Pool?: Sm2SignerPool,
 ): Promise<CaDeps> {
   return {
+    ...(sm2Pool ? { sm2Pool } : {}),
     clock: { now },
     store: new StoreCaStore(store),
     keys: keystore,
@@ -161,7 +163,7 @@ export async function openServices(
       now,
       ...(options.intentGraceMs !== undefined ? { graceMs: options.intentGraceMs } : {}),
     });
-    const ca = await buildCaDeps(config, store, keystore, now);
+    const ca = await buildCaDeps(config, store, keystore, now, pool);
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;
     const signerPool = pool;

@@ -137,6 +137,8 @@ export class ParsedCertificate {
   readonly publicKeyInfo: Uint8Array;
   readonly asn: Certificate;
   readonly extensions: readonly CertExtension[];
+  /** The outer signatureAlgorithm as received. */
+  readonly #signatureAlgorithmDer: Uint8Array;
 
   /**
    * `signed`: the TBS of this certificate was already parsed in `draft` (same bytes, checked) — only the
@@ -158,12 +160,18 @@ export class ParsedCertificate {
       this.issuerDer = signed.issuerDer;
       this.subjectDer = signed.subjectDer;
       this.publicKeyInfo = signed.publicKeyInfo;
+      // The same algorithm bytes as the draft's (a CA signs both with one algorithm): reuse its parse.
+      const algorithmDer = tlvBytes(algorithm);
       let signatureAlgorithm: AlgorithmIdentifier;
-      try {
-        signatureAlgorithm = AsnConvert.parse(tlvBytes(algorithm), AlgorithmIdentifier);
-      } catch (e) {
-        throw new DecodeError(`Certificate: ${(e as Error).message}`);
-      }
+      if (Buffer.from(algorithmDer).equals(Buffer.from(signed.#signatureAlgorithmDer)))
+        signatureAlgorithm = signed.asn.signatureAlgorithm;
+      else
+        try {
+          signatureAlgorithm = AsnConvert.parse(algorithmDer, AlgorithmIdentifier);
+        } catch (e) {
+          throw new DecodeError(`Certificate: ${(e as Error).message}`);
+        }
+      this.#signatureAlgorithmDer = algorithmDer;
       this.asn = new Certificate({
         tbsCertificate: signed.asn.tbsCertificate,
         signatureAlgorithm,
@@ -185,6 +193,7 @@ export class ParsedCertificate {
       (sv.length > 1 && ((sv[0] === 0 && !(sv[1]! & 0x80)) || (sv[0] === 0xff && sv[1]! & 0x80)))
     )
       throw new DecodeError('TBSCertificate: serialNumber is not a minimal DER INTEGER', serial.start);
+    this.#signatureAlgorithmDer = tlvBytes(top[1]!);
     this.issuerDer = tlvBytes(tbsParts[2 + offset]!);
     this.subjectDer = tlvBytes(tbsParts[4 + offset]!);
     this.publicKeyInfo = tlvBytes(tbsParts[5 + offset]!);
