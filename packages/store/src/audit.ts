@@ -11,6 +11,7 @@ import {
 } from './audit-chain.js';
 import { toIso } from './codec.js';
 import type { Database } from './database.js';
+import type { GroupScope } from './group-commit.js';
 import type { AuditEventsTable } from './schema.js';
 
 /** What a caller appends; seq, time and the chain links are assigned by {@link AuditLog.append}. */
@@ -54,6 +55,8 @@ export interface AuditLogOptions {
 export class AuditLog {
   readonly #database: Database;
   readonly #now: () => Date;
+  /** Per group transaction, the last event appended in it. */
+  readonly #heads = new WeakMap<GroupScope, { seq: number; hash: string }>();
 
   constructor(database: Database, options: AuditLogOptions = {}) {
     this.#database = database;
@@ -78,13 +81,17 @@ export class AuditLog {
     // Group commit: appends of concurrent operations share one transaction, which holds the chain lock
     // (GROUP_WRITE_LOCK); each still reads the head — including the events appended before it in that
     // transaction — and links to it.
-    return this.#database.groupWrite(async (trx) => {
-      const head = await trx
-        .selectFrom('audit_events')
-        .select(['seq', 'hash'])
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+    return this.#database.groupWrite(async (trx, scope) => {
+      // The head: the event this transaction appended last, else the newest stored one (the transaction
+      // holds the chain lock, so no other process appends in between).
+      const head =
+        this.#heads.get(scope) ??
+        (await trx
+          .selectFrom('audit_events')
+          .select(['seq', 'hash'])
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .executeTakeFirst());
       const event: AuditEvent = {
         seq: head ? Number(head.seq) + 1 : 1,
         time: toIso(this.#now()),
@@ -99,6 +106,7 @@ export class AuditLog {
         .insertInto('audit_events')
         .values({ ...event, detail: detailText, prev_hash: prevHash, hash })
         .execute();
+      this.#heads.set(scope, { seq: event.seq, hash });
       return { ...event, prevHash, hash };
     });
   }

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type GroupScope } from './group-commit.js';
 import { migrationProvider } from './migrations.js';
 import type { Schema } from './schema.js';
 
@@ -32,7 +32,7 @@ export interface Database {
    * transaction holds the audit chain's lock ({@link GROUP_WRITE_LOCK}), so audit appends may go through
    * it. Resolves after the commit.
    */
-  groupWrite<T>(fn: (trx: Kysely<Schema>) => Promise<T>): Promise<T>;
+  groupWrite<T>(fn: (trx: Kysely<Schema>, scope: GroupScope) => Promise<T>): Promise<T>;
   /** Closes the connection (SQLite) or drains the pool (PostgreSQL). */
   close(): Promise<void>;
 }

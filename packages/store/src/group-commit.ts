@@ -5,7 +5,10 @@
 import { sql, type Kysely } from 'kysely';
 import type { Schema } from './schema.js';
 
-type Work = (trx: Kysely<Schema>) => Promise<unknown>;
+/** Identifies one group transaction: writes may remember what they wrote in it (the audit chain head). */
+export type GroupScope = object;
+
+type Work = (trx: Kysely<Schema>, scope: GroupScope) => Promise<unknown>;
 type Item = { work: Work; resolve: (value: unknown) => void; reject: (error: unknown) => void };
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
@@ -27,7 +30,7 @@ export class GroupCommit {
   }
 
   /** Runs `work` in the next group transaction; resolves with its result once that transaction committed. */
-  write<T>(work: (trx: Kysely<Schema>) => Promise<T>): Promise<T> {
+  write<T>(work: (trx: Kysely<Schema>, scope: GroupScope) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#scheduled) {
@@ -41,17 +44,18 @@ export class GroupCommit {
     const batch = this.#queue;
     this.#queue = [];
     const outcomes: Outcome[] = [];
+    const scope: GroupScope = {};
     try {
       await this.#run(async (trx) => {
         if (batch.length === 1) {
           // Alone in its transaction: its failure rolls the whole (one-write) transaction back.
-          outcomes.push({ ok: true, value: await batch[0]!.work(trx) });
+          outcomes.push({ ok: true, value: await batch[0]!.work(trx, scope) });
           return;
         }
         for (const item of batch) {
           await sql`savepoint medsign_write`.execute(trx);
           try {
-            const value = await item.work(trx);
+            const value = await item.work(trx, scope);
             await sql`release savepoint medsign_write`.execute(trx);
             outcomes.push({ ok: true, value });
           } catch (error) {
