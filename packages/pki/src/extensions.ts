@@ -28,10 +28,9 @@ import {
   PolicyQualifierInfo,
   SubjectAlternativeName,
   SubjectKeyIdentifier,
-  SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509';
 import { parseAsn } from './der-input.js';
-import { describePublicKey } from './keys.js';
+import { describePublicKey, readSpki } from './keys.js';
 import * as oid from './oids.js';
 
 /** One extension: the DER value inside extnValue, its OID and criticality. */
@@ -85,8 +84,7 @@ export function extKeyUsageExtension(purposes: readonly string[], critical = fal
  * and SHA-256 for the others.
  */
 export function keyIdentifier(spki: Uint8Array): Uint8Array {
-  const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
-  const key = new Uint8Array(info.subjectPublicKey);
+  const key = readSpki(spki).publicKey;
   const hash =
     describePublicKey(spki).family === 'sm2' ? sm3(key) : createHash('sha256').update(key).digest();
   return new Uint8Array(hash.subarray(0, 20));

@@ -23,10 +23,16 @@ import {
   type BytesLike,
   type Sm2SignerPool,
 } from '@medsign/gm';
-import { readOid, readWhole, TAG } from '@medsign/gm/der';
+import {
+  checkDerStructure,
+  readBitStringBytes,
+  readChildren,
+  readOid,
+  readWhole,
+  TAG,
+} from '@medsign/gm/der';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import {
   SIGNATURE_ALGORITHMS,
   type KeyFamily,
@@ -58,7 +64,7 @@ export type PublicKeyDescription = {
 };
 
 /** The named curve in ECParameters, if that is what the parameters hold. */
-function curveOf(params: ArrayBuffer | null | undefined): string | undefined {
+function curveOf(params: ArrayBuffer | Uint8Array | null | undefined): string | undefined {
   if (!params) return undefined;
   try {
     return readOid(readWhole(new Uint8Array(params), TAG.OID, 'ECParameters'), 'ECParameters.namedCurve');
@@ -67,16 +73,45 @@ function curveOf(params: ArrayBuffer | null | undefined): string | undefined {
   }
 }
 
+/** The parts of a DER SubjectPublicKeyInfo. */
+export type SpkiParts = {
+  /** AlgorithmIdentifier.algorithm (dotted OID). */
+  algorithm: string;
+  /** AlgorithmIdentifier.parameters as a whole TLV, if present. */
+  parameters?: Uint8Array;
+  /** The subjectPublicKey BIT STRING's bytes. */
+  publicKey: Uint8Array;
+};
+
+/**
+ * Reads a SubjectPublicKeyInfo with the DER reader (strict DER, no trailing bytes): SEQUENCE {
+ * SEQUENCE { OID, parameters OPTIONAL }, BIT STRING without unused bits }. DecodeError otherwise.
+ * Cheaper than the schema parser, and the CA reads the subject key several times per issuance.
+ */
+export function readSpki(spki: Uint8Array): SpkiParts {
+  checkDerStructure(spki, 'SubjectPublicKeyInfo');
+  const top = readWhole(spki, TAG.SEQUENCE, 'SubjectPublicKeyInfo');
+  const parts = readChildren(top.value);
+  if (parts.length !== 2 || parts[0]!.tag !== TAG.SEQUENCE)
+    throw new DecodeError('SubjectPublicKeyInfo: expected AlgorithmIdentifier and BIT STRING');
+  const alg = readChildren(parts[0]!.value);
+  if (alg.length < 1 || alg.length > 2)
+    throw new DecodeError('SubjectPublicKeyInfo: malformed AlgorithmIdentifier');
+  const algorithm = readOid(alg[0]!, 'SubjectPublicKeyInfo.algorithm');
+  const publicKey = readBitStringBytes(parts[1]!, 'SubjectPublicKeyInfo.subjectPublicKey');
+  const p = alg[1];
+  return {
+    algorithm,
+    ...(p ? { parameters: parts[0]!.value.subarray(p.start, p.end) } : {}),
+    publicKey,
+  };
+}
+
 /** Describes an SPKI; UnsupportedError for key types medsign does not handle. */
 export function describePublicKey(spki: Uint8Array): PublicKeyDescription {
   // Malformed keys (attacker bytes in a received certificate) are DecodeErrors, not library errors.
-  let info: SubjectPublicKeyInfo;
-  try {
-    info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
-  } catch (e) {
-    throw new DecodeError(`SubjectPublicKeyInfo: ${(e as Error).message}`);
-  }
-  const alg = info.algorithm.algorithm;
+  const info = readSpki(spki);
+  const alg = info.algorithm;
   if (alg === oid.id_rsaEncryption) {
     let key: KeyObject;
     try {
@@ -87,7 +122,7 @@ export function describePublicKey(spki: Uint8Array): PublicKeyDescription {
     return { family: 'rsa', bits: key.asymmetricKeyDetails?.modulusLength ?? 0 };
   }
   if (alg === oid.id_ecPublicKey || alg === oid.id_sm2p256v1) {
-    const curve = alg === oid.id_sm2p256v1 ? oid.id_sm2p256v1 : curveOf(info.algorithm.parameters);
+    const curve = alg === oid.id_sm2p256v1 ? oid.id_sm2p256v1 : curveOf(info.parameters);
     if (curve === oid.id_sm2p256v1) return { family: 'sm2', curve: 'sm2p256v1', bits: 256 };
     if (curve === oid.id_prime256v1) return { family: 'ec', curve: 'P-256', bits: 256 };
     if (curve === oid.id_secp384r1) return { family: 'ec', curve: 'P-384', bits: 384 };

@@ -36,6 +36,7 @@ import {
   subjectAltNameExtension,
   subjectKeyIdentifierExtension,
   type CertificateTemplate,
+  readSpki,
   type NameAttribute,
   type SignatureAlgorithmName,
 } from '../src/index.js';
@@ -449,6 +450,39 @@ describe('certificates', () => {
       () => buildTbsCertificate(template({ publicKeyInfo: Uint8Array.of(0x30, 0x81, 0x00) }), 'SM3withSM2'),
       DecodeError,
     );
+  });
+
+  test('readSpki: algorithm, parameters and key bits of SM2, RSA and EC keys; malformed SPKIs are DecodeErrors', async () => {
+    const { AsnConvert } = await import('@peculiar/asn1-schema');
+    const { SubjectPublicKeyInfo } = await import('@peculiar/asn1-x509');
+    for (const type of ['sm2', 'rsa-2048', 'ec-p256'] as const) {
+      const spki = PrivateKey.generate(type).publicKeyInfo;
+      const ref = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+      const parts = readSpki(spki);
+      assert.equal(parts.algorithm, ref.algorithm.algorithm);
+      assert.equal(toHex(parts.publicKey), toHex(new Uint8Array(ref.subjectPublicKey)));
+      // RSA keys carry NULL parameters, which the schema parser reads as absent.
+      assert.equal(
+        parts.parameters && toHex(parts.parameters),
+        ref.algorithm.parameters
+          ? toHex(new Uint8Array(ref.algorithm.parameters))
+          : type === 'rsa-2048'
+            ? '0500'
+            : undefined,
+      );
+    }
+    const good = subjectKey.publicKeyInfo;
+    const [alg, bits] = readChildren(readTlv(good).value);
+    const algDer = readTlv(good).value.subarray(alg!.start, alg!.end);
+    const unusedBits = encodeSequence(algDer, encodeTlv(0x03, Uint8Array.of(1, ...bits!.value.subarray(1))));
+    for (const bad of [
+      good.subarray(0, good.length - 1),
+      Uint8Array.of(...good, 0),
+      unusedBits,
+      encodeSequence(algDer),
+      encodeSequence(encodeTlv(0x05, new Uint8Array(0))),
+    ])
+      assert.throws(() => readSpki(bad), DecodeError);
   });
 
   describe('strict DER: malformed certificates are DecodeErrors', () => {
