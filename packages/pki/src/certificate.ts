@@ -40,7 +40,7 @@ import {
   type KeyUsageName,
 } from './extensions.js';
 import { describePublicKey, verifySignature, type PublicKeyDescription, type Signer } from './keys.js';
-import { buildName, encodeName, formatName, type NameAttribute } from './name.js';
+import { encodeName, encodeNameAttributes, formatName, type NameAttribute } from './name.js';
 import * as oid from './oids.js';
 
 /** What a CA decides about a certificate before any key signs it. */
@@ -65,7 +65,7 @@ function nameDer(n: Name | readonly NameAttribute[] | Uint8Array, what: string):
       throw new DecodeError(`${what}: expected one DER SEQUENCE (a Name)`);
     return n;
   }
-  return encodeName(n instanceof Name ? n : buildName(n));
+  return n instanceof Name ? encodeName(n) : encodeNameAttributes(n);
 }
 
 /** [0] EXPLICIT Version v3. */

@@ -23,6 +23,7 @@ import {
   crlDistributionPointsExtension,
   customExtension,
   encodeName,
+  encodeNameAttributes,
   extKeyUsageExtension,
   formatName,
   issueCertificate,
@@ -450,6 +451,30 @@ describe('certificates', () => {
       () => buildTbsCertificate(template({ publicKeyInfo: Uint8Array.of(0x30, 0x81, 0x00) }), 'SM3withSM2'),
       DecodeError,
     );
+  });
+
+  test('encodeNameAttributes writes the bytes of encodeName(buildName(…)) and refuses the same values', () => {
+    const names: NameAttribute[][] = [
+      SUBJECT,
+      ISSUER,
+      [
+        ['C', 'CN'],
+        ['serialNumber', 'E1024'],
+        ['E', 'doctor@hospital.cn'],
+        ['DC', 'cn'],
+        ['2.5.4.97', '12100000400000398X'],
+        ['CN', '张三 (心内科)'],
+      ],
+    ];
+    for (const attrs of names)
+      assert.equal(toHex(encodeNameAttributes(attrs)), toHex(encodeName(buildName(attrs))));
+    for (const bad of [
+      [['C', '中国']],
+      [['XX', 'y']],
+      [['CN', '']],
+      [['E', '张@x']],
+    ] as NameAttribute[][])
+      assert.throws(() => encodeNameAttributes(bad), RangeError);
   });
 
   test('readSpki: algorithm, parameters and key bits of SM2, RSA and EC keys; malformed SPKIs are DecodeErrors', async () => {
