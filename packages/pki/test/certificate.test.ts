@@ -468,12 +468,7 @@ describe('certificates', () => {
     ];
     for (const attrs of names)
       assert.equal(toHex(encodeNameAttributes(attrs)), toHex(encodeName(buildName(attrs))));
-    for (const bad of [
-      [['C', '中国']],
-      [['XX', 'y']],
-      [['CN', '']],
-      [['E', '张@x']],
-    ] as NameAttribute[][])
+    for (const bad of [[['C', '中国']], [['XX', 'y']], [['CN', '']], [['E', '张@x']]] as NameAttribute[][])
       assert.throws(() => encodeNameAttributes(bad), RangeError);
   });
 
