@@ -339,7 +339,10 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
     }
     if (
       bytesToHex(certificate.tbsDer) !== bytesToHex(tbs) ||
-      !certificate.verifySignature(ca.certificate.publicKeyInfo)
+      !(await certificate.verifySignatureAsync(
+        ca.certificate.publicKeyInfo,
+        deps.sm2Pool ? { sm2Pool: deps.sm2Pool } : {},
+      ))
     ) {
       throw new DomainError('CA_SIGNATURE_CHECK_FAILED');
     }

@@ -58,6 +58,20 @@ describe('issuance', () => {
       );
       const ca = t.deps.cas.find((c) => c.id === 'sm2')!.certificate;
       for (const r of results) assert.ok(r.certificate.verifySignature(ca.publicKeyInfo));
+      // The check after signing runs on the pool too, and still refuses a signature by another key.
+      const wrong = PrivateKey.generate('sm2').signer();
+      await assert.rejects(
+        issueCertificate(
+          {
+            profileId: 'doctor',
+            publicKeyInfo: PrivateKey.generate('sm2').publicKeyInfo,
+            applicant: doctor,
+            actor: 'pool',
+          },
+          { ...t.deps, sm2Pool: pool, keys: { signer: async () => wrong } },
+        ),
+        (e: DomainError) => e.code === 'CA_SIGNATURE_CHECK_FAILED',
+      );
     } finally {
       await pool.close();
     }

@@ -5,7 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { bytesToHex, DecodeError, encodePem, sm3 } from '@medsign/gm';
+import { bytesToHex, DecodeError, encodePem, sm3, type Sm2SignerPool } from '@medsign/gm';
 import {
   checkDerStructure,
   encodeBitString,
@@ -39,7 +39,13 @@ import {
   type CertExtension,
   type KeyUsageName,
 } from './extensions.js';
-import { describePublicKey, verifySignature, type PublicKeyDescription, type Signer } from './keys.js';
+import {
+  describePublicKey,
+  verifySignature,
+  verifySignatureAsync,
+  type PublicKeyDescription,
+  type Signer,
+} from './keys.js';
 import { encodeName, encodeNameAttributes, formatName, type NameAttribute } from './name.js';
 import * as oid from './oids.js';
 
@@ -342,6 +348,20 @@ export class ParsedCertificate {
     } catch {
       return false;
     }
+  }
+
+  /** {@link verifySignature}; with `sm2Pool`, an SM2 signature is checked on its worker threads. */
+  verifySignatureAsync(
+    issuerPublicKeyInfo: Uint8Array,
+    opts: { sm2Pool?: Sm2SignerPool } = {},
+  ): Promise<boolean> {
+    return verifySignatureAsync(
+      issuerPublicKeyInfo,
+      this.signatureAlgorithm,
+      this.tbsDer,
+      this.signatureValue,
+      opts,
+    );
   }
 
   isValidAt(at: Date): boolean {

@@ -192,6 +192,31 @@ export function verifySignature(
 }
 
 /**
+ * {@link verifySignature}, with SM2 checked on `sm2Pool`'s worker threads when one is given (another core;
+ * the same answer). Resolves false — never rejects — like verifySignature.
+ */
+export async function verifySignatureAsync(
+  spki: Uint8Array,
+  algorithm: SignatureAlgorithm | SignatureAlgorithmName,
+  data: Uint8Array,
+  signature: Uint8Array,
+  opts: VerifyOptions & { sm2Pool?: Sm2SignerPool } = {},
+): Promise<boolean> {
+  const { sm2Pool, ...rest } = opts;
+  if (!sm2Pool) return verifySignature(spki, algorithm, data, signature, rest);
+  try {
+    const name = typeof algorithm === 'string' ? algorithm : algorithm.name;
+    const info = SIGNATURE_ALGORITHMS[name];
+    const { description, sm2 } = publicKeyFor(spki);
+    if (!info || description.family !== info.key) return false;
+    if (!sm2) return verifySignature(spki, algorithm, data, signature, rest);
+    return await sm2Pool.verify(sm2, data, signature, rest.sm2Id === undefined ? {} : { id: rest.sm2Id });
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A software private key (SM2, RSA or ECDSA). Key bytes stay inside; `signer()` hands out the
  * signing capability, `toPkcs8()` / `toPem()` export it deliberately.
  */

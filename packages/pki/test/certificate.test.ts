@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { DecodeError, encodePem } from '@medsign/gm';
+import { DecodeError, encodePem, Sm2SignerPool } from '@medsign/gm';
 import { encodeSequence, encodeTlv, readChildren, readTlv } from '@medsign/gm/der';
 import { runBcPeer, runOpenssl } from '@medsign/testkit';
 import {
@@ -347,6 +347,22 @@ describe('certificates', () => {
         ),
       DecodeError,
     );
+  });
+
+  test('verifySignatureAsync on an Sm2SignerPool answers as verifySignature does', async () => {
+    const pool = new Sm2SignerPool({ size: 1 });
+    try {
+      const cert = ParsedCertificate.parse(await issueCertificate(template(), caKey.signer()));
+      assert.equal(await cert.verifySignatureAsync(caKey.publicKeyInfo, { sm2Pool: pool }), true);
+      assert.equal(await cert.verifySignatureAsync(subjectKey.publicKeyInfo, { sm2Pool: pool }), false);
+      assert.equal(await cert.verifySignatureAsync(caKey.publicKeyInfo), true);
+      const rsa = PrivateKey.generate('rsa-2048');
+      const rsaCert = ParsedCertificate.parse(await issueCertificate(template(), rsa.signer()));
+      assert.equal(await rsaCert.verifySignatureAsync(rsa.publicKeyInfo, { sm2Pool: pool }), true);
+      assert.equal(await rsaCert.verifySignatureAsync(caKey.publicKeyInfo, { sm2Pool: pool }), false);
+    } finally {
+      await pool.close();
+    }
   });
 
   test('buildTbsCertificate refuses what RFC 5280 forbids', () => {
