@@ -28,7 +28,7 @@ export interface Database {
   /**
    * Runs `fn` in a write transaction shared with the other `groupWrite` calls of this process queued in
    * the same event-loop turn (group commit, group-commit.ts): one commit — one sync to disk — for the
-   * writes of many concurrent operations, each still all-or-nothing on its own (savepoints). The shared
+   * writes of many concurrent operations, each still all-or-nothing on its own (group-commit.ts). The shared
    * transaction holds the audit chain's lock ({@link GROUP_WRITE_LOCK}), so audit appends may go through
    * it. Resolves after the commit.
    */

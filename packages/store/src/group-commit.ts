@@ -1,8 +1,9 @@
 // Group commit: the small writes of concurrent operations (the serial, intent, certificate and audit rows
 // of sixteen issuances in flight) share one transaction, so the database syncs once for all of them
-// instead of once per statement. Each write keeps its own outcome: it runs under a savepoint, and a
-// failing write is rolled back to that savepoint without touching the others.
-import { sql, type Kysely } from 'kysely';
+// instead of once per statement. Each write keeps its own outcome: when one fails, the shared transaction
+// is rolled back and every write of it runs again alone — failures (a serial collision, a duplicate) are
+// rare, so the common path carries no savepoints.
+import type { Kysely } from 'kysely';
 import type { Schema } from './schema.js';
 
 /** Identifies one group transaction: writes may remember what they wrote in it (the audit chain head). */
@@ -10,7 +11,6 @@ export type GroupScope = object;
 
 type Work = (trx: Kysely<Schema>, scope: GroupScope) => Promise<unknown>;
 type Item = { work: Work; resolve: (value: unknown) => void; reject: (error: unknown) => void };
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
  * A queue of writes committed together. `run` opens one transaction (Database.writeTransaction) and
@@ -43,38 +43,43 @@ export class GroupCommit {
   async #flush(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
-    const outcomes: Outcome[] = [];
-    const scope: GroupScope = {};
+    const values: unknown[] = [];
+    let writeFailed = false;
     try {
       await this.#run(async (trx) => {
-        if (batch.length === 1) {
-          // Alone in its transaction: its failure rolls the whole (one-write) transaction back.
-          outcomes.push({ ok: true, value: await batch[0]!.work(trx, scope) });
-          return;
-        }
+        const scope: GroupScope = {};
         for (const item of batch) {
-          await sql`savepoint medsign_write`.execute(trx);
           try {
-            const value = await item.work(trx, scope);
-            await sql`release savepoint medsign_write`.execute(trx);
-            outcomes.push({ ok: true, value });
+            values.push(await item.work(trx, scope));
           } catch (error) {
-            await sql`rollback to savepoint medsign_write`.execute(trx);
-            await sql`release savepoint medsign_write`.execute(trx);
-            outcomes.push({ ok: false, error });
+            writeFailed = true;
+            throw error;
           }
         }
       });
-      batch.forEach((item, i) => {
-        const o = outcomes[i]!;
-        if (o.ok) item.resolve(o.value);
-        else item.reject(o.error);
-      });
+      batch.forEach((item, i) => item.resolve(values[i]));
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      if (writeFailed && batch.length > 1) {
+        // One write failed (a unique collision…) and the transaction was rolled back: nothing of it was
+        // written. Each write runs again in a transaction of its own and gets its own outcome. (A failed
+        // commit is not retried: it may have reached the disk before the connection broke.)
+        for (const item of batch) await this.#alone(item);
+      } else for (const item of batch) item.reject(error);
     }
     // Writes queued meanwhile go next, one turn later: the operations just resumed queue theirs first.
     if (this.#queue.length > 0) setImmediate(() => void this.#flush());
     else this.#scheduled = false;
+  }
+
+  async #alone(item: Item): Promise<void> {
+    let value: unknown;
+    try {
+      await this.#run(async (trx) => {
+        value = await item.work(trx, {});
+      });
+      item.resolve(value);
+    } catch (error) {
+      item.reject(error);
+    }
   }
 }
