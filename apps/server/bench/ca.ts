@@ -3,6 +3,7 @@
  *   1. issuances per second of an SM2 doctor certificate, lint and storage included, on SQLite and — when
  *      MEDSIGN_BENCH_PG_URL or MEDSIGN_TEST_PG_URL names a role that may CREATE DATABASE — PostgreSQL;
  *      subject keys are made beforehand (server-side key generation style), so key generation is not timed;
+ *      the services run with the default configuration (SM2 signing on signerThreads = cores − 1 workers);
  *   2. the time to generate a CRL of BENCH_CRL_ENTRIES (default 100,000) revoked certificates, the rows
  *      inserted in bulk beforehand (untimed);
  *   3. OCSP responses per second over HTTP (autocannon, loopback, POST /pki/ocsp, RFC 5019-style requests
@@ -149,7 +150,8 @@ async function measureOcsp(
     Buffer.from(buildOcspRequest({ issuer, serials: [r.serial], nonce: new Uint8Array(randomBytes(16)) })),
   );
 
-  const app = await buildApp(services, { logger: false });
+  // No CRL schedule here: publishing the 100,000-entry CRL would run during the OCSP measurement.
+  const app = await buildApp(services, { logger: false, crlSchedule: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   try {
     const address = app.server.address();

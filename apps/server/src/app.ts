@@ -20,7 +20,7 @@ import { authRoutes } from './routes/auth.js';
 import { caCertificateRoutes } from './routes/ca-certs.js';
 import { applicationRoutes } from './routes/applications.js';
 import { certificateRoutes } from './routes/certificates.js';
-import { CrlCache, crlRoutes } from './routes/crl.js';
+import { crlRoutes } from './routes/crl.js';
 import { createMetrics, instrumentRequests, observabilityRoutes } from './routes/observability.js';
 import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
 import { timeSourceRoutes } from './routes/time-source.js';
@@ -36,6 +36,8 @@ export const BODY_LIMIT = 1024 * 1024;
 export type AppOptions = {
   /** false: no logs (tests); true: pino JSON at the configured level; an object: pino options merged in. */
   logger?: boolean | object;
+  /** false: do not start the CRL schedule (tests drive CrlPublisher.runDue themselves). Default true. */
+  crlSchedule?: boolean;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -189,13 +191,24 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
 
   await app.register(observabilityRoutes(services, metrics));
 
-  const crlCache = new CrlCache(services, metrics);
+  // CRLs: counted as they are published; the schedule runs while the app does (crl role).
+  const published = (caId: string, kind: string) => metrics.crlsGenerated.inc({ ca: caId, kind });
+  const failed = (caId: string, error: unknown) =>
+    app.log.error({ caId, err: error }, 'CRL publication failed (the next scheduled run retries)');
+  services.crls.listeners.add(published);
+  services.crls.errorListeners.add(failed);
+  app.addHook('onClose', async () => {
+    services.crls.listeners.delete(published);
+    services.crls.errorListeners.delete(failed);
+    await services.crls.stop();
+  });
+  if (roles.has('crl') && opts.crlSchedule !== false) services.crls.start();
   if (roles.has('ca') || roles.has('admin')) {
     await app.register(
       async (api) => {
         await api.register(authRoutes(services));
-        await api.register(certificateRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
-        await api.register(applicationRoutes(services, metrics, (caId) => crlCache.invalidate(caId)));
+        await api.register(certificateRoutes(services, metrics, (caId) => services.crls.changed(caId)));
+        await api.register(applicationRoutes(services, metrics, (caId) => services.crls.changed(caId)));
         await api.register(timeSourceRoutes(services));
         if (roles.has('sign')) await api.register(signAdminRoutes(services));
       },
@@ -203,7 +216,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     );
   }
   if (roles.has('sign')) await app.register(signRoutes(services, metrics), { prefix: '/api/v1' });
-  if (roles.has('crl')) await app.register(crlRoutes(crlCache));
+  if (roles.has('crl')) await app.register(crlRoutes(services.crls, () => services.ca.clock.now()));
   if (roles.has('ocsp')) await app.register(ocspRoutes(services, metrics));
   if (roles.has('ca') || roles.has('crl') || roles.has('ocsp'))
     await app.register(caCertificateRoutes(services));

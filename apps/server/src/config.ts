@@ -9,6 +9,7 @@
  */
 
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DomainError } from '@medsign/errors';
 import { DEFAULT_TSA_POLICY } from '@medsign/tsa';
@@ -94,6 +95,31 @@ export type MedsignConfig = {
   sign: SignConfig;
   /** The time-stamp authority (role `tsa`). */
   tsa: TsaConfig;
+  /**
+   * Worker threads that make the SM2 signatures of CA, OCSP and service keys, so signing runs on other
+   * cores than the request handling; 0 signs on the main thread. Default: the cores less one.
+   */
+  signerThreads: number;
+  /** When CRLs are published (crl-publisher.ts); a revocation publishes at once besides. */
+  crl: CrlSchedule;
+};
+
+/** The CRL schedule: a full CRL every `fullIntervalMinutes`, a delta CRL every `deltaIntervalMinutes`. */
+export type CrlSchedule = {
+  fullIntervalMinutes: number;
+  /** nextUpdate of a full CRL, after its thisUpdate (longer than the interval: a missed run is not an outage). */
+  validityHours: number;
+  deltaIntervalMinutes: number;
+  /** nextUpdate of a delta CRL, after its thisUpdate. */
+  deltaValidityMinutes: number;
+};
+
+/** Default CRL schedule: full hourly (valid 24 h), delta every 15 minutes (valid 1 h). */
+export const DEFAULT_CRL_SCHEDULE: CrlSchedule = {
+  fullIntervalMinutes: 60,
+  validityHours: 24,
+  deltaIntervalMinutes: 15,
+  deltaValidityMinutes: 60,
 };
 
 /** TSA settings: the policy written into tokens, the others a request may ask for, the accuracy. */
@@ -135,6 +161,16 @@ const FILE_KEYS = [
   'timeSource',
   'sign',
   'tsa',
+  'signerThreads',
+  'crl',
+] as const;
+
+/** Keys of the `crl` mapping, their environment variables and ranges. */
+const CRL_KEYS = [
+  ['fullIntervalMinutes', 'MEDSIGN_CRL_FULL_INTERVAL_MINUTES', 1, 10_080],
+  ['validityHours', 'MEDSIGN_CRL_VALIDITY_HOURS', 1, 720],
+  ['deltaIntervalMinutes', 'MEDSIGN_CRL_DELTA_INTERVAL_MINUTES', 1, 1_440],
+  ['deltaValidityMinutes', 'MEDSIGN_CRL_DELTA_VALIDITY_MINUTES', 2, 10_080],
 ] as const;
 
 function invalid(key: string, why: string, source: string): DomainError {
@@ -179,6 +215,14 @@ function asPort(s: Source): number {
   // 0 asks the OS for a free port (tests, side-by-side instances); the URL printed at start shows it.
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535)
     throw invalid('port', 'must be an integer 0–65535', s.source);
+  return v;
+}
+
+/** An integer in [min, max], from a number or (environment) a string of digits. */
+function asInteger(key: string, s: Source, min: number, max: number): number {
+  const v = typeof s.value === 'string' && /^\d+$/.test(s.value.trim()) ? Number(s.value) : s.value;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw invalid(key, `must be an integer ${min}–${max}`, s.source);
   return v;
 }
 
@@ -258,7 +302,9 @@ function asDb(s: Source, dataDir: string): string {
  * time source: MEDSIGN_TIME_NTP (comma list), MEDSIGN_TIME_GNSS, MEDSIGN_TIME_ACCURACY_MS,
  * MEDSIGN_TIME_POLL_SECONDS, MEDSIGN_TIME_WINDOW_SECONDS, MEDSIGN_TIME_SAMPLE_SECONDS,
  * MEDSIGN_TIME_GNSS_LATENCY_MS, MEDSIGN_TIME_HISTORY_DAYS,
- * MEDSIGN_TSA_POLICY.
+ * MEDSIGN_TSA_POLICY,
+ * MEDSIGN_SIGNER_THREADS, MEDSIGN_CRL_FULL_INTERVAL_MINUTES, MEDSIGN_CRL_VALIDITY_HOURS,
+ * MEDSIGN_CRL_DELTA_INTERVAL_MINUTES, MEDSIGN_CRL_DELTA_VALIDITY_MINUTES.
  */
 export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const env = options.env ?? {};
@@ -317,6 +363,11 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
       throw invalid('sessionMinutes', 'must be an integer 1–10080', sessS.source);
     sessionMinutes = v;
   }
+  const threadsS = pick('signerThreads', 'MEDSIGN_SIGNER_THREADS');
+  const signerThreads = threadsS
+    ? asInteger('signerThreads', threadsS, 0, 64)
+    : Math.max(0, Math.min(64, availableParallelism() - 1));
+  const crl = crlSchedule(file.crl, fileSource, env);
   const orgS = pick('organization', 'MEDSIGN_ORGANIZATION');
   const organization = orgS ? asString('organization', orgS) : 'medsign';
 
@@ -370,6 +421,8 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     timeSource,
     sign,
     tsa,
+    signerThreads,
+    crl,
   };
 }
 
@@ -551,6 +604,54 @@ function tsaConfig(
     acceptedPolicies = t.acceptedPolicies.map((p) => oid('tsa.acceptedPolicies', p, fileSource));
   }
   return { policy, acceptedPolicies };
+}
+
+/** The `crl` mapping of the file overlaid with the MEDSIGN_CRL_* variables, checked for consistency. */
+function crlSchedule(
+  value: unknown,
+  fileSource: string,
+  env: Readonly<Record<string, string | undefined>>,
+): CrlSchedule {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw invalid('crl', 'must be a mapping (fullIntervalMinutes, validityHours, …)', fileSource);
+  const fromFile = (value ?? {}) as Record<string, unknown>;
+  const names = CRL_KEYS.map(([k]) => k as string);
+  for (const k of Object.keys(fromFile))
+    if (!names.includes(k)) throw invalid(`crl.${k}`, `unknown key (known: ${names.join(', ')})`, fileSource);
+  const out = { ...DEFAULT_CRL_SCHEDULE };
+  const sources: Record<string, string> = {};
+  for (const [key, envName, min, max] of CRL_KEYS) {
+    const s: Source | undefined =
+      env[envName] !== undefined && env[envName] !== ''
+        ? { value: env[envName], source: envName }
+        : fromFile[key] !== undefined
+          ? { value: fromFile[key], source: fileSource }
+          : undefined;
+    if (!s) continue;
+    out[key] = asInteger(`crl.${key}`, s, min, max);
+    sources[key] = s.source;
+  }
+  const from = (...keys: (keyof CrlSchedule)[]) =>
+    keys.map((k) => sources[k]).find((s) => s !== undefined) ?? 'defaults';
+  if (out.deltaIntervalMinutes > out.fullIntervalMinutes)
+    throw invalid(
+      'crl.deltaIntervalMinutes',
+      'must not exceed crl.fullIntervalMinutes',
+      from('deltaIntervalMinutes', 'fullIntervalMinutes'),
+    );
+  if (out.validityHours * 60 <= out.fullIntervalMinutes)
+    throw invalid(
+      'crl.validityHours',
+      'must be longer than crl.fullIntervalMinutes (a CRL must stay valid until the next one)',
+      from('validityHours', 'fullIntervalMinutes'),
+    );
+  if (out.deltaValidityMinutes <= out.deltaIntervalMinutes)
+    throw invalid(
+      'crl.deltaValidityMinutes',
+      'must be longer than crl.deltaIntervalMinutes',
+      from('deltaValidityMinutes', 'deltaIntervalMinutes'),
+    );
+  return out;
 }
 
 /** A copy safe to log or print: the passphrase and database password masked. */

@@ -32,6 +32,7 @@ import { StoreApplicationStore } from './adapters/applications.js';
 import { keystoreAuditHook, storeAuditSink } from './adapters/audit.js';
 import { StoreCaStore } from './adapters/ca-store.js';
 import { buildTimeSource } from './adapters/time-source.js';
+import { CrlPublisher } from './crl-publisher.js';
 import type { MedsignConfig, Role } from './config.js';
 import {
   INTENT_GRACE_MS,
@@ -49,7 +50,10 @@ export type { MedsignConfig, Role } from './config.js';
 
 /** One line of the health report; `detail` is safe to show on /healthz. */
 export type HealthCheck = { name: string; ok: boolean; detail: string };
-/** database, keystore, CA expiry (< 30 days → degraded, expired → down), unfinished issuances, time source (not usable → degraded). */
+/**
+ * database, keystore, CA expiry (< 30 days → degraded, expired → down), unfinished issuances, CRLs past
+ * nextUpdate (degraded), time source (not usable → degraded).
+ */
 export type HealthReport = { status: 'ok' | 'degraded' | 'down'; checks: HealthCheck[] };
 
 /** Everything the HTTP app and the operator CLI work with. */
@@ -78,10 +82,12 @@ export type Services = {
   sign: SignServices;
   /** The time-stamp authority's units (loaded on first use) and its request handler. */
   tsa: TsaService;
+  /** Full and delta CRLs: published on the schedule (started by the server app) and after revocations. */
+  crls: CrlPublisher;
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
-  /** Stops the time-source monitor, closes the keystore (wipes cached keys), then the database. */
+  /** Stops the time-source monitor and the CRL schedule, closes the keystore (wipes cached keys) and its signer threads, then the database. */
   close(): Promise<void>;
 };
 
@@ -126,8 +132,10 @@ export async function buildCaDeps(
   store: Store,
   keystore: KeyStore,
   now: () => Date = () => new Date(),
+  sm2Pool?: Sm2SignerPool,
 ): Promise<CaDeps> {
   return {
+    ...(sm2Pool ? { sm2Pool } : {}),
     clock: { now },
     store: new StoreCaStore(store, keystore.personalData),
     keys: keystore,
@@ -147,11 +155,6 @@ export type OpenServicesOptions = {
   now?: () => Date;
   /** Age after which an unfinished issuance intent is closed at open (default 5 minutes). */
   intentGraceMs?: number;
-  /**
-   * SM2 signing threads (default 0: the main thread signs). The server gives one per core, so the TSA and
-   * OCSP spread their signatures over every core; the CLI's one-off commands need none.
-   */
-  sm2Workers?: number;
 };
 
 /**
@@ -167,7 +170,7 @@ export async function openServices(
   const now = options.now ?? (() => new Date());
   const store = await openStore(config.db, { now });
   let keystore: KeyStore | undefined;
-  const pool = options.sm2Workers ? new Sm2SignerPool({ size: options.sm2Workers }) : undefined;
+  let pool: Sm2SignerPool | undefined;
   try {
     const cas = await store.cas.list();
     if (!cas.some((c) => c.parentId !== null)) {
@@ -176,6 +179,7 @@ export async function openServices(
         `the database ${redactDb(config.db)} holds no issuing CA; run medsign init --data ${config.dataDir}`,
       );
     }
+    pool = config.signerThreads > 0 ? new Sm2SignerPool({ size: config.signerThreads }) : undefined;
     keystore = await openSoftwareKeyStore({
       records: store.keys,
       kek: kekSource(config),
@@ -187,7 +191,7 @@ export async function openServices(
     const grace = options.intentGraceMs !== undefined ? { graceMs: options.intentGraceMs } : {};
     const recovered = await recoverInterruptedIssuances(store, { now, ...grace });
     await recoverInterruptedApprovals(store, { now, ...grace });
-    const ca = await buildCaDeps(config, store, keystore, now);
+    const ca = await buildCaDeps(config, store, keystore, now, pool);
     const auth = new StoreAdminAuth(store, { sessionMinutes: config.sessionMinutes, now });
     const ks = keystore;
     const backend = embeddedCaBackend(ca);
@@ -200,6 +204,13 @@ export async function openServices(
       config: config.tsa,
       timeSource: () => services.timeSource,
       now,
+    });
+    const crls = new CrlPublisher({
+      backend,
+      archive: store.crls,
+      caIds: () => ca.cas.map((c) => c.id),
+      clock: { now },
+      schedule: config.crl,
     });
     let closed = false;
     const services: Services = {
@@ -232,13 +243,15 @@ export async function openServices(
         now,
         timeStamper: tsaTimeStamper(tsa),
       }),
-      health: () => checkHealth(store, ks, timeSource, now),
+      crls,
+      health: () => checkHealth(store, ks, timeSource, crls, now),
       recovered,
       async close() {
         if (closed) return;
         closed = true;
         try {
           await monitor?.stop();
+          await crls.stop();
           await ks.close();
         } finally {
           await pool?.close();
@@ -268,6 +281,7 @@ async function checkHealth(
   store: Store,
   keystore: KeyStore,
   timeSource: TimeSource,
+  crls: CrlPublisher,
   now: () => Date,
 ): Promise<HealthReport> {
   const checks: HealthCheck[] = [];
@@ -336,6 +350,20 @@ async function checkHealth(
   } catch (e) {
     degraded = true;
     checks.push({ name: 'issuance-intents', ok: false, detail: (e as Error).message });
+  }
+
+  try {
+    // A CRL past its nextUpdate: relying parties that check CRLs now refuse every certificate of that CA.
+    const overdue = await crls.overdue();
+    if (overdue.length) degraded = true;
+    checks.push({
+      name: 'crl',
+      ok: overdue.length === 0,
+      detail: overdue.length ? overdue.join('; ') : 'every published CRL is within its nextUpdate',
+    });
+  } catch (e) {
+    degraded = true;
+    checks.push({ name: 'crl', ok: false, detail: (e as Error).message });
   }
 
   // A clock the TSA may not use is `degraded`, not `down`: the TSA refuses in band (timeNotAvailable)

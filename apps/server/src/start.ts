@@ -4,7 +4,6 @@
  * services — so no issuance is cut between sign and store by an orderly stop).
  */
 
-import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, redactConfig, type LoadConfigOptions } from './config.js';
 import { initDataDir, type CaAlgorithm, type InitResult } from './init.js';
@@ -65,7 +64,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   // SM2 signing on one worker thread per core (TSA tokens, OCSP answers, issuance), so the event loop
   // stays free for HTTP and signatures use every core.
-  const services = await openServices(config, { sm2Workers: availableParallelism() });
+  const services = await openServices(config);
   let app: FastifyInstance;
   try {
     const build = options.buildApp ?? (await import('./app.js')).buildApp;

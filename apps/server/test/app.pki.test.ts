@@ -9,14 +9,13 @@ import {
   ParsedCrl,
   ParsedOcspResponse,
   PrivateKey,
+  readCrlDistributionPoints,
   verifyCrl,
   verifyOcspResponse,
 } from '@medsign/pki';
 import { peerOrSkip, tempDir } from '@medsign/testkit';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
-import { CRL_CACHE_MS, CrlCache } from '../src/routes/crl.js';
-import { createMetrics } from '../src/routes/observability.js';
 import { makeFakeServices, type FakeServices } from './helpers/fake-services.js';
 
 /** Runs a command without blocking the event loop; exit code and output. */
@@ -93,7 +92,7 @@ describe('CRL and OCSP endpoints', () => {
   after(() => app.close());
 
   for (const type of ['sm2', 'rsa-2048'] as const) {
-    test(`${type}: issue → revoke → the CRL lists it (cached until the next revocation) and BC verifies it`, async (t) => {
+    test(`${type}: issue → revoke → the next full and delta CRLs list it; caching headers; BC and openssl read both`, async (t) => {
       const revoked = await issue(type);
       const good = await issue(type);
       const caId = revoked.caId;
@@ -105,27 +104,69 @@ describe('CRL and OCSP endpoints', () => {
       assert.equal(r.headers['content-type'], 'application/pkix-crl');
       const first = ParsedCrl.parse(new Uint8Array(r.rawPayload));
       assert.equal(first.isRevoked(revoked.serial), undefined);
-      r = await app.inject(`/pki/crl/${caId}.crl`);
-      assert.equal(
-        ParsedCrl.parse(new Uint8Array(r.rawPayload)).crlNumber,
-        first.crlNumber,
-        'served from cache',
-      );
+      const etag = r.headers.etag as string;
+      assert.equal(etag, `"${caId}-${first.crlNumber}"`);
+      assert.equal(r.headers['last-modified'], first.thisUpdate.toUTCString());
+      assert.equal(r.headers.expires, first.nextUpdate!.toUTCString());
+      const maxAge = Number(/max-age=(\d+)/.exec(r.headers['cache-control'] as string)![1]);
+      assert.ok(maxAge > 0 && maxAge <= 3600, `max-age ${maxAge} up to the next scheduled full CRL`);
+      // The same CRL until something changes: conditional requests get 304.
+      r = await app.inject({ url: `/pki/crl/${caId}.crl`, headers: { 'if-none-match': etag } });
+      assert.equal(r.statusCode, 304);
+      r = await app.inject({
+        url: `/pki/crl/${caId}.crl`,
+        headers: { 'if-modified-since': first.thisUpdate.toUTCString() },
+      });
+      assert.equal(r.statusCode, 304);
 
       await revoke(revoked);
-      r = await app.inject(`/pki/crl/${caId}.crl`);
+      r = await app.inject({ url: `/pki/crl/${caId}.crl`, headers: { 'if-none-match': etag } });
+      assert.equal(r.statusCode, 200, 'a revocation publishes a new CRL at once');
       const der = new Uint8Array(r.rawPayload);
       const crl = ParsedCrl.parse(der);
-      assert.ok(crl.crlNumber! > first.crlNumber!, 'a revocation invalidates the cached CRL');
+      assert.ok(crl.crlNumber! > first.crlNumber!);
       assert.equal(crl.isRevoked(revoked.serial)?.reason, 'keyCompromise');
       assert.equal(crl.isRevoked(good.serial), undefined);
       assert.equal(verifyCrl(crl, ca).valid, true);
-      const p = peerOrSkip(t, ['crl-verify', tmp.file(`${caId}.crl`, der), caPem]);
-      if (p) assert.equal(p.code, 0, JSON.stringify(p.json));
+      const freshest = crl.extensions.find((e) => e.oid === '2.5.29.46');
+      assert.ok(freshest && !freshest.critical, 'the full CRL names its delta (Freshest CRL)');
+      assert.deepEqual(readCrlDistributionPoints(freshest.value), [
+        `http://127.0.0.1:8080/pki/crl/${caId}-delta.crl`,
+      ]);
+
+      r = await app.inject(`/pki/crl/${caId}-delta.crl`);
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.headers['content-type'], 'application/pkix-crl');
+      const deltaDer = new Uint8Array(r.rawPayload);
+      const delta = ParsedCrl.parse(deltaDer);
+      assert.equal(delta.baseCrlNumber, crl.crlNumber, 'the delta is over the newest full CRL');
+      assert.ok(delta.crlNumber! > crl.crlNumber!);
+      assert.equal(delta.isRevoked(revoked.serial)?.reason, 'keyCompromise');
+      assert.equal(verifyCrl(delta, ca).valid, true);
+      assert.equal(r.headers.etag, `"${caId}-${delta.crlNumber}"`);
+      assert.match(r.headers['cache-control'] as string, /max-age=\d+/);
+
+      for (const [name, bytes] of [
+        ['full', der],
+        ['delta', deltaDer],
+      ] as const) {
+        const file = tmp.file(`${caId}-${name}.crl`, bytes);
+        const p = peerOrSkip(t, ['crl-verify', file, caPem]);
+        if (p) assert.equal(p.code, 0, `${name}: ${JSON.stringify(p.json)}`);
+        const o = await run('openssl', ['crl', '-inform', 'DER', '-in', file, '-noout', '-text']);
+        assert.equal(o.code, 0, o.stderr);
+        assert.match(o.stdout, new RegExp(revoked.serial.slice(-8), 'i'));
+        if (name === 'delta') assert.match(o.stdout, /Delta CRL Indicator: critical\s+\d+/);
+        else assert.match(o.stdout, new RegExp(`Freshest CRL:[\\s\\S]*${caId}-delta\\.crl`));
+      }
 
       r = await app.inject(`/pki/crl/${caId}.pem`);
       assert.match(r.body, /^-----BEGIN X509 CRL-----\n/);
+      assert.equal(r.headers.etag, `"${caId}-${crl.crlNumber}-pem"`);
+      r = await app.inject(`/pki/crl/${caId}-delta.pem`);
+      assert.match(r.body, /^-----BEGIN X509 CRL-----\n/);
       assert.equal((await app.inject('/pki/crl/nope.crl')).statusCode, 404);
+      assert.equal((await app.inject('/pki/crl/nope-delta.crl')).statusCode, 404);
     });
 
     test(`${type}: OCSP POST says revoked/good/unknown with the nonce, BC verifies it, the GET form agrees`, async (t) => {
@@ -176,7 +217,7 @@ describe('CRL and OCSP endpoints', () => {
     const m = await app.inject('/metrics');
     assert.match(m.body, /medsign_ocsp_responses_total\{status="malformedRequest"\} [1-9]/);
     assert.match(m.body, /medsign_ocsp_responses_total\{status="revoked"\} [1-9]/);
-    assert.match(m.body, /medsign_crls_generated_total\{ca="sm2"\} [1-9]/);
+    assert.match(m.body, /medsign_crls_generated_total\{ca="sm2",kind="full"\} [1-9]/);
   });
 });
 
@@ -283,31 +324,66 @@ describe('over real HTTP on loopback', () => {
   });
 });
 
-describe('CRL cache', () => {
-  test('serves one CRL until it is 5 minutes old; concurrent misses share one generation; failures are not cached', async () => {
+describe('CRL schedule', () => {
+  test('full and delta CRLs on a fake clock: due runs only, deltas over the newest full, one number sequence', async () => {
     const fake = await makeFakeServices(['crl']);
-    let now = Date.now();
+    let now = Date.parse('2030-03-01T08:00:00Z');
     fake.services.ca.clock = { now: () => new Date(now) };
-    const metrics = createMetrics();
-    const cache = new CrlCache(fake.services, metrics);
-    const [a, b] = await Promise.all([cache.get('sm2'), cache.get('sm2')]);
-    assert.equal(a.der, b.der);
-    assert.equal(a.maxAgeS, CRL_CACHE_MS / 1000);
-    now += CRL_CACHE_MS - 1000;
-    assert.equal((await cache.get('sm2')).der, a.der);
-    now += 1000;
-    const c = await cache.get('sm2');
-    assert.notEqual(c.der, a.der);
-    assert.equal(ParsedCrl.parse(c.der).crlNumber, 2n);
-    await assert.rejects(cache.get('nope'), /CA_NOT_FOUND/);
+    const crls = fake.services.crls;
+    const minute = 60_000;
+    const stored = (caId: string) =>
+      fake.crlArchive.crls
+        .filter((c) => c.caId === caId)
+        .map((c) => `${c.kind}#${c.crlNumber}${c.baseNumber === null ? '' : `/${c.baseNumber}`}`);
+
+    await crls.runDue();
+    assert.deepEqual(stored('sm2'), ['full#1', 'delta#2/1']);
+    assert.deepEqual(stored('rsa'), ['full#1', 'delta#2/1']);
+    now += 10 * minute;
+    await crls.runDue();
+    assert.deepEqual(stored('sm2'), ['full#1', 'delta#2/1'], 'nothing due after 10 minutes');
+    now += 5 * minute;
+    await crls.runDue();
+    assert.deepEqual(stored('sm2'), ['full#1', 'delta#2/1', 'delta#3/1'], 'a delta every 15 minutes');
+    now += 45 * minute;
+    await crls.runDue();
+    assert.deepEqual(stored('sm2').slice(3), ['full#4', 'delta#5/4'], 'a full CRL (and its delta) hourly');
+    const full = fake.crlArchive.crls.find((c) => c.caId === 'sm2' && c.crlNumber === 4n)!;
+    assert.equal(full.nextUpdate.getTime() - full.thisUpdate.getTime(), 24 * 60 * minute);
+    const delta = fake.crlArchive.crls.find((c) => c.caId === 'sm2' && c.crlNumber === 5n)!;
+    assert.equal(delta.nextUpdate.getTime() - delta.thisUpdate.getTime(), 60 * minute);
+
+    // Calls during a publication share the next one; the served CRL waits for it.
+    const before = stored('sm2').length;
+    await Promise.all([
+      crls.publish('sm2', 'delta'),
+      crls.publish('sm2', 'full'),
+      crls.publish('sm2', 'delta'),
+    ]);
+    assert.deepEqual(stored('sm2').slice(before), ['full#6', 'delta#7/6']);
+    crls.changed('sm2');
+    assert.equal((await crls.current('sm2', 'full')).crlNumber, 8n);
+
+    assert.deepEqual(await crls.overdue(), []);
+    now += 2 * 60 * minute; // no run for two hours: the deltas (valid 1 hour) are overdue
+    assert.deepEqual(
+      (await crls.overdue()).map((l) => l.split(' ').slice(0, 2).join(' ')),
+      ['sm2 delta', 'rsa delta'],
+    );
+    await assert.rejects(crls.current('nope', 'full'), /CA_NOT_FOUND/);
+
+    // A failing signature stores nothing; the next run catches up.
     const keys = fake.services.ca.keys;
     fake.services.ca.keys = {
       signer: async () => {
         throw new Error('keystore locked');
       },
     };
-    await assert.rejects(cache.get('rsa'), /keystore locked/);
+    const count = fake.crlArchive.crls.length;
+    await assert.rejects(crls.publish('rsa', 'full'), /keystore locked/);
+    assert.equal(fake.crlArchive.crls.length, count);
     fake.services.ca.keys = keys;
-    assert.ok(ParsedCrl.parse((await cache.get('rsa')).der), 'the failure was not cached');
+    await crls.runDue();
+    assert.deepEqual(await crls.overdue(), []);
   });
 });

@@ -199,6 +199,26 @@ describe(
         Array.from({ length: 2 * TOKENS }, (_, i) => stamp(i % 2 ? a.url : b.url, i)),
       );
       assert.equal(new Set(tokenSerials).size, 2 * TOKENS, 'every token serial is distinct');
+      // Once the publications the revocations started are done, both serve the same newest CRLs from the
+      // database — full and delta — and they list every revoked serial.
+      for (const kind of ['', '-delta']) {
+        let same: Uint8Array | undefined;
+        for (let attempt = 0; attempt < 50 && !same; attempt++) {
+          const [da, db] = await Promise.all(
+            [a.url, b.url].map(async (u) => {
+              const res = await fetch(`${u}/pki/crl/sm2-issuing${kind}.crl`);
+              assert.equal(res.status, 200);
+              return new Uint8Array(await res.arrayBuffer());
+            }),
+          );
+          if (Buffer.from(da!).equals(Buffer.from(db!))) same = da;
+          else await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.ok(same, `A and B serve the same${kind} CRL`);
+        const crl = ParsedCrl.parse(same);
+        for (const serial of revoked)
+          assert.ok(crl.isRevoked(serial), `${kind || 'full'} CRL lists ${serial}`);
+      }
 
       assert.deepEqual(await Promise.all(servers.map(stopProcess)), [0, 0], 'both stop cleanly on SIGTERM');
 

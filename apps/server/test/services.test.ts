@@ -39,10 +39,23 @@ describe('config', () => {
   test('YAML and JSON files, environment over file, command line over both', () => {
     const yaml = dir.file(
       'a.yaml',
-      'port: 9000\nroles: {tsa: false, sign: false}\nlogLevel: warn\ndb: x.db\n',
+      'port: 9000\nroles: {tsa: false, sign: false}\nlogLevel: warn\ndb: x.db\nsignerThreads: 0\n',
     );
     const c = loadConfig({ dataDir: dir.path, configFile: yaml, env: { MEDSIGN_HOST: '10.0.0.5' } });
     assert.equal(c.port, 9000);
+    assert.equal(c.signerThreads, 0);
+    assert.deepEqual(c.crl, {
+      fullIntervalMinutes: 60,
+      validityHours: 24,
+      deltaIntervalMinutes: 15,
+      deltaValidityMinutes: 60,
+    });
+    const e = loadConfig({
+      dataDir: dir.path,
+      env: { MEDSIGN_CRL_FULL_INTERVAL_MINUTES: '240', MEDSIGN_CRL_DELTA_INTERVAL_MINUTES: '5' },
+    });
+    assert.equal(e.crl.fullIntervalMinutes, 240);
+    assert.equal(e.crl.deltaIntervalMinutes, 5);
     assert.equal(c.host, '10.0.0.5');
     assert.equal(c.publicBaseUrl, 'http://10.0.0.5:9000');
     assert.deepEqual(c.roles, ['ca', 'ocsp', 'crl', 'seal', 'admin']);
@@ -80,6 +93,24 @@ describe('config', () => {
       [{ MEDSIGN_PUBLIC_URL: 'ftp://x' }, undefined, /publicBaseUrl: must be an http/],
       [{ MEDSIGN_DB: 'mysql://x' }, undefined, /db: must be sqlite:PATH/],
       [{ MEDSIGN_KEYSTORE_PASSPHRASE: 'short' }, undefined, /at least 12 characters/],
+      [{ MEDSIGN_SIGNER_THREADS: 'many' }, undefined, /signerThreads: must be an integer 0–64/],
+      [
+        { MEDSIGN_CRL_DELTA_INTERVAL_MINUTES: '0' },
+        undefined,
+        /crl.deltaIntervalMinutes: must be an integer 1–1440/,
+      ],
+      [
+        {},
+        'crl:\n  fullIntervalMinutes: 30\n  deltaIntervalMinutes: 45\n',
+        /crl.deltaIntervalMinutes: must not exceed/,
+      ],
+      [
+        { MEDSIGN_CRL_VALIDITY_HOURS: '1' },
+        'crl: {fullIntervalMinutes: 60}\n',
+        /crl.validityHours: must be longer.*MEDSIGN_CRL_VALIDITY_HOURS/,
+      ],
+      [{}, 'crl: {deltaValidityMinutes: 10}\n', /crl.deltaValidityMinutes: must be longer/],
+      [{}, 'crl: {every: 5}\n', /crl.every: unknown key/],
       [{}, 'prot: 1\n', /prot: unknown key/],
       [{}, 'keystore:\n  passphrase: x\n', /keystore.passphrase: secrets do not belong/],
       [{}, 'port: [1\n', /not valid YAML/],
@@ -176,8 +207,19 @@ describe('services on SQLite: auth and health', () => {
       assert.equal(h.status, 'ok', JSON.stringify(h));
       assert.deepEqual(
         h.checks.map((c) => c.name),
-        ['database', 'keystore', 'ca-expiry', 'issuance-intents', 'time-source'],
+        ['database', 'keystore', 'ca-expiry', 'issuance-intents', 'crl', 'time-source'],
       );
+      // CRLs published and then not renewed: past the delta's nextUpdate (1 hour) health is degraded.
+      await s.crls.runDue();
+      assert.equal((await s.health()).status, 'ok');
+      const published = clock;
+      clock = published + 61 * 60_000;
+      const stale = await s.health();
+      assert.equal(stale.status, 'degraded');
+      assert.match(stale.checks.find((c) => c.name === 'crl')!.detail, /sm2-issuing delta CRL \d+ expired/);
+      await s.crls.runDue();
+      assert.equal((await s.health()).status, 'ok', 'the next run renews them');
+      clock = published;
       const issuingEnd = s.ca.cas[0]!.certificate.notAfter.getTime();
       clock = issuingEnd - 10 * 86_400_000;
       const soon = await s.health();

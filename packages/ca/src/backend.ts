@@ -11,10 +11,12 @@ import {
   generateCrl,
   resumeCertificate,
   revokeCertificate,
+  signCrl,
   type CrlRequest,
   type OcspAnswer,
   type OcspOptions,
   type RevokeRequest,
+  type SignedCrl,
 } from './revocation.js';
 
 export interface CaBackend {
@@ -29,6 +31,8 @@ export interface CaBackend {
   revoke(req: RevokeRequest): Promise<CertificateRecord>;
   resume(req: { caId: string; serial: string; actor: string }): Promise<CertificateRecord>;
   crl(req: CrlRequest): Promise<Uint8Array>;
+  /** A CRL with its number, times and size, for publishing (the server's CRL schedule). */
+  signCrl(req: CrlRequest): Promise<SignedCrl>;
   ocsp(requestDer: Uint8Array, opts?: OcspOptions): Promise<OcspAnswer>;
 }
 
@@ -40,6 +44,7 @@ export function embeddedCaBackend(deps: CaDeps): CaBackend {
     revoke: (req) => revokeCertificate(req, deps),
     resume: (req) => resumeCertificate(req, deps),
     crl: (req) => generateCrl(req, deps),
+    signCrl: (req) => signCrl(req, deps),
     ocsp: (requestDer, opts) => answerOcsp(requestDer, deps, opts),
   };
 }

@@ -6,7 +6,7 @@
  */
 
 import { DomainError } from '@medsign/errors';
-import { bytesToHex, hexToBytes, sm3 } from '@medsign/gm';
+import { bytesToHex, hexToBytes, sm3, type Sm2SignerPool } from '@medsign/gm';
 import { encodeTlv } from '@medsign/gm/der';
 import {
   authorityInfoAccessExtension,
@@ -54,6 +54,8 @@ export type CaDeps = {
   randomBytes: (length: number) => Uint8Array;
   /** Pre-signed OCSP answers (ocsp-cache.ts); without it every OCSP request is signed afresh. */
   ocspCache?: OcspResponseCache;
+  /** Worker threads for the SM2 signatures of lint copies (the keystore's pool, so another core signs). */
+  sm2Pool?: Sm2SignerPool;
 };
 
 export type IssueRequest = {
@@ -282,7 +284,7 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
     tbs = buildTbsCertificate(
       {
         serialNumber: BigInt('0x' + serial),
-        issuer: ca.certificate.subject,
+        issuer: ca.certificate.subjectDer,
         subject,
         notBefore,
         notAfter,
@@ -296,7 +298,10 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
     throw new DomainError('CA_SUBJECT_INVALID', (e as Error).message, { cause: e });
   }
   const draft = ParsedCertificate.parse(
-    await signTbsCertificate(tbs, lintKey(ca).signer(caSigner.algorithm)),
+    await signTbsCertificate(
+      tbs,
+      lintKey(ca).signer(caSigner.algorithm, deps.sm2Pool ? { sm2Pool: deps.sm2Pool } : {}),
+    ),
   );
   const lint = lintCertificate(
     draft,
@@ -338,7 +343,10 @@ export async function issueCertificate(req: IssueRequest, deps: CaDeps): Promise
     }
     if (
       bytesToHex(certificate.tbsDer) !== bytesToHex(tbs) ||
-      !certificate.verifySignature(ca.certificate.publicKeyInfo)
+      !(await certificate.verifySignatureAsync(
+        ca.certificate.publicKeyInfo,
+        deps.sm2Pool ? { sm2Pool: deps.sm2Pool } : {},
+      ))
     ) {
       throw new DomainError('CA_SIGNATURE_CHECK_FAILED');
     }

@@ -10,6 +10,7 @@ import {
   buildOcspErrorResponse,
   buildOcspResponse,
   certIdMatchesIssuer,
+  freshestCrlExtension,
   ParsedOcspRequest,
   REVOCATION_REASONS,
   type OcspErrorStatus,
@@ -91,26 +92,60 @@ export type CrlRequest = {
   caId: string;
   /** Hours until nextUpdate (default 24). */
   validityHours?: number;
+  /** Minutes until nextUpdate; wins over validityHours (delta CRLs live minutes, not days). */
+  validityMinutes?: number;
   /** A delta CRL over a base CRL: entries changed since `since`. */
   delta?: { baseCrlNumber: bigint; since: Date };
   actor: string;
 };
 
+/** A signed CRL and the facts a publisher stores beside it. */
+export type SignedCrl = {
+  der: Uint8Array;
+  crlNumber: bigint;
+  /** The base CRL number of a delta CRL. */
+  baseCrlNumber?: bigint;
+  thisUpdate: Date;
+  nextUpdate: Date;
+  entries: number;
+};
+
+/** The URL a CA's delta CRLs are served at (the full CRLs' Freshest CRL extension points there). */
+export function deltaCrlUrl(deps: Pick<CaDeps, 'urls'>, caId: string): string {
+  return `${deps.urls.baseUrl.replace(/\/+$/, '')}/pki/crl/${caId}-delta.crl`;
+}
+
 /** Builds and signs the CA's CRL from its records (full, or delta). */
 export async function generateCrl(req: CrlRequest, deps: CaDeps): Promise<Uint8Array> {
+  return (await signCrl(req, deps)).der;
+}
+
+/**
+ * {@link generateCrl} with the CRL's number, times and size. A full CRL carries a Freshest CRL extension
+ * naming {@link deltaCrlUrl}; a delta CRL the critical deltaCRLIndicator with its base CRL number.
+ */
+export async function signCrl(req: CrlRequest, deps: CaDeps): Promise<SignedCrl> {
   const ca = findCa(deps, req.caId);
   const now = deps.clock.now();
   const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-  const revoked = await deps.store.listRevoked(ca.id, req.delta?.since);
+  const nextUpdate = new Date(
+    thisUpdate.getTime() +
+      (req.validityMinutes !== undefined ? req.validityMinutes * 60_000 : (req.validityHours ?? 24) * HOUR),
+  );
+  // The number first, then the entries: of CRLs made concurrently (several processes), the one with the
+  // highest number read the revocations last, so the newest CRL never misses a revocation an older one has.
   const crlNumber = await deps.store.nextCrlNumber(ca.id);
+  const revoked = await deps.store.listRevoked(ca.id, req.delta?.since);
   const signer = await deps.keys.signer(ca.keyId, `crl ${crlNumber}`);
   const der = await buildCrl({
     issuer: ca.certificate,
     signer,
     thisUpdate,
-    nextUpdate: new Date(thisUpdate.getTime() + (req.validityHours ?? 24) * HOUR),
+    nextUpdate,
     crlNumber,
-    ...(req.delta ? { deltaBaseCrlNumber: req.delta.baseCrlNumber } : {}),
+    ...(req.delta
+      ? { deltaBaseCrlNumber: req.delta.baseCrlNumber }
+      : { extensions: [freshestCrlExtension([deltaCrlUrl(deps, ca.id)])] }),
     entries: revoked.map((r) => ({
       serialNumber: r.serial,
       revocationDate: r.revokedAt ?? thisUpdate,
@@ -123,7 +158,14 @@ export async function generateCrl(req: CrlRequest, deps: CaDeps): Promise<Uint8A
     target: ca.id,
     detail: { crlNumber: crlNumber.toString(), entries: revoked.length },
   });
-  return der;
+  return {
+    der,
+    crlNumber,
+    ...(req.delta ? { baseCrlNumber: req.delta.baseCrlNumber } : {}),
+    thisUpdate,
+    nextUpdate,
+    entries: revoked.length,
+  };
 }
 
 export type OcspOptions = {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DomainError } from '@medsign/errors';
+import { Sm2SignerPool } from '@medsign/gm';
 import {
   buildCsr,
   lintCertificate,
@@ -37,6 +38,43 @@ describe('issuance', () => {
   let t: TestCa;
   before(async () => {
     t = await makeTestCa(['sm2', 'rsa-2048', 'ec-p256']);
+  });
+
+  test('with an Sm2SignerPool the lint copies are signed on its threads; the certificate is the same kind', async () => {
+    const pool = new Sm2SignerPool({ size: 1 });
+    try {
+      const results = await Promise.all(
+        [1, 2, 3].map(() =>
+          issueCertificate(
+            {
+              profileId: 'doctor',
+              publicKeyInfo: PrivateKey.generate('sm2').publicKeyInfo,
+              applicant: doctor,
+              actor: 'pool',
+            },
+            { ...t.deps, sm2Pool: pool },
+          ),
+        ),
+      );
+      const ca = t.deps.cas.find((c) => c.id === 'sm2')!.certificate;
+      for (const r of results) assert.ok(r.certificate.verifySignature(ca.publicKeyInfo));
+      // The check after signing runs on the pool too, and still refuses a signature by another key.
+      const wrong = PrivateKey.generate('sm2').signer();
+      await assert.rejects(
+        issueCertificate(
+          {
+            profileId: 'doctor',
+            publicKeyInfo: PrivateKey.generate('sm2').publicKeyInfo,
+            applicant: doctor,
+            actor: 'pool',
+          },
+          { ...t.deps, sm2Pool: pool, keys: { signer: async () => wrong } },
+        ),
+        (e: DomainError) => e.code === 'CA_SIGNATURE_CHECK_FAILED',
+      );
+    } finally {
+      await pool.close();
+    }
   });
 
   for (const [type, caId] of [

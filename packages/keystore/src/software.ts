@@ -81,7 +81,10 @@ export type SoftwareKeyStoreOptions = {
   clock?: Clock;
   /** Cipher for keys sealed from now on (default 'sm4-gcm'); existing records keep theirs. */
   cipher?: KeyCipher;
-  /** SM2 signatures run on this pool's worker threads (a server spreads signing over its cores). */
+  /**
+   * SM2 signatures are made on this pool's worker threads (other cores) instead of the caller's thread.
+   * The pool belongs to the caller, who closes it after the keystore.
+   */
   sm2Pool?: Sm2SignerPool;
 };
 
@@ -174,11 +177,11 @@ export class SoftwareKeyStore implements KeyStore {
   readonly #personalKeys: PersonalDataKeys;
   /** Field-level encryption of personal data under keys derived from the KEK (personal-data.ts). */
   readonly personalData: PersonalDataCipher;
+  readonly #sm2Pool: Sm2SignerPool | undefined;
   /** Decrypted keys by id; a promise so concurrent first uses decrypt once. */
   readonly #cache = new Map<string, Promise<Loaded>>();
   /** Labels being created right now (one process: two concurrent generates must not both pass the check). */
   readonly #pendingLabels = new Set<string>();
-  readonly #pool: Sm2SignerPool | undefined;
   /** Open session signers: their close event is audited when the keystore closes. */
   readonly #sessions = new Set<Session>();
   #closed = false;
@@ -197,7 +200,7 @@ export class SoftwareKeyStore implements KeyStore {
     this.#wrap = wrap;
     this.#personalKeys = personalKeys;
     this.personalData = personalDataCipher(personalKeys, () => this.#checkOpen());
-    this.#pool = opts.sm2Pool;
+    this.#sm2Pool = opts.sm2Pool;
   }
 
   /**
@@ -438,7 +441,7 @@ export class SoftwareKeyStore implements KeyStore {
     const alg = algorithm ?? key.defaultAlgorithm;
     let inner: Signer;
     try {
-      inner = key.signer(alg, this.#pool ? { pool: this.#pool } : {});
+      inner = key.signer(alg, this.#sm2Pool ? { sm2Pool: this.#sm2Pool } : {});
     } catch (e) {
       throw new KeyStoreError(
         'KEYSTORE_ALGORITHM_MISMATCH',

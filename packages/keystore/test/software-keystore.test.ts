@@ -6,7 +6,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { bytesToHex, SM2PrivateKey, sm3 } from '@medsign/gm';
+import { bytesToHex, SM2PrivateKey, Sm2SignerPool, sm3 } from '@medsign/gm';
 import { PrivateKey, verifySignature, type KeyType, type SignatureAlgorithmName } from '@medsign/pki';
 import {
   describeEnvelope,
@@ -381,6 +381,24 @@ describe('SoftwareKeyStore: ciphers, concurrency, health, close', () => {
     });
     assert.equal(audit.events.length, 100);
     await ks.close();
+  });
+
+  test('with an Sm2SignerPool, SM2 keys sign on its threads (audited as before); RSA stays in-thread', async () => {
+    const pool = new Sm2SignerPool({ size: 1 });
+    try {
+      const { ks, audit } = await openMemory({ sm2Pool: pool });
+      const sm2 = await ks.generate('sm2', 'pooled sm2');
+      const rsa = await ks.generate('rsa-2048', 'rsa beside it');
+      for (const h of [sm2, rsa]) {
+        const signer = await ks.signer(h.id, 'pool test');
+        const sigs = await Promise.all([1, 2, 3].map(() => signer.sign(data)));
+        for (const sig of sigs) assert.ok(verifySignature(h.publicKeyInfo, signer.algorithm, data, sig));
+      }
+      assert.equal(audit.events.filter((e) => e.action === 'key.sign').length, 6);
+      await ks.close();
+    } finally {
+      await pool.close();
+    }
   });
 
   test('health() reports ok while open and not after close()', async () => {

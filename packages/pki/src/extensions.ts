@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { DecodeError, sm3 } from '@medsign/gm';
-import { encodeTlv } from '@medsign/gm/der';
+import { encodeOctetString, encodeOid, encodeSequence, encodeTlv } from '@medsign/gm/der';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AccessDescription,
@@ -28,10 +28,9 @@ import {
   PolicyQualifierInfo,
   SubjectAlternativeName,
   SubjectKeyIdentifier,
-  SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509';
 import { parseAsn } from './der-input.js';
-import { describePublicKey } from './keys.js';
+import { describePublicKey, readSpki } from './keys.js';
 import * as oid from './oids.js';
 
 /** One extension: the DER value inside extnValue, its OID and criticality. */
@@ -85,8 +84,7 @@ export function extKeyUsageExtension(purposes: readonly string[], critical = fal
  * and SHA-256 for the others.
  */
 export function keyIdentifier(spki: Uint8Array): Uint8Array {
-  const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
-  const key = new Uint8Array(info.subjectPublicKey);
+  const key = readSpki(spki).publicKey;
   const hash =
     describePublicKey(spki).family === 'sm2' ? sm3(key) : createHash('sha256').update(key).digest();
   return new Uint8Array(hash.subarray(0, 20));
@@ -140,6 +138,14 @@ export function crlDistributionPointsExtension(urls: readonly string[]): CertExt
     critical: false,
     value: der(new CRLDistributionPoints(points)),
   };
+}
+
+/**
+ * Freshest CRL (RFC 5280 §4.2.1.15 / §5.2.6): where the delta CRLs are, in a full CRL or a certificate.
+ * Same syntax as cRLDistributionPoints; never critical in a CRL.
+ */
+export function freshestCrlExtension(urls: readonly string[]): CertExtension {
+  return { ...crlDistributionPointsExtension(urls), oid: oid.id_ce_freshestCRL };
 }
 
 export function authorityInfoAccessExtension(opts: { ocsp?: string[]; caIssuers?: string[] }): CertExtension {
@@ -207,12 +213,20 @@ export function fromAsnExtension(ext: AsnExtension): CertExtension {
 /** DER `Extensions` (SEQUENCE OF Extension) for a TBS structure; RangeError if an OID repeats. */
 export function encodeExtensions(exts: readonly CertExtension[]): Uint8Array {
   const seen = new Set<string>();
+  const out: Uint8Array[] = [];
   for (const e of exts) {
     if (seen.has(e.oid)) throw new RangeError(`extension ${e.oid} appears twice`);
     seen.add(e.oid);
+    // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE (absent when false, DER), extnValue }
+    out.push(
+      encodeSequence(encodeOid(e.oid), ...(e.critical ? [CRITICAL_TRUE] : []), encodeOctetString(e.value)),
+    );
   }
-  return new Uint8Array(AsnConvert.serialize(new Extensions(exts.map(toAsnExtension))));
+  return encodeSequence(...out);
 }
+
+/** BOOLEAN TRUE in DER. */
+const CRITICAL_TRUE = Uint8Array.of(0x01, 0x01, 0xff);
 
 /** Reads DER `Extensions`; DecodeError if malformed or if an OID repeats (RFC 5280 §4.2). */
 export function readExtensions(der: Uint8Array, what: string): CertExtension[] {

@@ -23,10 +23,16 @@ import {
   type BytesLike,
   type Sm2SignerPool,
 } from '@medsign/gm';
-import { readOid, readWhole, TAG } from '@medsign/gm/der';
+import {
+  checkDerStructure,
+  readBitStringBytes,
+  readChildren,
+  readOid,
+  readWhole,
+  TAG,
+} from '@medsign/gm/der';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { PrivateKeyInfo } from '@peculiar/asn1-pkcs8';
-import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import {
   SIGNATURE_ALGORITHMS,
   type KeyFamily,
@@ -58,7 +64,7 @@ export type PublicKeyDescription = {
 };
 
 /** The named curve in ECParameters, if that is what the parameters hold. */
-function curveOf(params: ArrayBuffer | null | undefined): string | undefined {
+function curveOf(params: ArrayBuffer | Uint8Array | null | undefined): string | undefined {
   if (!params) return undefined;
   try {
     return readOid(readWhole(new Uint8Array(params), TAG.OID, 'ECParameters'), 'ECParameters.namedCurve');
@@ -67,16 +73,45 @@ function curveOf(params: ArrayBuffer | null | undefined): string | undefined {
   }
 }
 
+/** The parts of a DER SubjectPublicKeyInfo. */
+export type SpkiParts = {
+  /** AlgorithmIdentifier.algorithm (dotted OID). */
+  algorithm: string;
+  /** AlgorithmIdentifier.parameters as a whole TLV, if present. */
+  parameters?: Uint8Array;
+  /** The subjectPublicKey BIT STRING's bytes. */
+  publicKey: Uint8Array;
+};
+
+/**
+ * Reads a SubjectPublicKeyInfo with the DER reader (strict DER, no trailing bytes): SEQUENCE {
+ * SEQUENCE { OID, parameters OPTIONAL }, BIT STRING without unused bits }. DecodeError otherwise.
+ * Cheaper than the schema parser, and the CA reads the subject key several times per issuance.
+ */
+export function readSpki(spki: Uint8Array): SpkiParts {
+  checkDerStructure(spki, 'SubjectPublicKeyInfo');
+  const top = readWhole(spki, TAG.SEQUENCE, 'SubjectPublicKeyInfo');
+  const parts = readChildren(top.value);
+  if (parts.length !== 2 || parts[0]!.tag !== TAG.SEQUENCE)
+    throw new DecodeError('SubjectPublicKeyInfo: expected AlgorithmIdentifier and BIT STRING');
+  const alg = readChildren(parts[0]!.value);
+  if (alg.length < 1 || alg.length > 2)
+    throw new DecodeError('SubjectPublicKeyInfo: malformed AlgorithmIdentifier');
+  const algorithm = readOid(alg[0]!, 'SubjectPublicKeyInfo.algorithm');
+  const publicKey = readBitStringBytes(parts[1]!, 'SubjectPublicKeyInfo.subjectPublicKey');
+  const p = alg[1];
+  return {
+    algorithm,
+    ...(p ? { parameters: parts[0]!.value.subarray(p.start, p.end) } : {}),
+    publicKey,
+  };
+}
+
 /** Describes an SPKI; UnsupportedError for key types medsign does not handle. */
 export function describePublicKey(spki: Uint8Array): PublicKeyDescription {
   // Malformed keys (attacker bytes in a received certificate) are DecodeErrors, not library errors.
-  let info: SubjectPublicKeyInfo;
-  try {
-    info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
-  } catch (e) {
-    throw new DecodeError(`SubjectPublicKeyInfo: ${(e as Error).message}`);
-  }
-  const alg = info.algorithm.algorithm;
+  const info = readSpki(spki);
+  const alg = info.algorithm;
   if (alg === oid.id_rsaEncryption) {
     let key: KeyObject;
     try {
@@ -87,7 +122,7 @@ export function describePublicKey(spki: Uint8Array): PublicKeyDescription {
     return { family: 'rsa', bits: key.asymmetricKeyDetails?.modulusLength ?? 0 };
   }
   if (alg === oid.id_ecPublicKey || alg === oid.id_sm2p256v1) {
-    const curve = alg === oid.id_sm2p256v1 ? oid.id_sm2p256v1 : curveOf(info.algorithm.parameters);
+    const curve = alg === oid.id_sm2p256v1 ? oid.id_sm2p256v1 : curveOf(info.parameters);
     if (curve === oid.id_sm2p256v1) return { family: 'sm2', curve: 'sm2p256v1', bits: 256 };
     if (curve === oid.id_prime256v1) return { family: 'ec', curve: 'P-256', bits: 256 };
     if (curve === oid.id_secp384r1) return { family: 'ec', curve: 'P-384', bits: 384 };
@@ -151,6 +186,31 @@ export function verifySignature(
       return nodeVerify(info.hash, data, { key: publicKey!, ...padding }, signature);
     }
     return nodeVerify(info.hash, data, { key: publicKey!, dsaEncoding: 'der' }, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * {@link verifySignature}, with SM2 checked on `sm2Pool`'s worker threads when one is given (another core;
+ * the same answer). Resolves false — never rejects — like verifySignature.
+ */
+export async function verifySignatureAsync(
+  spki: Uint8Array,
+  algorithm: SignatureAlgorithm | SignatureAlgorithmName,
+  data: Uint8Array,
+  signature: Uint8Array,
+  opts: VerifyOptions & { sm2Pool?: Sm2SignerPool } = {},
+): Promise<boolean> {
+  const { sm2Pool, ...rest } = opts;
+  if (!sm2Pool) return verifySignature(spki, algorithm, data, signature, rest);
+  try {
+    const name = typeof algorithm === 'string' ? algorithm : algorithm.name;
+    const info = SIGNATURE_ALGORITHMS[name];
+    const { description, sm2 } = publicKeyFor(spki);
+    if (!info || description.family !== info.key) return false;
+    if (!sm2) return verifySignature(spki, algorithm, data, signature, rest);
+    return await sm2Pool.verify(sm2, data, signature, rest.sm2Id === undefined ? {} : { id: rest.sm2Id });
   } catch {
     return false;
   }
@@ -258,12 +318,12 @@ export class PrivateKey {
 
   /**
    * A Signer for this key; the algorithm must fit the key (e.g. no SHA256withRSA for an SM2 key). With
-   * `pool`, SM2 signatures are computed on the pool's worker threads (servers spread signing over every
-   * core); RSA and ECDSA keys ignore it.
+   * `sm2Pool`, an SM2 key signs on the pool's worker threads (another core), the same signature bytes
+   * the main thread would make; other key types ignore it.
    */
   signer(
     algorithm: SignatureAlgorithmName = this.defaultAlgorithm,
-    opts: { pool?: Sm2SignerPool } = {},
+    opts: { sm2Pool?: Sm2SignerPool } = {},
   ): Signer {
     const info = SIGNATURE_ALGORITHMS[algorithm];
     if (!info) throw new RangeError(`unknown signature algorithm ${String(algorithm)}`);
@@ -282,11 +342,11 @@ export class PrivateKey {
       }
       return new Uint8Array(nodeSign(info.hash, data, { key: node!, dsaEncoding: 'der' }));
     };
-    const pool = opts.pool;
+    const pool = sm2 ? opts.sm2Pool : undefined;
     return {
       algorithm,
       publicKeyInfo: this.publicKeyInfo,
-      sign: sm2 && pool ? (data) => pool.sign(sm2, data) : async (data) => signOnce(data),
+      sign: pool ? (data) => pool.sign(sm2!, data) : async (data) => signOnce(data),
     };
   }
 

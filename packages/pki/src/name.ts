@@ -3,6 +3,7 @@
  * Chinese names round-trip exactly, format for people, and compare the RFC 5280 §7.1 way.
  */
 
+import { encodeOid, encodeSequence, encodeTlv } from '@medsign/gm/der';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
 import * as oid from './oids.js';
@@ -37,19 +38,47 @@ function attributeOid(type: string): string {
   throw new RangeError(`unknown name attribute ${type}`);
 }
 
-function attributeValue(type: string, value: string): AttributeValue {
+const PRINTABLE_STRING = 0x13;
+const IA5_STRING = 0x16;
+const UTF8_STRING = 0x0c;
+
+/** The string type of an attribute value (checked to fit it). */
+function attributeTag(type: string, value: string): number {
   if (value.length === 0) throw new RangeError(`name attribute ${type} must not be empty`);
   // RFC 5280: countryName and serialNumber are PrintableString; emailAddress and DC are IA5String.
   if (type === oid.id_at_countryName || type === oid.id_at_serialNumber) {
     if (!/^[A-Za-z0-9 '()+,\-./:=?]*$/.test(value)) throw new RangeError(`${type} must be printable ASCII`);
-    return new AttributeValue({ printableString: value });
+    return PRINTABLE_STRING;
   }
   if (type === oid.id_emailAddress || type === oid.id_domainComponent) {
     // eslint-disable-next-line no-control-regex
     if (!/^[\x00-\x7f]*$/.test(value)) throw new RangeError(`${type} must be ASCII`);
-    return new AttributeValue({ ia5String: value });
+    return IA5_STRING;
   }
+  return UTF8_STRING;
+}
+
+function attributeValue(type: string, value: string): AttributeValue {
+  const tag = attributeTag(type, value);
+  if (tag === PRINTABLE_STRING) return new AttributeValue({ printableString: value });
+  if (tag === IA5_STRING) return new AttributeValue({ ia5String: value });
   return new AttributeValue({ utf8String: value });
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The DER of {@link buildName}(attributes) written directly (the same bytes): a CA encodes a subject per
+ * issuance, and the schema serializer is the slow way there.
+ */
+export function encodeNameAttributes(attributes: readonly NameAttribute[]): Uint8Array {
+  return encodeSequence(
+    ...attributes.map(([type, value]) => {
+      const t = attributeOid(type);
+      const atv = encodeSequence(encodeOid(t), encodeTlv(attributeTag(t, value), utf8.encode(value)));
+      return encodeTlv(0x31, atv);
+    }),
+  );
 }
 
 /** Builds a Name, one attribute per RDN, in the given order (most significant first, e.g. C, O, OU, CN). */

@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { DecodeError, encodePem } from '@medsign/gm';
+import { DecodeError, encodePem, Sm2SignerPool } from '@medsign/gm';
 import { encodeSequence, encodeTlv, readChildren, readTlv } from '@medsign/gm/der';
 import { runBcPeer, runOpenssl } from '@medsign/testkit';
 import {
@@ -23,6 +23,7 @@ import {
   crlDistributionPointsExtension,
   customExtension,
   encodeName,
+  encodeNameAttributes,
   extKeyUsageExtension,
   formatName,
   issueCertificate,
@@ -36,6 +37,7 @@ import {
   subjectAltNameExtension,
   subjectKeyIdentifierExtension,
   type CertificateTemplate,
+  readSpki,
   type NameAttribute,
   type SignatureAlgorithmName,
 } from '../src/index.js';
@@ -347,6 +349,22 @@ describe('certificates', () => {
     );
   });
 
+  test('verifySignatureAsync on an Sm2SignerPool answers as verifySignature does', async () => {
+    const pool = new Sm2SignerPool({ size: 1 });
+    try {
+      const cert = ParsedCertificate.parse(await issueCertificate(template(), caKey.signer()));
+      assert.equal(await cert.verifySignatureAsync(caKey.publicKeyInfo, { sm2Pool: pool }), true);
+      assert.equal(await cert.verifySignatureAsync(subjectKey.publicKeyInfo, { sm2Pool: pool }), false);
+      assert.equal(await cert.verifySignatureAsync(caKey.publicKeyInfo), true);
+      const rsa = PrivateKey.generate('rsa-2048');
+      const rsaCert = ParsedCertificate.parse(await issueCertificate(template(), rsa.signer()));
+      assert.equal(await rsaCert.verifySignatureAsync(rsa.publicKeyInfo, { sm2Pool: pool }), true);
+      assert.equal(await rsaCert.verifySignatureAsync(caKey.publicKeyInfo, { sm2Pool: pool }), false);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('buildTbsCertificate refuses what RFC 5280 forbids', () => {
     const alg = 'SM3withSM2';
     assert.throws(() => buildTbsCertificate(template({ serialNumber: 0n }), alg), RangeError);
@@ -359,6 +377,148 @@ describe('certificates', () => {
     assert.throws(() => buildTbsCertificate(template({ extensions: [ku, ku] }), alg), RangeError);
     assert.throws(() => buildName([['C', '中国']]), RangeError);
     assert.throws(() => buildName([['XX', 'y']]), RangeError);
+  });
+
+  test('buildTbsCertificate writes exactly what the ASN.1 schema serializer writes', async () => {
+    const { AsnConvert, OctetString } = await import('@peculiar/asn1-schema');
+    const x509 = await import('@peculiar/asn1-x509');
+    const { signatureAlgorithmIdentifier } = await import('../src/algorithms.js');
+    /** The reference: the TBSCertificate through @peculiar/asn1-x509 (the encoder used before). */
+    const reference = (t: CertificateTemplate, alg: SignatureAlgorithmName) => {
+      const name = (n: CertificateTemplate['issuer']) =>
+        n instanceof Uint8Array
+          ? AsnConvert.parse(n, x509.Name)
+          : n instanceof x509.Name
+            ? n
+            : buildName(n as NameAttribute[]);
+      let hex = t.serialNumber.toString(16);
+      if (hex.length % 2) hex = '0' + hex;
+      if (parseInt(hex.slice(0, 2), 16) & 0x80) hex = '00' + hex;
+      const tbs = new x509.TBSCertificate({
+        version: x509.Version.v3,
+        serialNumber: new Uint8Array(Buffer.from(hex, 'hex')).buffer,
+        signature: signatureAlgorithmIdentifier(alg),
+        issuer: name(t.issuer),
+        validity: new x509.Validity({ notBefore: t.notBefore, notAfter: t.notAfter }),
+        subject: name(t.subject),
+        subjectPublicKeyInfo: AsnConvert.parse(t.publicKeyInfo, x509.SubjectPublicKeyInfo),
+      });
+      if (t.extensions?.length)
+        tbs.extensions = new x509.Extensions(
+          t.extensions.map(
+            (e) =>
+              new x509.Extension({
+                extnID: e.oid,
+                critical: e.critical,
+                extnValue: new OctetString(e.value),
+              }),
+          ),
+        );
+      return toHex(new Uint8Array(AsnConvert.serialize(tbs)));
+    };
+    const keys = [subjectKey, PrivateKey.generate('rsa-2048'), PrivateKey.generate('ec-p384')];
+    const exts = [
+      basicConstraintsExtension({ ca: false }),
+      keyUsageExtension(['digitalSignature', 'nonRepudiation']),
+      subjectKeyIdentifierExtension(keyIdentifier(subjectKey.publicKeyInfo)),
+      crlDistributionPointsExtension(['http://127.0.0.1:8080/pki/crl/sm2.crl']),
+      customExtension('1.2.156.112562.2.1.1.1', true, encodeTlv(0x0c, new TextEncoder().encode('心内科'))),
+    ];
+    const cases: [Partial<CertificateTemplate>, SignatureAlgorithmName][] = [
+      [{}, 'SM3withSM2'],
+      [{ serialNumber: 1n, extensions: exts }, 'SM3withSM2'],
+      [
+        { serialNumber: 0xff00n, extensions: exts.slice(0, 2), publicKeyInfo: keys[1]!.publicKeyInfo },
+        'SHA256withRSA',
+      ],
+      [{ serialNumber: (1n << 159n) - 1n, publicKeyInfo: keys[2]!.publicKeyInfo }, 'SHA384withECDSA'],
+      // GeneralizedTime from 2050 on; a sub-second notBefore is cut to whole seconds.
+      [
+        { notBefore: new Date('2049-12-31T23:59:59.900Z'), notAfter: new Date('2051-06-01T12:00:00Z') },
+        'SM3withSM2',
+      ],
+      [
+        { issuer: encodeName(buildName(ISSUER as NameAttribute[])), extensions: exts.slice(4) },
+        'SHA256withRSAPSS',
+      ],
+    ];
+    for (const [over, alg] of cases) {
+      const t = template(over);
+      const expected = reference(
+        { ...t, notBefore: new Date(Math.floor(t.notBefore.getTime() / 1000) * 1000) },
+        alg,
+      );
+      assert.equal(toHex(buildTbsCertificate(t, alg)), expected, JSON.stringify(Object.keys(over)));
+    }
+    // A name or SPKI given as bytes must be one DER SEQUENCE of the right shape.
+    assert.throws(
+      () => buildTbsCertificate(template({ issuer: Uint8Array.of(0x31, 0x00) }), 'SM3withSM2'),
+      DecodeError,
+    );
+    assert.throws(
+      () =>
+        buildTbsCertificate(
+          template({ publicKeyInfo: encodeSequence(encodeTlv(0x05, new Uint8Array(0))) }),
+          'SM3withSM2',
+        ),
+      DecodeError,
+    );
+    assert.throws(
+      () => buildTbsCertificate(template({ publicKeyInfo: Uint8Array.of(0x30, 0x81, 0x00) }), 'SM3withSM2'),
+      DecodeError,
+    );
+  });
+
+  test('encodeNameAttributes writes the bytes of encodeName(buildName(…)) and refuses the same values', () => {
+    const names: NameAttribute[][] = [
+      SUBJECT,
+      ISSUER,
+      [
+        ['C', 'CN'],
+        ['serialNumber', 'E1024'],
+        ['E', 'doctor@hospital.cn'],
+        ['DC', 'cn'],
+        ['2.5.4.97', '12100000400000398X'],
+        ['CN', '张三 (心内科)'],
+      ],
+    ];
+    for (const attrs of names)
+      assert.equal(toHex(encodeNameAttributes(attrs)), toHex(encodeName(buildName(attrs))));
+    for (const bad of [[['C', '中国']], [['XX', 'y']], [['CN', '']], [['E', '张@x']]] as NameAttribute[][])
+      assert.throws(() => encodeNameAttributes(bad), RangeError);
+  });
+
+  test('readSpki: algorithm, parameters and key bits of SM2, RSA and EC keys; malformed SPKIs are DecodeErrors', async () => {
+    const { AsnConvert } = await import('@peculiar/asn1-schema');
+    const { SubjectPublicKeyInfo } = await import('@peculiar/asn1-x509');
+    for (const type of ['sm2', 'rsa-2048', 'ec-p256'] as const) {
+      const spki = PrivateKey.generate(type).publicKeyInfo;
+      const ref = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+      const parts = readSpki(spki);
+      assert.equal(parts.algorithm, ref.algorithm.algorithm);
+      assert.equal(toHex(parts.publicKey), toHex(new Uint8Array(ref.subjectPublicKey)));
+      // RSA keys carry NULL parameters, which the schema parser reads as absent.
+      assert.equal(
+        parts.parameters && toHex(parts.parameters),
+        ref.algorithm.parameters
+          ? toHex(new Uint8Array(ref.algorithm.parameters))
+          : type === 'rsa-2048'
+            ? '0500'
+            : undefined,
+      );
+    }
+    const good = subjectKey.publicKeyInfo;
+    const [alg, bits] = readChildren(readTlv(good).value);
+    const algDer = readTlv(good).value.subarray(alg!.start, alg!.end);
+    const unusedBits = encodeSequence(algDer, encodeTlv(0x03, Uint8Array.of(1, ...bits!.value.subarray(1))));
+    for (const bad of [
+      good.subarray(0, good.length - 1),
+      Uint8Array.of(...good, 0),
+      unusedBits,
+      encodeSequence(algDer),
+      encodeSequence(encodeTlv(0x05, new Uint8Array(0))),
+    ])
+      assert.throws(() => readSpki(bad), DecodeError);
   });
 
   describe('strict DER: malformed certificates are DecodeErrors', () => {

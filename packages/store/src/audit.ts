@@ -11,6 +11,7 @@ import {
 } from './audit-chain.js';
 import { toIso } from './codec.js';
 import type { Database } from './database.js';
+import type { GroupScope } from './group-commit.js';
 import type { AuditEventsTable } from './schema.js';
 
 /** What a caller appends; seq, time and the chain links are assigned by {@link AuditLog.append}. */
@@ -43,11 +44,9 @@ export interface AuditLogOptions {
   now?: () => Date;
 }
 
-/** Lock name that serialises appends (see Database.writeTransaction). */
-const CHAIN_LOCK = 'medsign.audit_events';
-
 /**
- * The hash-chained audit log. `append` serialises writers with the database's write lock
+ * The hash-chained audit log. `append` serialises writers with the database's write lock, taken by the
+ * group transaction it runs in (Database.groupWrite)
  * (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock on PostgreSQL), reads the chain head
  * and inserts the next event in the same transaction, so concurrent processes extend one chain; the
  * `seq` primary key would reject a fork even if the lock were bypassed. UPDATE/DELETE are refused by
@@ -56,6 +55,8 @@ const CHAIN_LOCK = 'medsign.audit_events';
 export class AuditLog {
   readonly #database: Database;
   readonly #now: () => Date;
+  /** Per group transaction, the last event appended in it. */
+  readonly #heads = new WeakMap<GroupScope, { seq: number; hash: string }>();
 
   constructor(database: Database, options: AuditLogOptions = {}) {
     this.#database = database;
@@ -77,13 +78,20 @@ export class AuditLog {
     }
     // Canonicalise (and so validate) before taking the lock; the stored text is exactly what is hashed.
     const detailText = canonicalJson(detail);
-    return this.#database.writeTransaction(CHAIN_LOCK, async (trx) => {
-      const head = await trx
-        .selectFrom('audit_events')
-        .select(['seq', 'hash'])
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
+    // Group commit: appends of concurrent operations share one transaction, which holds the chain lock
+    // (GROUP_WRITE_LOCK); each still reads the head — including the events appended before it in that
+    // transaction — and links to it.
+    return this.#database.groupWrite(async (trx, scope) => {
+      // The head: the event this transaction appended last, else the newest stored one (the transaction
+      // holds the chain lock, so no other process appends in between).
+      const head =
+        this.#heads.get(scope) ??
+        (await trx
+          .selectFrom('audit_events')
+          .select(['seq', 'hash'])
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .executeTakeFirst());
       const event: AuditEvent = {
         seq: head ? Number(head.seq) + 1 : 1,
         time: toIso(this.#now()),
@@ -98,6 +106,7 @@ export class AuditLog {
         .insertInto('audit_events')
         .values({ ...event, detail: detailText, prev_hash: prevHash, hash })
         .execute();
+      this.#heads.set(scope, { seq: event.seq, hash });
       return { ...event, prevHash, hash };
     });
   }

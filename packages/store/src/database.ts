@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { GroupCommit, type GroupScope } from './group-commit.js';
 import { migrationProvider } from './migrations.js';
 import type { Schema } from './schema.js';
 
@@ -24,6 +25,14 @@ export interface Database {
    * rollback). Used where a read-then-write must be atomic, such as appending to the audit chain.
    */
   writeTransaction<T>(lock: string, fn: (trx: Kysely<Schema>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a write transaction shared with the other `groupWrite` calls of this process queued in
+   * the same event-loop turn (group commit, group-commit.ts): one commit — one sync to disk — for the
+   * writes of many concurrent operations, each still all-or-nothing on its own (group-commit.ts). The shared
+   * transaction holds the audit chain's lock ({@link GROUP_WRITE_LOCK}), so audit appends may go through
+   * it. Resolves after the commit.
+   */
+  groupWrite<T>(fn: (trx: Kysely<Schema>, scope: GroupScope) => Promise<T>): Promise<T>;
   /** Closes the connection (SQLite) or drains the pool (PostgreSQL). */
   close(): Promise<void>;
   /** SQLite: the database file (absent for `:memory:` and PostgreSQL), for repositories that open their own connection. */
@@ -31,6 +40,9 @@ export interface Database {
   /** SQLite: the busy timeout this database was opened with, ms. */
   readonly busyTimeoutMs?: number;
 }
+
+/** The lock of group transactions: the audit chain's, so appends can share them (see AuditLog). */
+export const GROUP_WRITE_LOCK = 'medsign.audit_events';
 
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions {
@@ -106,7 +118,7 @@ function createPrivateFile(path: string): void {
  */
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   const target = parseDatabaseUrl(url);
-  let database: Database;
+  let base: Omit<Database, 'groupWrite'>;
   if (target.dialect === 'sqlite') {
     if (target.path !== ':memory:') {
       mkdirSync(dirname(resolve(target.path)), { recursive: true });
@@ -122,7 +134,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       throw error;
     }
     const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
-    database = {
+    base = {
       db,
       dialect: 'sqlite',
       ...(target.path !== ':memory:' ? { file: resolve(target.path) } : {}),
@@ -147,7 +159,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     const pool = new pg.Pool({ connectionString: target.url, max: options.poolSize ?? 10, types: pgTypes });
     pool.on('error', options.onPoolError ?? (() => undefined));
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-    database = {
+    base = {
       db,
       dialect: 'postgres',
       writeTransaction: (lock, fn) =>
@@ -158,6 +170,8 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       close: () => db.destroy(),
     };
   }
+  const group = new GroupCommit((fn) => base.writeTransaction(GROUP_WRITE_LOCK, fn));
+  const database: Database = { ...base, groupWrite: (fn) => group.write(fn) };
   if (options.migrate ?? true) {
     try {
       await migrateToLatest(database);

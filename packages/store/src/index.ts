@@ -76,4 +76,5 @@ export {
   type TsaTokenRecord,
   type TsaTokenRepositoryOptions,
 } from './repositories/tsa-tokens.js';
+export { CrlRepository, CRLS_KEPT, type CrlInfo, type CrlKind, type CrlRecord } from './repositories/crls.js';
 export { openStore, type Store } from './store.js';

@@ -406,6 +406,43 @@ function applications(dialect: DialectName): Migration {
 }
 
 /**
+ * 0006: the published CRLs (full and delta) per CA, so every server process sharing the database serves
+ * the same, newest one; CRL numbers still come from `crl_numbers`. Old CRLs are pruned as new ones come.
+ */
+function crls(dialect: DialectName): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('crls')
+        .addColumn('ca_id', 'text', (c) => c.notNull().references('cas.id'))
+        .addColumn('crl_number', 'bigint', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('base_number', 'bigint')
+        .addColumn('this_update', 'text', (c) => c.notNull())
+        .addColumn('next_update', 'text', (c) => c.notNull())
+        .addColumn('entries', 'integer', (c) => c.notNull())
+        .addColumn('der', bytes(dialect), (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('crls_pk', ['ca_id', 'crl_number'])
+        .addCheckConstraint('crls_kind_ck', sql`kind in ('full', 'delta')`)
+        .addCheckConstraint(
+          'crls_base_ck',
+          sql`(kind = 'full' and base_number is null) or (kind = 'delta' and base_number < crl_number)`,
+        )
+        .execute();
+      await db.schema
+        .createIndex('crls_newest_ix')
+        .on('crls')
+        .columns(['ca_id', 'kind', 'crl_number'])
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable('crls').execute();
+    },
+  };
+}
+
+/**
  * 0007: the signing service — registered applications (secret sealed, never in clear), their recent nonces
  * (replay protection), signers (server-held key id, certificate, scrypt PIN hash, lockout), their time-boxed
  * signing authorisations and the
@@ -559,6 +596,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0003_tsa': tsa(),
     '0004_time_source': timeSource(),
     '0005_applications': applications(dialect),
+    '0006_crls': crls(dialect),
     '0007_signing': signing(dialect),
   };
 }

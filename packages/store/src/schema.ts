@@ -257,6 +257,20 @@ export interface TsaTokensTable {
   token_hash: string;
 }
 
+/** `crls`: the CRLs a CA published (full and delta), newest served by every process (migration 0006). */
+export interface CrlsTable {
+  ca_id: string;
+  crl_number: number;
+  kind: 'full' | 'delta';
+  /** For a delta CRL, the number of the full CRL it updates; null for a full CRL. */
+  base_number: number | null;
+  this_update: IsoText;
+  next_update: IsoText;
+  entries: number;
+  der: Uint8Array;
+  created_at: IsoText;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -276,4 +290,5 @@ export interface Schema {
   sign_authorisations: SignAuthorisationsTable;
   signatures: SignaturesTable;
   tsa_tokens: TsaTokensTable;
+  crls: CrlsTable;
 }

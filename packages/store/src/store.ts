@@ -4,6 +4,7 @@ import { ApplicationRepository } from './repositories/applications.js';
 import { CaRepository } from './repositories/cas.js';
 import { CertificateRepository } from './repositories/certificates.js';
 import { CrlNumberRepository } from './repositories/crl-numbers.js';
+import { CrlRepository } from './repositories/crls.js';
 import { IntentRepository } from './repositories/intents.js';
 import { SqlKeyRecordRepository } from './repositories/keys.js';
 import { SerialRepository } from './repositories/serials.js';
@@ -31,6 +32,7 @@ export interface Store {
   readonly signing: SigningRepository;
   /** The TSA's token archive (group-committed inserts). */
   readonly tsaTokens: TsaTokenRepository;
+  readonly crls: CrlRepository;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function openStore(
     timeSourceHistory: new TimeSourceHistoryRepository(database),
     signing: new SigningRepository(database),
     tsaTokens,
+    crls: new CrlRepository(database),
     close: async () => {
       // Queued archive records are committed first; then the writer thread and the connection close.
       await tsaTokens.close();

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { sm3 } from '@medsign/gm';
 import {
+  CRLS_KEPT,
   openDatabase,
   openStore,
   StoreError,
@@ -347,6 +348,72 @@ for (const dialect of dialects) {
       await assert.rejects(i.markStored(c.id), isStoreError('invalid-state'), 'failed is final');
       await assert.rejects(i.markSigned(b.id), isStoreError('invalid-state'), 'signed twice');
       await assert.rejects(i.markSigned('no-such-intent'), isStoreError('not-found'));
+    });
+
+    test('group commit: concurrent writes share a transaction, a failing one alone is rolled back', async () => {
+      await store.cas.insert(ca('ca-group'));
+      await store.certificates.insert(cert('ca-group', '10'));
+      const before = await store.audit.verify();
+      // Queued in one turn: five certificates, a duplicate (fails), three audit events.
+      const results = await Promise.allSettled([
+        ...['11', '12', '13', '14', '15'].map((s) => store.certificates.insert(cert('ca-group', s))),
+        store.certificates.insert(cert('ca-group', '10')),
+        ...[1, 2, 3].map((i) => store.audit.append({ actor: 'group', action: 'test.group', detail: { i } })),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'rejected',
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+        ],
+      );
+      assert.ok(isStoreError('conflict')((results[5] as PromiseRejectedResult).reason));
+      for (const s of ['11', '12', '13', '14', '15'])
+        assert.ok(await store.certificates.findBySerial('ca-group', s), `certificate ${s} stored`);
+      const after = await store.audit.verify();
+      assert.ok(after.ok);
+      assert.equal(after.checked, before.checked + 3);
+      const events = await store.audit.list({ fromSeq: before.checked + 1 });
+      assert.deepEqual(
+        events.map((e) => e.detail.i),
+        [1, 2, 3],
+      );
+    });
+
+    test('crls: newest full and delta per CA, numbers stored once, old ones pruned', async () => {
+      await store.cas.insert(ca('ca-crl'));
+      assert.equal(await store.crls.latestInfo('ca-crl', 'full'), undefined);
+      const crl = (n: number, kind: 'full' | 'delta', base: number | null = null) => ({
+        caId: 'ca-crl',
+        crlNumber: BigInt(n),
+        kind,
+        baseNumber: base === null ? null : BigInt(base),
+        thisUpdate: new Date(t0.getTime() + n * 60_000),
+        nextUpdate: new Date(t0.getTime() + n * 60_000 + day),
+        entries: n,
+        der: new Uint8Array(randomBytes(64)),
+      });
+      const first = crl(1, 'full');
+      await store.crls.insert(first);
+      await store.crls.insert(crl(2, 'delta', 1));
+      await assert.rejects(store.crls.insert(crl(2, 'delta', 1)), isStoreError('conflict'));
+      await assert.rejects(store.crls.insert(crl(3, 'delta', null)), RangeError);
+      const info = await store.crls.latestInfo('ca-crl', 'full');
+      assert.equal(info?.crlNumber, 1n);
+      assert.deepEqual(info?.thisUpdate, first.thisUpdate);
+      assert.equal((await store.crls.latestInfo('ca-crl', 'delta'))?.baseNumber, 1n);
+      assert.deepEqual((await store.crls.get('ca-crl', 1n))?.der, first.der);
+      for (let n = 3; n < 3 + CRLS_KEPT + 2; n++) await store.crls.insert(crl(n, 'full'));
+      assert.equal((await store.crls.latestInfo('ca-crl', 'full'))?.crlNumber, BigInt(2 + CRLS_KEPT + 2));
+      assert.equal(await store.crls.get('ca-crl', 1n), undefined, 'pruned');
+      assert.ok(await store.crls.get('ca-crl', 2n), 'the delta is kept: pruning is per kind');
     });
 
     test('key records: put, get, list; an existing id is never overwritten', async () => {

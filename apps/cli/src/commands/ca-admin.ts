@@ -171,6 +171,8 @@ async function revoke(argv: string[]): Promise<number> {
   return withServices(values, async (s) => {
     const caId = await caOfSerial(s, serial, values.ca);
     const r = await s.backend.revoke({ caId, serial, reason, actor: actor() });
+    // The running servers serve the newest stored CRL: publish one that lists this revocation now.
+    await s.crls.publish(caId, 'full');
     process.stdout.write(
       `${r.status === 'hold' ? 'suspended' : 'revoked'} ${r.serial} of ${caId} (${reason}) at ${r.revokedAt!.toISOString()}\n`,
     );

@@ -17,7 +17,7 @@ export type Metrics = {
   issued: Counter<'ca' | 'profile'>;
   revoked: Counter<'ca' | 'reason'>;
   ocspResponses: Counter<'status'>;
-  crlsGenerated: Counter<'ca'>;
+  crlsGenerated: Counter<'ca' | 'kind'>;
   /** Signing-API requests per application, operation and outcome (`ok` or the error code). */
   signRequests: Counter<'app' | 'operation' | 'outcome'>;
   tsaResponses: Counter<'unit' | 'status' | 'failInfo'>;
@@ -69,8 +69,8 @@ export function createMetrics(): Metrics {
     }),
     crlsGenerated: new Counter({
       name: 'medsign_crls_generated_total',
-      help: 'CRLs generated (cache misses of the CRL endpoint)',
-      labelNames: ['ca'],
+      help: 'CRLs published by this process (kind: full or delta)',
+      labelNames: ['ca', 'kind'],
       registers: [registry],
     }),
     tsaResponses: new Counter({

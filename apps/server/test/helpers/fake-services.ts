@@ -15,7 +15,13 @@ import {
 } from '@medsign/ca';
 import { sm3 } from '@medsign/gm';
 import type { PrivateKey } from '@medsign/pki';
-import type { CertificatePage, CertificateQuery, CertificateRecord } from '@medsign/store';
+import type {
+  CertificatePage,
+  CertificateQuery,
+  CertificateRecord,
+  CrlKind,
+  CrlRecord,
+} from '@medsign/store';
 import { makeHierarchy, MemoryCaStore, type TestHierarchy } from '@medsign/testkit';
 import {
   createTsaUnit,
@@ -26,7 +32,27 @@ import {
   type TsaUnit,
   type TsaUnitId,
 } from '@medsign/tsa';
+import { DEFAULT_CRL_SCHEDULE } from '../../src/config.js';
+import { CrlPublisher, type CrlArchive } from '../../src/crl-publisher.js';
 import type { AdminAuth, HealthReport, Role, Services } from '../../src/services.js';
+
+/** Published CRLs in memory (the store's `crls` table in the real services). */
+export class MemoryCrlArchive implements CrlArchive {
+  readonly crls: CrlRecord[] = [];
+  async insert(crl: Omit<CrlRecord, 'createdAt'>) {
+    if (this.crls.some((c) => c.caId === crl.caId && c.crlNumber === crl.crlNumber))
+      throw new Error(`CRL ${crl.crlNumber} stored twice`);
+    this.crls.push({ ...crl, createdAt: new Date() });
+  }
+  async latestInfo(caId: string, kind: CrlKind) {
+    return this.crls
+      .filter((c) => c.caId === caId && c.kind === kind)
+      .reduce<CrlRecord | undefined>((a, c) => (!a || c.crlNumber > a.crlNumber ? c : a), undefined);
+  }
+  async get(caId: string, crlNumber: bigint) {
+    return this.crls.find((c) => c.caId === caId && c.crlNumber === crlNumber);
+  }
+}
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -125,6 +151,7 @@ export class MemoryAuth implements AdminAuth {
 export type FakeServices = {
   services: Services;
   store: MemoryStore;
+  crlArchive: MemoryCrlArchive;
   auth: MemoryAuth;
   audit: AuditEvent[];
   /** The SM2 and RSA test hierarchies behind CAs `sm2` and `rsa`. */
@@ -185,6 +212,15 @@ export async function makeFakeServices(
       }),
     ]),
   );
+  const backend = embeddedCaBackend(ca);
+  const crlArchive = new MemoryCrlArchive();
+  const crls = new CrlPublisher({
+    backend,
+    archive: crlArchive,
+    caIds: () => ca.cas.map((c) => c.id),
+    clock: { now: () => ca.clock.now() },
+    schedule: DEFAULT_CRL_SCHEDULE,
+  });
   const services = {
     config: {
       roles,
@@ -209,7 +245,8 @@ export async function makeFakeServices(
         ),
     },
     ca,
-    backend: embeddedCaBackend(ca),
+    backend,
+    crls,
     store: {
       certificates: store,
       audit: { verify: async () => ({ ok: true, checked: audit.length }) },
@@ -236,6 +273,7 @@ export async function makeFakeServices(
     services,
     tokens,
     store,
+    crlArchive,
     auth,
     audit,
     sm2,

@@ -20,8 +20,21 @@ export type RawTbs = {
   extensions?: Tlv;
 };
 
-/** Splits TBS DER into its fields (DecodeError when the structure is not a TBSCertificate). */
+/** Split TBSs by their bytes' array: one lint run asks several times for the same certificate's fields. */
+const split = new WeakMap<Uint8Array, RawTbs>();
+
+/**
+ * Splits TBS DER into its fields (DecodeError when the structure is not a TBSCertificate). Kept per
+ * `tbsDer` array (a certificate's bytes are not changed after parsing), so repeated calls do not walk
+ * the DER again.
+ */
 export function rawTbs(tbsDer: Uint8Array): RawTbs {
+  let raw = split.get(tbsDer);
+  if (!raw) split.set(tbsDer, (raw = splitTbs(tbsDer)));
+  return raw;
+}
+
+function splitTbs(tbsDer: Uint8Array): RawTbs {
   const parts = outerSequence(tbsDer, 'TBSCertificate');
   const hasVersion = parts[0]?.tag === 0xa0;
   const [serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo] = parts.slice(

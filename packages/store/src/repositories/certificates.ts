@@ -138,7 +138,8 @@ export class CertificateRepository {
   /** Stores an issued certificate; an existing (CA, serial) or fingerprint is a `conflict` StoreError. */
   async insert(cert: NewCertificate): Promise<CertificateRecord> {
     const row = certificateRow(cert);
-    await insertCertificateRow(this.#database.db, row);
+    // Shares the transaction of concurrent issuances (group commit, database.ts).
+    await this.#database.groupWrite((trx) => insertCertificateRow(trx, row));
     return toCertificate(row);
   }
 

@@ -70,7 +70,7 @@ export class IntentRepository {
       updated_at: now,
     };
     try {
-      await this.#database.db.insertInto('issuance_intents').values(row).execute();
+      await this.#database.groupWrite((trx) => trx.insertInto('issuance_intents').values(row).execute());
     } catch (error) {
       if (isUniqueViolation(error)) {
         throw new StoreError('conflict', `an intent for serial ${row.serial} of CA ${row.ca_id} exists`, {
@@ -126,12 +126,14 @@ export class IntentRepository {
     now?: Date,
   ): Promise<void> {
     // One conditional UPDATE: the state check and the write are atomic, whoever else updates concurrently.
-    const result = await this.#database.db
-      .updateTable('issuance_intents')
-      .set({ state: to, error, updated_at: toIso(now ?? new Date()) })
-      .where('id', '=', id)
-      .where('state', 'in', ALLOWED_FROM[to])
-      .executeTakeFirst();
+    const result = await this.#database.groupWrite((trx) =>
+      trx
+        .updateTable('issuance_intents')
+        .set({ state: to, error, updated_at: toIso(now ?? new Date()) })
+        .where('id', '=', id)
+        .where('state', 'in', ALLOWED_FROM[to])
+        .executeTakeFirst(),
+    );
     if (result.numUpdatedRows > 0n) return;
     const current = await this.get(id);
     if (!current) throw new StoreError('not-found', `no issuance intent ${id}`);

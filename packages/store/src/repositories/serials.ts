@@ -53,10 +53,9 @@ export class SerialRepository {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const serial = normalizeSerial(generate());
       try {
-        await this.#database.db
-          .insertInto('serials')
-          .values({ ca_id: caId, serial, reserved_at: reservedAt })
-          .execute();
+        await this.#database.groupWrite((trx) =>
+          trx.insertInto('serials').values({ ca_id: caId, serial, reserved_at: reservedAt }).execute(),
+        );
         return serial;
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
