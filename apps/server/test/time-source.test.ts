@@ -1,12 +1,13 @@
 // The time source end to end: configuration (keys, environment, one-line errors), and the real
 // `medsign start` process bound to a lying NTP server on loopback — healthz ok → the server lies beyond
-// the accuracy → healthz reports the time source not usable, an audit event is written and the history
-// records it → it stops lying → usable again by itself (audit `time-source.restored`); the same for a
+// the accuracy → healthz reports the time source not usable, the TSA answers timeNotAvailable, an audit
+// event is written and the history records it → it stops lying (the TSA grants again) → usable again by itself (audit `time-source.restored`); the same for a
 // server that stops answering. Polls every 200 ms, so the whole file runs in a few seconds.
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { buildTimeStampReq, parseTimeStampResp } from '@medsign/pki';
 import { openStore } from '@medsign/store';
 import {
   startMedsignServer,
@@ -175,6 +176,18 @@ async function timeCheck(url: string) {
   };
 }
 
+/** One time-stamp request to the TSA of the server: granted, or the failInfo it was refused with. */
+async function stamp(url: string): Promise<string> {
+  const res = await fetch(`${url}/tsa`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/timestamp-query' },
+    body: buildTimeStampReq({ hash: 'sm3', data: new TextEncoder().encode('处方 RX-1'), certReq: true }),
+  });
+  assert.equal(res.status, 200);
+  const resp = parseTimeStampResp(new Uint8Array(await res.arrayBuffer()));
+  return resp.token ? 'granted' : resp.failInfo.join(',') || `status ${resp.status}`;
+}
+
 /** Polls until `ok` says yes (every 50 ms, at most 10 s). */
 async function eventually<T>(probe: () => Promise<T>, ok: (t: T) => boolean, what: string): Promise<T> {
   const end = Date.now() + 10_000;
@@ -224,7 +237,7 @@ describe('time source end to end', () => {
     }
   });
 
-  test('a lying NTP server makes the time source unusable; honesty restores it by itself', async () => {
+  test('a lying or silent NTP server makes the TSA refuse (timeNotAvailable); honesty restores both by itself', async () => {
     appendFileSync(
       join(dir.path, 'medsign.yaml'),
       `timeSource:\n  ntp: ["${ntp.address}"]\n  accuracyMs: 500\n  pollSeconds: 0.2\n  windowSeconds: 1\n  sampleSeconds: 1\n`,
@@ -238,6 +251,7 @@ describe('time source end to end', () => {
       'time source usable',
     );
     assert.equal(good.status, 'ok');
+    assert.equal(await stamp(url), 'granted');
     assert.match(
       good.check.detail,
       new RegExp(`^ntp:${ntp.address}: offset [+−]\\d+\\.\\d ms ± \\d+\\.\\d ms, within 500 ms$`),
@@ -257,6 +271,8 @@ describe('time source end to end', () => {
     assert.match(bad.check.detail, /offset −(49|50)\d\d\.\d ms ± .* exceeds the accuracy of 500 ms/);
     const metrics = await (await fetch(`${url}/metrics`)).text();
     assert.match(metrics, /^medsign_time_source_usable 0$/m);
+    // The TSA refuses in band while the clock cannot be vouched for.
+    assert.equal(await stamp(url), 'timeNotAvailable');
     assert.match(metrics, /^medsign_time_source_offset_seconds -(4\.9|5\.0)\d*$/m);
 
     // It stops lying: usable again with no one touching the server.
@@ -266,6 +282,7 @@ describe('time source end to end', () => {
       (h) => h.check.ok && h.status === 'ok',
       'time source restored',
     );
+    assert.equal(await stamp(url), 'granted', 'the TSA resumes by itself');
 
     // It stops answering: after the window (1 s) the clock can no longer be vouched for.
     ntp.set({ silent: true });
@@ -274,6 +291,7 @@ describe('time source end to end', () => {
       (h) => !h.check.ok,
       'silence noticed',
     );
+    assert.equal(await stamp(url), 'timeNotAvailable');
     assert.match(
       silent.check.detail,
       /^no time source answered within 1 s \(ntp:127\.0\.0\.1:\d+: no valid reply within 100 ms\)$/,
