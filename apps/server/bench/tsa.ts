@@ -13,45 +13,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { SM2PrivateKey, Sm2SignerPool } from '@medsign/gm';
 import { buildTimeStampReq, parseTimeStampResp, type HashName } from '@medsign/pki';
 import { startMedsignServer, tempDir } from '@medsign/testkit';
 import { initDataDir } from '../src/init.js';
+import { measureRawSign } from './raw-sign.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const cores = availableParallelism();
-
-/** All-core raw SM2 signatures per second: one pool worker per core, enough requests in flight. */
-async function measureRawSign(ms: number): Promise<number> {
-  const pool = new Sm2SignerPool({ size: cores });
-  try {
-    const key = SM2PrivateKey.generate();
-    // About what a TSA signs: the DER signed attributes of a token.
-    const message = new Uint8Array(200).fill(0x61);
-    const run = async (ms: number) => {
-      let done = 0;
-      const deadline = performance.now() + ms;
-      await Promise.all(
-        Array.from({ length: pool.size * 8 }, async () => {
-          while (performance.now() < deadline) {
-            await pool.sign(key, message);
-            done++;
-          }
-        }),
-      );
-      return done;
-    };
-    await run(Math.min(500, ms / 5));
-    const start = performance.now();
-    const done = await run(ms);
-    return done / ((performance.now() - start) / 1000);
-  } finally {
-    await pool.close();
-  }
-}
 
 type Load = {
   perSecond: number;
@@ -137,9 +107,9 @@ try {
     ecdsa = await measureUnit(server.url, server.child.pid!, '/tsa/ecdsa', 'sha256');
     // The ceiling the SM2 unit is compared with, with the server idle: half before, half after the SM2
     // phase, so that a machine whose load drifts during the run skews the ratio less.
-    const before = await measureRawSign((seconds * 1000) / 2);
+    const before = await measureRawSign(seconds / 2);
     sm2 = await measureUnit(server.url, server.child.pid!, '/tsa/sm2', 'sm3');
-    rawSign = (before + (await measureRawSign((seconds * 1000) / 2))) / 2;
+    rawSign = (before + (await measureRawSign(seconds / 2))) / 2;
   } finally {
     serverExit = await server.stop();
   }
