@@ -1,6 +1,7 @@
 // Operator CLI on a data directory: init → cert issue (SM2 CSR) → cert list → cert revoke → crl (BC
 // crl-verify) → audit verify; then a tampered audit row makes audit verify exit 1 with the broken seq.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encodePem } from '@medsign/gm';
@@ -165,6 +166,14 @@ describe('medsign init / cert / crl / audit', () => {
     const entry = crl.entries.find((e) => e.serialNumber === serial);
     assert.equal(entry?.reason, 'keyCompromise');
     peerOk(['crl-verify', out, join(dir.path, 'issuing.pem')]);
+    // The delta over the CRL just published lists the revocation too; both are stored, so servers serve them.
+    const delta = join(dir.path, 'sm2-delta.crl');
+    const d = runMedsignCli(['crl', '--data', data, '--delta', '--out', delta]);
+    assert.equal(d.code, 0, d.stderr);
+    const parsedDelta = ParsedCrl.parse(new Uint8Array(readFileSync(delta)));
+    assert.ok(parsedDelta.baseCrlNumber !== undefined, 'a delta CRL');
+    assert.ok(parsedDelta.entries.some((e) => e.serialNumber === serial));
+    peerOk(['crl-verify', delta, join(dir.path, 'issuing.pem')]);
   });
 
   test('audit verify: exit 0 on the intact chain, 1 naming the first broken seq after a row is edited', () => {

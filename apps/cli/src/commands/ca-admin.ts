@@ -23,7 +23,8 @@ export const CA_ADMIN_USAGE = `Operator commands (work directly on the data dire
   medsign cert revoke --serial HEX --reason keyCompromise [--ca ID]
   medsign cert list [--json] [--status good|revoked|hold] [--profile P] [--department D] [--subject TEXT]
                     [--ca ID] [--limit N]
-  medsign crl [--ca ID] [--out FILE]        signs a fresh full CRL (DER to a .crl/.der file, else PEM)
+  medsign crl [--ca ID] [--delta] [--out FILE]  publishes a fresh full CRL (and its delta) that every server
+                                            then serves; writes it (or --delta) as DER to a .crl/.der file, else PEM
   medsign audit verify [--json]             checks the audit hash chain; exit 1 and the first broken seq`;
 
 /**
@@ -252,13 +253,24 @@ export async function caCertCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** `medsign crl [--ca ID] [--out FILE]`. */
+/**
+ * `medsign crl [--ca ID] [--delta] [--out FILE]`: publishes through the same CRL publisher as the server (stored
+ * in the database, so every server serves this CRL from now on, with the next CRL number), then writes it.
+ */
 export async function crlCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { ...DATA_OPTIONS, ca: { type: 'string' }, out: { type: 'string' } });
+  const { values } = parse(argv, {
+    ...DATA_OPTIONS,
+    ca: { type: 'string' },
+    out: { type: 'string' },
+    delta: { type: 'boolean' },
+  });
   return withServices(values, async (s) => {
     const caId = values.ca ?? s.ca.cas.find((c) => c.id === 'sm2-issuing')?.id ?? s.ca.cas[0]?.id;
     if (!caId) throw new DomainError('CA_NOT_FOUND', 'no issuing CA');
-    const der = await s.backend.crl({ caId, actor: actor() });
+    if (!s.ca.cas.some((c) => c.id === caId))
+      throw new DomainError('CA_NOT_FOUND', `no issuing CA has the id ${caId}`);
+    await s.crls.publish(caId, 'full');
+    const { der } = await s.crls.current(caId, values.delta ? 'delta' : 'full');
     const asDer = values.out !== undefined && /\.(crl|der)$/i.test(values.out);
     writeOutput(values.out, asDer ? der : encodePem('X509 CRL', der));
     if (values.out) process.stderr.write(`medsign: CRL of ${caId} written to ${values.out}\n`);
