@@ -98,6 +98,28 @@ for (const dialect of dialects) {
       assert.equal(await store.signing.useNonce('app_1', 'n-000000000000001', exp, exp), true);
     });
 
+    test('group commit: concurrent nonces and idempotency keys each have exactly one winner', async () => {
+      await store.signing.insertApp(app('app_g'));
+      const s = signer('D00G');
+      await store.signing.insertSigner(s);
+      const exp = new Date(t0.getTime() + 600_000);
+      // Issued in one turn, so they share group transactions: the replays must not win nor fail the others.
+      const nonces = await Promise.all(
+        ['n-g1', 'n-g2', 'n-g1', 'n-g3', 'n-g1', 'n-g2'].map((n) =>
+          store.signing.useNonce('app_g', n, exp, t0),
+        ),
+      );
+      assert.deepEqual(nonces, [true, true, false, true, false, false]);
+      const records = ['k1', 'k2', 'k1', null, 'k1'].map((key) =>
+        signature('app_g', s, { idempotencyKey: key, requestHash: key && 'h' }),
+      );
+      const inserted = await Promise.all(records.map((r) => store.signing.insertSignature(r)));
+      assert.deepEqual(inserted, [true, true, false, true, false]);
+      assert.equal((await store.signing.findSignatureByIdempotencyKey('app_g', 'k1'))?.id, records[0]!.id);
+      assert.equal((await store.signing.searchSignatures({ appId: 'app_g', limit: 10 })).total, 3);
+      assert.equal((await store.audit.verify()).ok, true);
+    });
+
     test('signers: unique employee number, wrong-PIN counter locks, unlock', async () => {
       const s = signer('D001');
       assert.equal(await store.signing.insertSigner(s), true);
