@@ -184,6 +184,26 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
   return { format, digest: hexToBytes(req.digest.toLowerCase()), digestAlgorithm: alg, gm, metadata };
 }
 
+const signerCertificates = new Map<string, ParsedCertificate>();
+const SIGNER_CERTIFICATE_CACHE_SIZE = 512;
+
+/**
+ * A signer's certificate parsed, from a small LRU cache keyed by its DER: the same doctors sign again and
+ * again, and parsing a certificate cost more of a request's time than anything else but the signature.
+ */
+function signerCertificate(der: Uint8Array): ParsedCertificate {
+  const id = bytesToHex(der);
+  let cert = signerCertificates.get(id);
+  if (cert) signerCertificates.delete(id);
+  else {
+    cert = ParsedCertificate.parse(der);
+    if (signerCertificates.size >= SIGNER_CERTIFICATE_CACHE_SIZE)
+      signerCertificates.delete(signerCertificates.keys().next().value!);
+  }
+  signerCertificates.set(id, cert);
+  return cert;
+}
+
 /** Signs one document for an authenticated application (see the module comment). */
 export async function signDocument(
   req: SignRequest,
@@ -201,7 +221,7 @@ export async function signDocument(
 
   const signer = await findSigner(req.signer, deps.store);
   if (signer.locked) throw new DomainError('SIGN_SIGNER_LOCKED');
-  const cert = ParsedCertificate.parse(signer.certificate);
+  const cert = signerCertificate(signer.certificate);
   await checkCertificate(signer, cert, deps.clock.now(), deps.status);
   const hash = hashOf(cert);
   if (p.digestAlgorithm && p.digestAlgorithm !== hash)
@@ -298,7 +318,7 @@ async function replay(prior: SignatureRecord, requestHash: string, deps: Signing
       'this Idempotency-Key was used with another request body',
     );
   const signer = await deps.store.getSigner(prior.signerId);
-  return { record: prior, certificate: ParsedCertificate.parse(signer!.certificate), replayed: true };
+  return { record: prior, certificate: signerCertificate(signer!.certificate), replayed: true };
 }
 
 async function stamp(value: Uint8Array, stamper: TimeStamper): Promise<Uint8Array> {
