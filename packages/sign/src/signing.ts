@@ -26,6 +26,7 @@ import { usableAuthorisation } from './authorisations.js';
 import { checkSignerPin, findSigner, type SignerDeps } from './signers.js';
 import {
   SIGNATURE_FORMATS,
+  type AuditEvent,
   type CertificateStatus,
   type CertificateStatusSource,
   type DigestAlgorithm,
@@ -288,13 +289,7 @@ export async function signDocument(
     requestHash: ctx.idempotency?.requestHash ?? null,
     createdAt: deps.clock.now(),
   };
-  if (!(await deps.store.insertSignature(record))) {
-    // A concurrent request with the same Idempotency-Key won: answer what it recorded.
-    const prior = await deps.store.findSignatureByIdempotencyKey(ctx.appId, ctx.idempotency!.key);
-    if (prior) return replay(prior, ctx.idempotency!.requestHash, deps);
-    throw new DomainError('SIGN_IDEMPOTENCY_CONFLICT');
-  }
-  await deps.audit.append({
+  const event: AuditEvent = {
     actor: `app:${ctx.appId}`,
     action: 'sign.signature',
     target: record.id,
@@ -307,7 +302,13 @@ export async function signDocument(
       ...(p.metadata.docId ? { docId: p.metadata.docId } : {}),
       timestamped: token !== null,
     },
-  });
+  };
+  if (!(await deps.store.insertSignature(record, event))) {
+    // A concurrent request with the same Idempotency-Key won: answer what it recorded.
+    const prior = await deps.store.findSignatureByIdempotencyKey(ctx.appId, ctx.idempotency!.key);
+    if (prior) return replay(prior, ctx.idempotency!.requestHash, deps);
+    throw new DomainError('SIGN_IDEMPOTENCY_CONFLICT');
+  }
   return { record, certificate: cert, replayed: false };
 }
 

@@ -67,6 +67,9 @@ for (const dialect of dialects) {
   describe(`signing tables on ${dialect.name}`, { skip: dialect.skip }, () => {
     let tdb: TestDatabase;
     let store: Store;
+    /** Inserts a record with its audit event, as the signing service does. */
+    const insert = (r: SignatureRow) =>
+      store.signing.insertSignature(r, { actor: `app:${r.appId}`, action: 'sign.signature', target: r.id });
     before(async () => {
       tdb = await dialect.create();
       store = await openStore(tdb.url);
@@ -113,10 +116,15 @@ for (const dialect of dialects) {
       const records = ['k1', 'k2', 'k1', null, 'k1'].map((key) =>
         signature('app_g', s, { idempotencyKey: key, requestHash: key && 'h' }),
       );
-      const inserted = await Promise.all(records.map((r) => store.signing.insertSignature(r)));
+      const inserted = await Promise.all(records.map((r) => insert(r)));
       assert.deepEqual(inserted, [true, true, false, true, false]);
       assert.equal((await store.signing.findSignatureByIdempotencyKey('app_g', 'k1'))?.id, records[0]!.id);
       assert.equal((await store.signing.searchSignatures({ appId: 'app_g', limit: 10 })).total, 3);
+      // Each record came with its audit event, the losers' with none; the chain stayed one chain.
+      const targets = (await store.audit.list({ limit: 1000 }))
+        .filter((e) => e.action === 'sign.signature')
+        .map((e) => e.target);
+      for (const [i, r] of records.entries()) assert.equal(targets.includes(r.id), inserted[i]);
       assert.equal((await store.audit.verify()).ok, true);
     });
 
@@ -169,15 +177,12 @@ for (const dialect of dialects) {
         requestHash: 'h',
         token: new Uint8Array([1, 2]),
       });
-      assert.equal(await store.signing.insertSignature(first), true);
-      assert.equal(
-        await store.signing.insertSignature(signature('app_2', s, { idempotencyKey: 'k1' })),
-        false,
-      );
+      assert.equal(await insert(first), true);
+      assert.equal(await insert(signature('app_2', s, { idempotencyKey: 'k1' })), false);
       assert.deepEqual(await store.signing.findSignatureByIdempotencyKey('app_2', 'k1'), first);
       assert.deepEqual(await store.signing.getSignature(first.id), first);
       for (let i = 0; i < 3; i++)
-        await store.signing.insertSignature(
+        await insert(
           signature('app_2', s, {
             createdAt: new Date(t0.getTime() + (i + 1) * 86_400_000),
             metadata: { docType: i === 0 ? 'lab-report' : 'prescription', docId: `RX${i + 2}` },

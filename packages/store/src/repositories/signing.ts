@@ -1,4 +1,5 @@
 import { fromDbBytes, fromIso, toDbBytes, toIso } from '../codec.js';
+import type { AuditEventInput, AuditLog } from '../audit.js';
 import { isUniqueViolation, type Database } from '../database.js';
 import type { SignAppsTable, SignAuthorisationsTable, SignaturesTable, SignersTable } from '../schema.js';
 
@@ -87,8 +88,11 @@ export class SigningRepository {
   /** When this process last dropped expired nonces (at most once a minute: a write per request is too many). */
   #lastNoncePurge = 0;
 
-  constructor(database: Database) {
+  readonly #audit: AuditLog;
+
+  constructor(database: Database, audit: AuditLog) {
     this.#database = database;
+    this.#audit = audit;
   }
 
   async insertApp(app: SignAppRecord): Promise<void> {
@@ -278,14 +282,14 @@ export class SigningRepository {
   }
 
   /**
-   * Inserts a record in a group transaction (Database.groupWrite) and resolves once it is committed;
-   * false when (appId, idempotencyKey) is taken (nothing is written then: the group reruns its writes
-   * one by one, and this one fails alone).
+   * Inserts a record and appends its audit event in one group transaction (Database.groupWrite); resolves
+   * once both are committed. False when (appId, idempotencyKey) is taken: neither is written then (the
+   * group reruns its writes one by one, and this one fails alone).
    */
-  async insertSignature(r: SignatureRow): Promise<boolean> {
+  async insertSignature(r: SignatureRow, event: AuditEventInput): Promise<boolean> {
     try {
-      await this.#database.groupWrite((trx) =>
-        trx
+      await this.#database.groupWrite(async (trx, scope) => {
+        await trx
           .insertInto('signatures')
           .values({
             id: r.id,
@@ -308,8 +312,9 @@ export class SigningRepository {
             request_hash: r.requestHash,
             created_at: toIso(r.createdAt),
           })
-          .execute(),
-      );
+          .execute();
+        await this.#audit.appendIn(trx, scope, event);
+      });
       return true;
     } catch (error) {
       if (isUniqueViolation(error) && r.idempotencyKey !== null) return false;
