@@ -21,7 +21,7 @@ import {
 } from '@medsign/sign';
 import type { Store } from '@medsign/store';
 import { hashPassword, verifyPassword } from './adapters/admin-auth.js';
-import { storeAuditSink } from './adapters/audit.js';
+import { maskDetail, storeAuditSink } from './adapters/audit.js';
 import type { SignConfig } from './config.js';
 
 /** What the signing routes and the operator CLI use. */
@@ -52,7 +52,13 @@ export function signStoreOf(store: Store): SignStore {
     getAuthorisation: (id) => s.getAuthorisation(id),
     listAuthorisations: (signerId, limit) => s.listAuthorisations(signerId, limit),
     revokeAuthorisation: (id, now) => s.revokeAuthorisation(id, now),
-    insertSignature: (r) => s.insertSignature(r),
+    insertSignature: (r, e) =>
+      s.insertSignature(r, {
+        actor: e.actor,
+        action: e.action,
+        target: e.target ?? null,
+        detail: maskDetail(e.detail),
+      }),
     getSignature: async (id) => (await s.getSignature(id)) as SignatureRecord | undefined,
     findSignatureByIdempotencyKey: async (appId, key) =>
       (await s.findSignatureByIdempotencyKey(appId, key)) as SignatureRecord | undefined,

@@ -211,8 +211,11 @@ export interface SignStore {
   /** Sets revokedAt; false when it was already revoked. */
   revokeAuthorisation(id: string, now: Date): Promise<boolean>;
 
-  /** False when (appId, idempotencyKey) is taken; the record is then not written. */
-  insertSignature(record: SignatureRecord): Promise<boolean>;
+  /**
+   * Writes the record and its audit event (`event`, masked like AuditSink's) in one transaction: both or
+   * neither, durable when this resolves. False when (appId, idempotencyKey) is taken; neither is written then.
+   */
+  insertSignature(record: SignatureRecord, event: AuditEvent): Promise<boolean>;
   getSignature(id: string): Promise<SignatureRecord | undefined>;
   findSignatureByIdempotencyKey(appId: string, key: string): Promise<SignatureRecord | undefined>;
   searchSignatures(q: SignatureQuery): Promise<{ total: number; items: SignatureRecord[] }>;

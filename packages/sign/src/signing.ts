@@ -26,6 +26,7 @@ import { usableAuthorisation } from './authorisations.js';
 import { checkSignerPin, findSigner, type SignerDeps } from './signers.js';
 import {
   SIGNATURE_FORMATS,
+  type AuditEvent,
   type CertificateStatus,
   type CertificateStatusSource,
   type DigestAlgorithm,
@@ -184,6 +185,26 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
   return { format, digest: hexToBytes(req.digest.toLowerCase()), digestAlgorithm: alg, gm, metadata };
 }
 
+const signerCertificates = new Map<string, ParsedCertificate>();
+const SIGNER_CERTIFICATE_CACHE_SIZE = 512;
+
+/**
+ * A signer's certificate parsed, from a small LRU cache keyed by its DER: the same doctors sign again and
+ * again, and parsing a certificate cost more of a request's time than anything else but the signature.
+ */
+function signerCertificate(der: Uint8Array): ParsedCertificate {
+  const id = bytesToHex(der);
+  let cert = signerCertificates.get(id);
+  if (cert) signerCertificates.delete(id);
+  else {
+    cert = ParsedCertificate.parse(der);
+    if (signerCertificates.size >= SIGNER_CERTIFICATE_CACHE_SIZE)
+      signerCertificates.delete(signerCertificates.keys().next().value!);
+  }
+  signerCertificates.set(id, cert);
+  return cert;
+}
+
 /** Signs one document for an authenticated application (see the module comment). */
 export async function signDocument(
   req: SignRequest,
@@ -201,7 +222,7 @@ export async function signDocument(
 
   const signer = await findSigner(req.signer, deps.store);
   if (signer.locked) throw new DomainError('SIGN_SIGNER_LOCKED');
-  const cert = ParsedCertificate.parse(signer.certificate);
+  const cert = signerCertificate(signer.certificate);
   await checkCertificate(signer, cert, deps.clock.now(), deps.status);
   const hash = hashOf(cert);
   if (p.digestAlgorithm && p.digestAlgorithm !== hash)
@@ -268,13 +289,7 @@ export async function signDocument(
     requestHash: ctx.idempotency?.requestHash ?? null,
     createdAt: deps.clock.now(),
   };
-  if (!(await deps.store.insertSignature(record))) {
-    // A concurrent request with the same Idempotency-Key won: answer what it recorded.
-    const prior = await deps.store.findSignatureByIdempotencyKey(ctx.appId, ctx.idempotency!.key);
-    if (prior) return replay(prior, ctx.idempotency!.requestHash, deps);
-    throw new DomainError('SIGN_IDEMPOTENCY_CONFLICT');
-  }
-  await deps.audit.append({
+  const event: AuditEvent = {
     actor: `app:${ctx.appId}`,
     action: 'sign.signature',
     target: record.id,
@@ -287,7 +302,13 @@ export async function signDocument(
       ...(p.metadata.docId ? { docId: p.metadata.docId } : {}),
       timestamped: token !== null,
     },
-  });
+  };
+  if (!(await deps.store.insertSignature(record, event))) {
+    // A concurrent request with the same Idempotency-Key won: answer what it recorded.
+    const prior = await deps.store.findSignatureByIdempotencyKey(ctx.appId, ctx.idempotency!.key);
+    if (prior) return replay(prior, ctx.idempotency!.requestHash, deps);
+    throw new DomainError('SIGN_IDEMPOTENCY_CONFLICT');
+  }
   return { record, certificate: cert, replayed: false };
 }
 
@@ -298,7 +319,7 @@ async function replay(prior: SignatureRecord, requestHash: string, deps: Signing
       'this Idempotency-Key was used with another request body',
     );
   const signer = await deps.store.getSigner(prior.signerId);
-  return { record: prior, certificate: ParsedCertificate.parse(signer!.certificate), replayed: true };
+  return { record: prior, certificate: signerCertificate(signer!.certificate), replayed: true };
 }
 
 async function stamp(value: Uint8Array, stamper: TimeStamper): Promise<Uint8Array> {

@@ -10,9 +10,10 @@ import {
   type ChainedAuditEvent,
 } from './audit-chain.js';
 import { toIso } from './codec.js';
+import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { GroupScope } from './group-commit.js';
-import type { AuditEventsTable } from './schema.js';
+import type { AuditEventsTable, Schema } from './schema.js';
 
 /** What a caller appends; seq, time and the chain links are assigned by {@link AuditLog.append}. */
 export interface AuditEventInput {
@@ -65,50 +66,49 @@ export class AuditLog {
 
   /** Appends one event and returns it as stored. Throws TypeError if `detail` is not canonical-JSON-able. */
   async append(input: AuditEventInput): Promise<ChainedAuditEvent> {
-    if (typeof input.actor !== 'string' || input.actor === '')
-      throw new TypeError('audit actor must be a non-empty string');
-    if (typeof input.action !== 'string' || input.action === '')
-      throw new TypeError('audit action must be a non-empty string');
-    const target = input.target ?? null;
-    if (target !== null && typeof target !== 'string')
-      throw new TypeError('audit target must be a string or null');
-    const detail = input.detail ?? {};
-    if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
-      throw new TypeError('audit detail must be a plain object');
-    }
-    // Canonicalise (and so validate) before taking the lock; the stored text is exactly what is hashed.
-    const detailText = canonicalJson(detail);
+    const entry = checkedInput(input);
     // Group commit: appends of concurrent operations share one transaction, which holds the chain lock
     // (GROUP_WRITE_LOCK); each still reads the head — including the events appended before it in that
     // transaction — and links to it.
-    return this.#database.groupWrite(async (trx, scope) => {
-      // The head: the event this transaction appended last, else the newest stored one (the transaction
-      // holds the chain lock, so no other process appends in between).
-      const head =
-        this.#heads.get(scope) ??
-        (await trx
-          .selectFrom('audit_events')
-          .select(['seq', 'hash'])
-          .orderBy('seq', 'desc')
-          .limit(1)
-          .executeTakeFirst());
-      const event: AuditEvent = {
-        seq: head ? Number(head.seq) + 1 : 1,
-        time: toIso(this.#now()),
-        actor: input.actor,
-        action: input.action,
-        target,
-        detail: JSON.parse(detailText) as AuditEvent['detail'],
-      };
-      const prevHash = head ? head.hash : GENESIS_HASH;
-      const hash = computeAuditHash(prevHash, event);
-      await trx
-        .insertInto('audit_events')
-        .values({ ...event, detail: detailText, prev_hash: prevHash, hash })
-        .execute();
-      this.#heads.set(scope, { seq: event.seq, hash });
-      return { ...event, prevHash, hash };
-    });
+    return this.#database.groupWrite((trx, scope) => this.#link(trx, scope, entry));
+  }
+
+  /**
+   * Appends one event inside a group transaction (Database.groupWrite) — with the other writes of the
+   * same operation, so they are committed together or not at all. Throws TypeError (before touching the
+   * database) if `detail` is not canonical-JSON-able.
+   */
+  appendIn(trx: Kysely<Schema>, scope: GroupScope, input: AuditEventInput): Promise<ChainedAuditEvent> {
+    return this.#link(trx, scope, checkedInput(input));
+  }
+
+  async #link(trx: Kysely<Schema>, scope: GroupScope, input: CheckedInput): Promise<ChainedAuditEvent> {
+    // The head: the event this transaction appended last, else the newest stored one (the transaction
+    // holds the chain lock, so no other process appends in between).
+    const head =
+      this.#heads.get(scope) ??
+      (await trx
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst());
+    const event: AuditEvent = {
+      seq: head ? Number(head.seq) + 1 : 1,
+      time: toIso(this.#now()),
+      actor: input.actor,
+      action: input.action,
+      target: input.target,
+      detail: JSON.parse(input.detailText) as AuditEvent['detail'],
+    };
+    const prevHash = head ? head.hash : GENESIS_HASH;
+    const hash = computeAuditHash(prevHash, event);
+    await trx
+      .insertInto('audit_events')
+      .values({ ...event, detail: input.detailText, prev_hash: prevHash, hash })
+      .execute();
+    this.#heads.set(scope, { seq: event.seq, hash });
+    return { ...event, prevHash, hash };
   }
 
   /**
@@ -167,6 +167,24 @@ export class AuditLog {
       return event;
     });
   }
+}
+
+type CheckedInput = { actor: string; action: string; target: string | null; detailText: string };
+
+/** Checks an event and canonicalises its detail (the stored text is exactly what is hashed). */
+function checkedInput(input: AuditEventInput): CheckedInput {
+  if (typeof input.actor !== 'string' || input.actor === '')
+    throw new TypeError('audit actor must be a non-empty string');
+  if (typeof input.action !== 'string' || input.action === '')
+    throw new TypeError('audit action must be a non-empty string');
+  const target = input.target ?? null;
+  if (target !== null && typeof target !== 'string')
+    throw new TypeError('audit target must be a string or null');
+  const detail = input.detail ?? {};
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+    throw new TypeError('audit detail must be a plain object');
+  }
+  return { actor: input.actor, action: input.action, target, detailText: canonicalJson(detail) };
 }
 
 function readRow(row: AuditEventsTable): ChainedAuditEvent | AuditBreak {

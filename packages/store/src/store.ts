@@ -43,6 +43,7 @@ export async function openStore(
 ): Promise<Store> {
   const database = await openDatabase(url, options);
   const tsaTokens = new TsaTokenRepository(database);
+  const audit = new AuditLog(database, options.now ? { now: options.now } : {});
   return {
     database,
     cas: new CaRepository(database),
@@ -50,13 +51,13 @@ export async function openStore(
     serials: new SerialRepository(database),
     intents: new IntentRepository(database),
     keys: new SqlKeyRecordRepository(database),
-    audit: new AuditLog(database, options.now ? { now: options.now } : {}),
+    audit,
     users: new UserRepository(database),
     sessions: new SessionRepository(database),
     crlNumbers: new CrlNumberRepository(database),
     applications: new ApplicationRepository(database, options.now),
     timeSourceHistory: new TimeSourceHistoryRepository(database),
-    signing: new SigningRepository(database),
+    signing: new SigningRepository(database, audit),
     tsaTokens,
     crls: new CrlRepository(database),
     close: async () => {

@@ -67,6 +67,9 @@ for (const dialect of dialects) {
   describe(`signing tables on ${dialect.name}`, { skip: dialect.skip }, () => {
     let tdb: TestDatabase;
     let store: Store;
+    /** Inserts a record with its audit event, as the signing service does. */
+    const insert = (r: SignatureRow) =>
+      store.signing.insertSignature(r, { actor: `app:${r.appId}`, action: 'sign.signature', target: r.id });
     before(async () => {
       tdb = await dialect.create();
       store = await openStore(tdb.url);
@@ -96,6 +99,33 @@ for (const dialect of dialects) {
       assert.equal(await store.signing.useNonce('app_1', 'n-000000000000001', exp, t0), false);
       // After expiry the row is dropped (the timestamp check refuses such old requests anyway).
       assert.equal(await store.signing.useNonce('app_1', 'n-000000000000001', exp, exp), true);
+    });
+
+    test('group commit: concurrent nonces and idempotency keys each have exactly one winner', async () => {
+      await store.signing.insertApp(app('app_g'));
+      const s = signer('D00G');
+      await store.signing.insertSigner(s);
+      const exp = new Date(t0.getTime() + 600_000);
+      // Issued in one turn, so they share group transactions: the replays must not win nor fail the others.
+      const nonces = await Promise.all(
+        ['n-g1', 'n-g2', 'n-g1', 'n-g3', 'n-g1', 'n-g2'].map((n) =>
+          store.signing.useNonce('app_g', n, exp, t0),
+        ),
+      );
+      assert.deepEqual(nonces, [true, true, false, true, false, false]);
+      const records = ['k1', 'k2', 'k1', null, 'k1'].map((key) =>
+        signature('app_g', s, { idempotencyKey: key, requestHash: key && 'h' }),
+      );
+      const inserted = await Promise.all(records.map((r) => insert(r)));
+      assert.deepEqual(inserted, [true, true, false, true, false]);
+      assert.equal((await store.signing.findSignatureByIdempotencyKey('app_g', 'k1'))?.id, records[0]!.id);
+      assert.equal((await store.signing.searchSignatures({ appId: 'app_g', limit: 10 })).total, 3);
+      // Each record came with its audit event, the losers' with none; the chain stayed one chain.
+      const targets = (await store.audit.list({ limit: 1000 }))
+        .filter((e) => e.action === 'sign.signature')
+        .map((e) => e.target);
+      for (const [i, r] of records.entries()) assert.equal(targets.includes(r.id), inserted[i]);
+      assert.equal((await store.audit.verify()).ok, true);
     });
 
     test('signers: unique employee number, wrong-PIN counter locks, unlock', async () => {
@@ -147,15 +177,12 @@ for (const dialect of dialects) {
         requestHash: 'h',
         token: new Uint8Array([1, 2]),
       });
-      assert.equal(await store.signing.insertSignature(first), true);
-      assert.equal(
-        await store.signing.insertSignature(signature('app_2', s, { idempotencyKey: 'k1' })),
-        false,
-      );
+      assert.equal(await insert(first), true);
+      assert.equal(await insert(signature('app_2', s, { idempotencyKey: 'k1' })), false);
       assert.deepEqual(await store.signing.findSignatureByIdempotencyKey('app_2', 'k1'), first);
       assert.deepEqual(await store.signing.getSignature(first.id), first);
       for (let i = 0; i < 3; i++)
-        await store.signing.insertSignature(
+        await insert(
           signature('app_2', s, {
             createdAt: new Date(t0.getTime() + (i + 1) * 86_400_000),
             metadata: { docType: i === 0 ? 'lab-report' : 'prescription', docId: `RX${i + 2}` },

@@ -93,13 +93,16 @@ export class MemorySignStore implements SignStore {
     s.failedPins = 0;
     return true;
   }
-  async insertSignature(r: SignatureRecord) {
+  /** The audit log the signature events go to with their records (makeWorld shares it with the AuditSink). */
+  events: AuditEvent[] = [];
+  async insertSignature(r: SignatureRecord, event: AuditEvent) {
     if (
       r.idempotencyKey &&
       this.signatures.some((x) => x.appId === r.appId && x.idempotencyKey === r.idempotencyKey)
     )
       return false;
     this.signatures.push(r);
+    this.events.push(event);
     return true;
   }
   async getSignature(id: string) {
@@ -165,7 +168,7 @@ const fastScrypt = { N: 1024, r: 8, p: 1 };
 export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
   const h = await makeHierarchy(type);
   const store = new MemorySignStore();
-  const events: AuditEvent[] = [];
+  const events = store.events;
   const statuses = new Map<string, CertificateStatus>();
   const keys = new Map<string, PrivateKey>();
   let now = new Date();

@@ -1,4 +1,5 @@
 import { fromDbBytes, fromIso, toDbBytes, toIso } from '../codec.js';
+import type { AuditEventInput, AuditLog } from '../audit.js';
 import { isUniqueViolation, type Database } from '../database.js';
 import type { SignAppsTable, SignAuthorisationsTable, SignaturesTable, SignersTable } from '../schema.js';
 
@@ -87,8 +88,11 @@ export class SigningRepository {
   /** When this process last dropped expired nonces (at most once a minute: a write per request is too many). */
   #lastNoncePurge = 0;
 
-  constructor(database: Database) {
+  readonly #audit: AuditLog;
+
+  constructor(database: Database, audit: AuditLog) {
     this.#database = database;
+    this.#audit = audit;
   }
 
   async insertApp(app: SignAppRecord): Promise<void> {
@@ -125,25 +129,26 @@ export class SigningRepository {
   }
 
   /**
-   * Records a nonce until `expiresAt`; false on a replay. Expired nonces (of every application) are dropped
-   * at most once a minute; a nonce kept a little longer only refuses its own reuse, which clients must
-   * never do anyway.
+   * Records a nonce until `expiresAt`; false on a replay. The insert shares a group transaction with the
+   * concurrent requests' writes (Database.groupWrite: one sync for all) and resolves once committed; a
+   * nonce already stored — by an earlier group, by an earlier write of the same group or by another
+   * process, whose write lock the group transaction waits for — inserts nothing (ON CONFLICT DO NOTHING),
+   * so exactly one request with a nonce wins and a replay never makes the group run again write by write.
+   * Expired nonces (of every application) are dropped in the same transaction at most once a minute; a
+   * nonce kept a little longer only refuses its own reuse, which clients must never do anyway.
    */
   async useNonce(appId: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
-    if (now.getTime() - this.#lastNoncePurge >= 60_000) {
-      this.#lastNoncePurge = now.getTime();
-      await this.#database.db.deleteFrom('sign_nonces').where('expires_at', '<=', toIso(now)).execute();
-    }
-    try {
-      await this.#database.db
+    const purge = now.getTime() - this.#lastNoncePurge >= 60_000;
+    if (purge) this.#lastNoncePurge = now.getTime();
+    const result = await this.#database.groupWrite(async (trx) => {
+      if (purge) await trx.deleteFrom('sign_nonces').where('expires_at', '<=', toIso(now)).execute();
+      return trx
         .insertInto('sign_nonces')
         .values({ app_id: appId, nonce, expires_at: toIso(expiresAt) })
-        .execute();
-      return true;
-    } catch (error) {
-      if (isUniqueViolation(error)) return false;
-      throw error;
-    }
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+    });
+    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 
   async insertSigner(s: SignerRow): Promise<boolean> {
@@ -276,33 +281,40 @@ export class SigningRepository {
     return r.numUpdatedRows > 0n;
   }
 
-  /** Inserts a record; false when (appId, idempotencyKey) is taken (nothing is written then). */
-  async insertSignature(r: SignatureRow): Promise<boolean> {
+  /**
+   * Inserts a record and appends its audit event in one group transaction (Database.groupWrite); resolves
+   * once both are committed. False when (appId, idempotencyKey) is taken: neither is written then (the
+   * group reruns its writes one by one, and this one fails alone).
+   */
+  async insertSignature(r: SignatureRow, event: AuditEventInput): Promise<boolean> {
     try {
-      await this.#database.db
-        .insertInto('signatures')
-        .values({
-          id: r.id,
-          app_id: r.appId,
-          signer_id: r.signerId,
-          employee_no: r.employeeNo,
-          department_code: r.metadata.departmentCode ?? null,
-          ca_id: r.caId,
-          cert_serial: r.certSerial,
-          format: r.format,
-          digest_algorithm: r.digestAlgorithm,
-          digest: r.digest,
-          signature: toDbBytes(r.signature),
-          token: r.token ? toDbBytes(r.token) : null,
-          system: r.metadata.system ?? null,
-          doc_type: r.metadata.docType ?? null,
-          doc_id: r.metadata.docId ?? null,
-          visit_ref: r.metadata.visitRef ?? null,
-          idempotency_key: r.idempotencyKey,
-          request_hash: r.requestHash,
-          created_at: toIso(r.createdAt),
-        })
-        .execute();
+      await this.#database.groupWrite(async (trx, scope) => {
+        await trx
+          .insertInto('signatures')
+          .values({
+            id: r.id,
+            app_id: r.appId,
+            signer_id: r.signerId,
+            employee_no: r.employeeNo,
+            department_code: r.metadata.departmentCode ?? null,
+            ca_id: r.caId,
+            cert_serial: r.certSerial,
+            format: r.format,
+            digest_algorithm: r.digestAlgorithm,
+            digest: r.digest,
+            signature: toDbBytes(r.signature),
+            token: r.token ? toDbBytes(r.token) : null,
+            system: r.metadata.system ?? null,
+            doc_type: r.metadata.docType ?? null,
+            doc_id: r.metadata.docId ?? null,
+            visit_ref: r.metadata.visitRef ?? null,
+            idempotency_key: r.idempotencyKey,
+            request_hash: r.requestHash,
+            created_at: toIso(r.createdAt),
+          })
+          .execute();
+        await this.#audit.appendIn(trx, scope, event);
+      });
       return true;
     } catch (error) {
       if (isUniqueViolation(error) && r.idempotencyKey !== null) return false;
