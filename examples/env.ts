@@ -40,7 +40,7 @@ export function runIfMain(moduleUrl: string, main: (env: ExampleEnv, log: Log) =
   main(process.env, (line) => console.log(line)).catch((e: unknown) => {
     if (e instanceof MedsignApiError)
       console.error(`${e.message} (HTTP ${e.status}, request ${e.requestId ?? '?'})`);
-    else console.error(e);
+    else console.error(e instanceof Error ? e.message : e);
     process.exitCode = 1;
   });
 }
