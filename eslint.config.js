@@ -51,6 +51,11 @@ export default tseslint.config(
     files: [`${dir}/src/**/*.ts`],
     rules: { 'no-restricted-imports': ['error', { patterns: [layerRule(allowed)] }] },
   })),
+  // The integration examples use what a hospital system's vendor installs: the SDK (and gm, its dependency).
+  {
+    files: ['examples/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [layerRule(['sdk', 'gm'])] }] },
+  },
   {
     files: domainCores.map((c) => `packages/${c}/src/**/*.ts`),
     rules: {
