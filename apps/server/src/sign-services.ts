@@ -104,6 +104,11 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
   const { anchors, intermediates } = trust(o.ca);
   const deps: SigningDeps & AppDeps = {
     clock,
+    issuerChain: (caId) => {
+      const issuing = o.ca.cas.find((c) => c.id === caId);
+      // The issuing CA and any CA above it except the root (the relying party brings its own root).
+      return issuing ? [issuing.certificate, ...issuing.chain.slice(0, -1)] : [];
+    },
     store: signStoreOf(o.store),
     audit: storeAuditSink(o.store),
     keys: {

@@ -521,11 +521,12 @@ describe('signing API over HTTP', () => {
     try {
       const data = join(tmp.path, 'rx.txt');
       writeFileSync(data, rx);
+      // Only the roots: the P7 signatures carry the issuing CA certificate themselves.
       const ca = join(tmp.path, 'ca.pem');
       writeFileSync(
         ca,
         services.ca.cas
-          .flatMap((c) => [c.certificate, ...c.chain])
+          .map((c) => c.chain.at(-1)!)
           .map((c) => c.toPem())
           .join(''),
       );

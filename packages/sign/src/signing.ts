@@ -60,6 +60,11 @@ export type SigningDeps = SignerDeps & {
   timeStamper?: TimeStamper;
   documentTypes?: readonly string[];
   maxDataBytes?: number;
+  /**
+   * The CA certificates between a signer's certificate and the root (issuing CA first, no root), embedded in
+   * P7 signatures so a relying party needs only the root it trusts to build the path.
+   */
+  issuerChain?: (caId: string) => readonly ParsedCertificate[];
 };
 
 /** One signing request as the API receives it (binary values base64, digests hex). */
@@ -254,6 +259,7 @@ export async function signDocument(
       ...(p.digest ? { contentDigest: p.digest } : {}),
       detached: p.format === 'p7-detached',
       signers: [{ signer: keySigner, certificate: cert }],
+      certificates: [cert, ...(deps.issuerChain?.(signer.caId) ?? [])],
       gmOids: p.gm,
       signingTime: deps.clock.now(),
     });
