@@ -170,7 +170,15 @@ export class Sm2SignerPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+    // The workers are unreferenced while idle, and a terminating worker's exit does not reliably keep the
+    // event loop alive (Node 20): a caller awaiting close() with nothing else pending could see the process
+    // end mid-await (exit code 13). A referenced timer holds the loop for the wait, bounded at 2 s.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#slots.map((s) => s.worker.terminate())),
+      new Promise((resolve) => (timer = setTimeout(resolve, 2000))),
+    ]);
+    clearTimeout(timer);
     for (const p of this.#pending.values()) p.reject(new Error('Sm2SignerPool closed'));
     this.#pending.clear();
   }
