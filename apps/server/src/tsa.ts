@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { IssuingCa } from '@medsign/ca';
 import type { KeyStore } from '@medsign/keystore';
 import { DomainError } from '@medsign/errors';
-import { buildTimeStampReq, buildTimeStampResp, parseTimeStampResp, ParsedCertificate } from '@medsign/pki';
+import { buildTimeStampReq, buildTimeStampResp, ParsedCertificate } from '@medsign/pki';
 import type { Store } from '@medsign/store';
 import {
   createTsaUnit,
@@ -222,7 +222,7 @@ export function tsaTimeStamper(tsa: TsaService): TimeStamper {
       const nonce = BigInt('0x' + randomBytes(8).toString('hex'));
       const request = buildTimeStampReq({ hash: 'sm3', data: signatureValue, nonce, certReq: true });
       const outcome = await tsa.respond(unit, request, 'sign-service');
-      const token = outcome.granted ? parseTimeStampResp(outcome.der).token : undefined;
+      const token = outcome.granted ? outcome.token : undefined;
       if (!token)
         throw new DomainError(
           'SIGN_TIMESTAMP_UNAVAILABLE',

@@ -36,7 +36,8 @@ export type TimeStampOutcome = {
   granted: boolean;
   /** For a rejection: why (one failInfo bit). */
   failInfo?: PkiFailureInfoName;
-  /** For a granted token. */
+  /** For a granted token: the TimeStampToken itself (the ContentInfo inside `der`), its serial and time. */
+  token?: Uint8Array;
   serial?: bigint;
   genTime?: Date;
   /** An internal failure (signer, archive) behind a systemFailure answer, for the server's log. */
@@ -179,6 +180,7 @@ export async function respondTimeStamp(
         return {
           der: buildTimeStampResp({ status: 'granted', token, tokenTrusted: true }),
           granted: true,
+          token,
           serial,
           genTime,
         };
