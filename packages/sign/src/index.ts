@@ -11,3 +11,5 @@ export * from './apps.js';
 export * from './signers.js';
 export * from './authorisations.js';
 export * from './signing.js';
+export * from './jobs.js';
+export * from './webhook.js';

@@ -34,6 +34,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
 import { binaryResponse, problemRef } from './schemas.js';
+import { signJobRoutes } from './sign-jobs.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -692,5 +693,8 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         return recordView(r);
       },
     );
+
+    // Sign jobs (routes/sign-jobs.ts): inside this plugin, so the same authentication and metrics apply.
+    await app.register(signJobRoutes(services));
   };
 }
