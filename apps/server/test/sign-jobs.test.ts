@@ -492,6 +492,13 @@ describe('sign jobs over HTTP (SQLite)', () => {
     );
     await refused({ signer: 'N001', pin: '123456', documents: [] }, 400, 'REQUEST_INVALID');
     await refused({ signer: 'NOBODY', pin: '123456', documents: documents(1) }, 404, 'SIGN_SIGNER_NOT_FOUND');
+    await assert.rejects(
+      env.client.createSignJob(
+        { signer: 'N001', pin: '123456', documents: documents(2) },
+        { idempotencyKey: 'shift-1' },
+      ),
+      (e: MedsignApiError) => e.status === 409 && e.code === 'SIGN_IDEMPOTENCY_CONFLICT',
+    );
     const before = (await env.services.store.signing.getSignerByEmployeeNo('N001'))!.failedPins;
     await refused({ signer: 'N001', pin: '999999', documents: documents(1) }, 403, 'SIGN_PIN_WRONG');
     assert.equal((await env.services.store.signing.getSignerByEmployeeNo('N001'))!.failedPins, before + 1);
@@ -500,6 +507,39 @@ describe('sign jobs over HTTP (SQLite)', () => {
     await env.client
       .createSignJob({ signer: 'N001', pin: '123456', documents: documents(1) })
       .then((j) => env.client.waitForSignJob(j.id, { intervalMs: 50 }));
+  });
+
+  test('a webhook nobody answers: retried with back-off, then failed (recorded and audited)', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/gone`;
+    await new Promise((resolve) => closed.close(resolve));
+    const created = await env.client.createSignJob({
+      signer: 'N003',
+      documents: documents(1),
+      callbackUrl: url,
+    });
+    const job = await until(
+      'the webhook to fail',
+      async () => {
+        const j = await env.client.getSignJob(created.id);
+        return j.webhook?.state === 'failed' ? j : undefined;
+      },
+      20_000,
+    );
+    const attempts = job.webhook!.attempts;
+    assert.equal(attempts.length, 3);
+    assert.ok(attempts.every((a) => a.status === null && a.error));
+    // 1 s, then 2 s between the attempts (the sweep runs once a second).
+    const gaps = attempts.slice(1).map((a, i) => Date.parse(a.at) - Date.parse(attempts[i]!.at));
+    assert.ok(gaps[0]! >= 1000 && gaps[1]! >= 2000, `back-off ${gaps.join(', ')} ms`);
+    const audited = (await env.services.store.audit.list({ limit: 100_000 })).filter(
+      (e) => e.target === created.id && e.action === 'sign.job-webhook',
+    );
+    assert.deepEqual(
+      audited.map((e) => (e.detail as { outcome: string; attempts: number }).outcome),
+      ['failed'],
+    );
   });
 
   test('a document failing mid-job (certificate revoked) is recorded; the others are signed', async () => {
