@@ -22,7 +22,14 @@ import { DomainError } from '@medsign/errors';
 import { bytesToHex, sm3 } from '@medsign/gm';
 import { ParsedCertificate } from '@medsign/pki';
 import { usableAuthorisation } from './authorisations.js';
-import type { AuditEvent, DigestAlgorithm, SecretBox, SignatureFormat, SignatureMetadata } from './ports.js';
+import {
+  SIGNATURE_FORMATS,
+  type AuditEvent,
+  type DigestAlgorithm,
+  type SecretBox,
+  type SignatureFormat,
+  type SignatureMetadata,
+} from './ports.js';
 import { checkSignerPin, findSigner } from './signers.js';
 import { checkSignRequest, signDocument, type SigningDeps, type SignRequest } from './signing.js';
 import { signWebhook, WEBHOOK_HEADERS } from './webhook.js';
@@ -348,6 +355,12 @@ export async function createSignJob(
   const format = req.format ?? 'p7-detached';
   const oids = req.oids ?? 'rfc5652';
   const timestamp = req.timestamp === true;
+  if (!(SIGNATURE_FORMATS as readonly string[]).includes(format))
+    throw new DomainError('SIGN_DATA_INVALID', `format must be one of ${SIGNATURE_FORMATS.join(', ')}`);
+  if (oids !== 'rfc5652' && oids !== 'gm')
+    throw new DomainError('SIGN_DATA_INVALID', 'oids must be rfc5652 or gm');
+  if (oids === 'gm' && format === 'p1')
+    throw new DomainError('SIGN_DATA_INVALID', 'oids apply to p7 formats only');
   const callbackUrl = req.callbackUrl === undefined ? null : checkCallbackUrl(req.callbackUrl);
 
   // Every document is checked before anything is stored, PIN-checked or signed.
