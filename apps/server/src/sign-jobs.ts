@@ -11,6 +11,7 @@ import {
   deliverSignJobWebhook,
   expireSignJobs,
   runSignJob,
+  staleSignJobs,
   type SignJobDeps,
   type SignJobDocumentRecord,
   type SignJobRecord,
@@ -48,7 +49,7 @@ export function signJobStoreOf(store: Store): SignJobStore {
     findJobByIdempotencyKey: async (appId, key) =>
       (await r.findJobByIdempotencyKey(appId, key)) as SignJobRecord | undefined,
     updateJob: (id, from, patch, e) => r.updateJob(id, from, patch, events(e)),
-    jobIdsInState: (state, limit, before) => r.jobIdsInState(state, limit, before),
+    jobIdsInState: (state, limit, filter) => r.jobIdsInState(state, limit, filter),
     pendingDocuments: async (jobId, limit) =>
       (await r.pendingDocuments(jobId, limit)) as SignJobDocumentRecord[],
     finishDocument: (jobId, seq, outcome, now) => r.finishDocument(jobId, seq, outcome, now),
@@ -214,8 +215,16 @@ export class SignJobScheduler {
     this.#delivering.set(id, run);
   }
 
-  /** Expires overdue jobs and attempts the due webhooks (also run by the timer). */
+  /**
+   * Expires overdue jobs, attempts the due webhooks, and takes over `signing` jobs no server has touched for
+   * SIGN_JOB_STALE_MS (their server died and was not restarted) — also run by the timer.
+   */
   async sweep(): Promise<void> {
+    for (const id of await staleSignJobs(this.deps)) {
+      if (this.#running.has(id)) continue;
+      this.#log.info({ job: id }, 'resuming a stalled sign job');
+      this.enqueue(id);
+    }
     for (const id of await expireSignJobs(this.deps)) {
       this.#log.info({ job: id }, 'sign job expired');
       this.deliver(id);

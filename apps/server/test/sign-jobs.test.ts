@@ -28,7 +28,7 @@ import { buildApp } from '../src/app.js';
 import { initDataDir } from '../src/init.js';
 import { signJobScheduler } from '../src/routes/sign-jobs.js';
 import { openServices, type Services } from '../src/services.js';
-import { buildSignJobDeps } from '../src/sign-jobs.js';
+import { buildSignJobDeps, SignJobScheduler } from '../src/sign-jobs.js';
 
 const note = (i: number) => `护理记录 N-${i}: T 36.${i}℃ P 7${i}`;
 
@@ -569,8 +569,8 @@ describe('sign jobs over HTTP (SQLite)', () => {
   });
 });
 
-describe('sign jobs: a restart resumes a job without signing twice (SQLite)', () => {
-  test('interrupted after one document, with a record made but not yet noted: resumed on start', async () => {
+describe('sign jobs: a restart resumes a job without signing twice; a stalled job is taken over (SQLite)', () => {
+  test('interrupted after one document, with a record made but not yet noted: resumed on start; then a stalled job is taken over by another scheduler', async () => {
     let env = await startServer();
     try {
       const scheduler = signJobScheduler(env.services)!;
@@ -614,6 +614,27 @@ describe('sign jobs: a restart resumes a job without signing twice (SQLite)', ()
       );
       const records = await env.services.store.signing.searchSignatures({ limit: 100 });
       assert.equal(records.total, 4);
+
+      // Another server takes over a job whose server stopped working on it (no restart).
+      await signJobScheduler(env.services)!.stop();
+      const stalled = await env.client.createSignJob({
+        signer: 'N001',
+        pin: '123456',
+        documents: documents(2),
+      });
+      const quiet = { info: () => {}, error: () => {} };
+      const other = new SignJobScheduler(buildSignJobDeps(env.services), { concurrency: 2, log: quiet });
+      await other.sweep();
+      assert.equal(other.isRunning(stalled.id), false, 'a fresh job is left to its server');
+      env.skew.ms = 121_000;
+      await other.sweep();
+      assert.equal(other.isRunning(stalled.id), true);
+      const taken = await until('the taken-over job', async () => {
+        const j = await env.services.store.signJobs.getJob(stalled.id);
+        return j?.state === 'completed' ? j : undefined;
+      });
+      assert.equal(taken.state, 'completed');
+      await other.stop();
     } finally {
       await env.app.close();
       await env.services.close();

@@ -198,8 +198,15 @@ export interface SignJobStore {
     patch: SignJobPatch,
     events: AuditEvent[],
   ): Promise<boolean>;
-  /** Ids of jobs in `state`; with `before`, only those whose `expiresAt` is before it. */
-  jobIdsInState(state: SignJobState, limit: number, before?: Date): Promise<string[]>;
+  /**
+   * Ids of jobs in `state`, oldest first; `expiresBefore`: only those whose `expiresAt` is at or before it;
+   * `updatedBefore`: only those not updated since (a job being signed is touched after every round).
+   */
+  jobIdsInState(
+    state: SignJobState,
+    limit: number,
+    filter?: { expiresBefore?: Date; updatedBefore?: Date },
+  ): Promise<string[]>;
   /** Pending documents in order, with their payloads. */
   pendingDocuments(jobId: string, limit: number): Promise<SignJobDocumentRecord[]>;
   /** Records a pending document's outcome and drops its payload; false when it was no longer pending. */
@@ -536,7 +543,9 @@ async function expireSignJob(job: SignJobRecord, deps: SignJobDeps): Promise<boo
 
 /** Expires the jobs whose authorisation deadline has passed; returns their ids (for their webhooks). */
 export async function expireSignJobs(deps: SignJobDeps, limit = 100): Promise<string[]> {
-  const ids = await deps.jobs.jobIdsInState('awaiting-authorisation', limit, deps.clock.now());
+  const ids = await deps.jobs.jobIdsInState('awaiting-authorisation', limit, {
+    expiresBefore: deps.clock.now(),
+  });
   const out: string[] = [];
   for (const id of ids) {
     const job = await deps.jobs.getJob(id);
@@ -613,6 +622,19 @@ export async function cancelSignJob(id: string, appId: string, deps: SignJobDeps
   return after;
 }
 
+/**
+ * A job in `signing` that no server has touched for this long is resumed by any server's sweep (its server
+ * stopped or died); runSignJob touches a job after every round of documents.
+ */
+export const SIGN_JOB_STALE_MS = 120_000;
+
+/** Ids of `signing` jobs nobody has worked on for {@link SIGN_JOB_STALE_MS}. */
+export async function staleSignJobs(deps: SignJobDeps, limit = 100): Promise<string[]> {
+  return deps.jobs.jobIdsInState('signing', limit, {
+    updatedBefore: new Date(deps.clock.now().getTime() - SIGN_JOB_STALE_MS),
+  });
+}
+
 /** How `runSignJob` shares the signing capacity with everything else. */
 export type SignJobRunOptions = {
   /** Runs one document's signature when capacity allows (a semaphore shared by every job). */
@@ -642,6 +664,9 @@ export async function runSignJob(
     await Promise.all(
       pending.map((d) => opts.limit(async () => (opts.stopping?.() ? undefined : signOne(job, d, deps)))),
     );
+    // A heartbeat: a job not touched for a while is taken over by another server (see SIGN_JOB_STALE_MS).
+    const now = deps.clock.now();
+    await deps.jobs.updateJob(id, ['signing'], { updatedAt: now }, []);
   }
   const counts = await deps.jobs.countDocuments(id);
   if (counts.pending > 0) return deps.jobs.getJob(id);

@@ -149,6 +149,13 @@ for (const dialect of dialects) {
       const got = (await store.signJobs.getJob(j.id))!;
       assert.deepEqual([got.state, got.intent, got.authorisedAt], ['signing', 'pin', later(1000)]);
       assert.deepEqual(await store.signJobs.jobIdsInState('signing', 100), [j.id]);
+      assert.deepEqual(
+        await store.signJobs.jobIdsInState('signing', 100, { updatedBefore: later(1000) }),
+        [],
+      );
+      assert.deepEqual(await store.signJobs.jobIdsInState('signing', 100, { updatedBefore: later(1001) }), [
+        j.id,
+      ]);
 
       const pending = await store.signJobs.pendingDocuments(j.id, 2);
       assert.deepEqual(
@@ -214,10 +221,14 @@ for (const dialect of dialects) {
       const j = job(appId, signerId, { expiresAt: later(60_000) });
       await store.signJobs.insertJob(j, docs(j.id, 1), []);
       assert.ok(
-        !(await store.signJobs.jobIdsInState('awaiting-authorisation', 100, later(59_000))).includes(j.id),
+        !(
+          await store.signJobs.jobIdsInState('awaiting-authorisation', 100, { expiresBefore: later(59_000) })
+        ).includes(j.id),
       );
       assert.ok(
-        (await store.signJobs.jobIdsInState('awaiting-authorisation', 100, later(60_000))).includes(j.id),
+        (
+          await store.signJobs.jobIdsInState('awaiting-authorisation', 100, { expiresBefore: later(60_000) })
+        ).includes(j.id),
       );
       const delivery = randomUUID();
       assert.equal(

@@ -197,10 +197,18 @@ export class SignJobRepository {
     });
   }
 
-  /** Ids of jobs in `state`, oldest first; with `before`, only those whose deadline is before it. */
-  async jobIdsInState(state: string, limit: number, before?: Date): Promise<string[]> {
+  /**
+   * Ids of jobs in `state`, oldest first; `expiresBefore`: whose deadline is at or before it;
+   * `updatedBefore`: not updated since.
+   */
+  async jobIdsInState(
+    state: string,
+    limit: number,
+    filter: { expiresBefore?: Date; updatedBefore?: Date } = {},
+  ): Promise<string[]> {
     let q = this.#database.db.selectFrom('sign_jobs').select('id').where('state', '=', state);
-    if (before) q = q.where('expires_at', '<=', toIso(before));
+    if (filter.expiresBefore) q = q.where('expires_at', '<=', toIso(filter.expiresBefore));
+    if (filter.updatedBefore) q = q.where('updated_at', '<', toIso(filter.updatedBefore));
     const rows = await q.orderBy('created_at').limit(limit).execute();
     return rows.map((r) => r.id);
   }
