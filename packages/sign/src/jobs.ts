@@ -806,7 +806,10 @@ export async function deliverSignJobWebhook(id: string, deps: SignJobDeps): Prom
   try {
     status = (await deps.webhooks.post(job.callbackUrl, headers, text, timeoutMs)).status;
   } catch (e) {
-    error = String((e as Error)?.message ?? e).slice(0, 200);
+    // Coarse on purpose: the attempts are shown to the application, and socket errors would map the
+    // server's network for it (which ports answer where).
+    const name = (e as Error)?.name;
+    error = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'no answer';
   }
   const at = deps.clock.now();
   const delivered = status !== null && status >= 200 && status < 300;
@@ -838,7 +841,12 @@ export async function deliverSignJobWebhook(id: string, deps: SignJobDeps): Prom
       deliveryId: job.webhookDeliveryId,
       at: now,
       status,
-      error: delivered ? null : (error ?? `HTTP ${status}`),
+      error: delivered
+        ? null
+        : (error ??
+          (status! >= 300 && status! < 400
+            ? `HTTP ${status} (redirects are not followed)`
+            : `HTTP ${status}`)),
       durationMs: Math.max(0, at.getTime() - now.getTime()),
     },
     {
