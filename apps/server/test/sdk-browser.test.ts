@@ -43,10 +43,16 @@ async function bundleSdk(): Promise<{ code: string; inputs: string[] }> {
   return { code: out.outputFiles[0]!.text, inputs: Object.keys(out.metafile.inputs) };
 }
 
-async function listen(server: Server): Promise<string> {
+async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return (server.address() as AddressInfo).port;
 }
+
+/**
+ * The HIS page's host name, which the browser maps to 127.0.0.1: a plain-http intranet page, as hospitals have
+ * them — not a secure context (no crypto.randomUUID, no crypto.subtle), unlike http://127.0.0.1.
+ */
+const HIS_HOST = 'his.test';
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -96,8 +102,8 @@ describe('@medsign/sdk in Chromium', { skip }, () => {
     sdk = await bundleSdk();
     page = pageServer();
     other = pageServer();
-    pageOrigin = await listen(page);
-    otherOrigin = await listen(other);
+    pageOrigin = `http://${HIS_HOST}:${await listen(page)}`;
+    otherOrigin = `http://127.0.0.1:${await listen(other)}`;
     dir = tempDir('medsign-sdk-browser-');
     const init = await initDataDir({ dataDir: dir.path, env: {} });
     services = await openServices({
@@ -129,6 +135,7 @@ describe('@medsign/sdk in Chromium', { skip }, () => {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        `--host-resolver-rules=MAP ${HIS_HOST} 127.0.0.1`,
       ],
     });
   });
@@ -203,7 +210,8 @@ describe('@medsign/sdk in Chromium', { skip }, () => {
     );
     assert.deepEqual(problems, []);
     assert.equal(r.valid, true, r.errors.join('; '));
-    assert.equal(r.secureContext, true);
+    // Idempotency keys and nonces came from getRandomValues: randomUUID is absent on a plain-http page.
+    assert.equal(r.secureContext, false);
     assert.deepEqual(r.record, { id: r.signedId, docId: 'RX-WEB-1', signer: 'D001' });
     assert.equal(r.p7valid, true);
     assert.equal(r.refused, 'MedsignApiError SIGN_PIN_WRONG');

@@ -133,3 +133,26 @@ test('backendSigner posts the request as JSON with the session cookie and takes 
   const empty = backendSigner('/s', { fetch: recorder([], () => Response.json({ signature: 'x' })) });
   await assert.rejects(empty('', request), /no signature/);
 });
+
+test('without crypto.randomUUID (a plain-http page) idempotency keys are v4 UUIDs from getRandomValues', async () => {
+  const seen: Seen[] = [];
+  const client = new MedsignClient({
+    url: 'http://medsign.test',
+    appId: 'a',
+    appSecret: 's',
+    fetch: recorder(seen, () => new Response('{}')),
+  });
+  Object.defineProperty(globalThis.crypto, 'randomUUID', { value: undefined, configurable: true });
+  try {
+    assert.equal(crypto.randomUUID, undefined);
+    await client.sign({ signer: 'D001', data: 'x' });
+    await client.sign({ signer: 'D001', data: 'x' });
+  } finally {
+    delete (globalThis.crypto as { randomUUID?: unknown }).randomUUID;
+  }
+  assert.equal(typeof crypto.randomUUID, 'function');
+  const keys = seen.map((s) => (s.init.headers as Record<string, string>)['idempotency-key']);
+  for (const k of keys)
+    assert.match(k!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notEqual(keys[0], keys[1]);
+});
