@@ -37,7 +37,7 @@ describe('signed reports', () => {
     dir = tempDir('medsign-reports-');
     const init = await initDataDir({ dataDir: dir.path, algorithms: ['ecdsa'], env: {} });
     assert.ok(
-      init.steps.some((s) => s.startsWith('issued report-signing certificate')),
+      init.steps.some((s) => /^issued ecdsa report-signing certificate .* under ecdsa-issuing$/.test(s)),
       init.steps.join('\n'),
     );
     services = await openServices(init.config);
@@ -180,6 +180,20 @@ describe('signed reports', () => {
       bad.result.errors.some((e) => e.includes('messageDigest')),
       bad.result.errors.join('; '),
     );
+  });
+
+  test('signatureAlgorithm sm2: the report is signed by an SM2 report key (made on first use) under the SM2 CA', async () => {
+    const cert = (await services.reports.signer()).certificate.toPem();
+    const pdf = await client.verifyReport({ artifact: cert, signatureAlgorithm: 'sm2' });
+    const [sig] = readPdfSignatures(pdf, { anchors: roots() });
+    assert.deepEqual(sig?.errors, []);
+    assert.equal(sig?.valid, true);
+    const signer = sig?.verification?.signers[0];
+    assert.equal(signer?.signatureAlgorithm, 'SM3withSM2');
+    assert.match(signer?.timestamp?.tsaCertificate?.subjectText ?? '', /TSA \(SM2\)/);
+    assert.equal((await services.reports.signer('sm2')).caId, 'sm2-issuing');
+    // Listed by pdfsig, which cannot check SM2 (NSS) — hence ECDSA by default.
+    assert.match(run('pdfsig', [dir.file('sm2-report.pdf', pdf)]).stdout, /Signature #1:/);
   });
 
   test('verifyReport JSON: the same report; wrong data fails the integrity check', async () => {
