@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { oids, ParsedCms, verifyTimeStampToken } from '@medsign/pki';
 import { makeHierarchy, peerOrSkip, tempDir, type TestHierarchy } from '@medsign/testkit';
 import { readPdfSignatures, renderPdf, signPdf, signPdfDetailed, type SignPdfOptions } from '../src/index.js';
-import { LONG_HEX, pdfText, run, sampleDocument, testTimestamper } from './helpers.js';
+import { LONG_HEX, nssTrusting, pdfText, run, sampleDocument, testTimestamper } from './helpers.js';
 
 const dir = tempDir('medsign-report-');
 after(() => dir.cleanup());
@@ -132,6 +132,14 @@ describe('signPdf / readPdfSignatures (ECDSA P-256, time-stamped)', () => {
     assert.match(r.stdout, /Total document signed/);
     assert.match(r.stdout, /Signature Validation: Signature is Valid\./);
     assert.doesNotMatch(r.stdout, /Signature #2/);
+  });
+
+  it('with our root in its NSS database, pdfsig also trusts the certificate (chain embedded)', (t) => {
+    const db = nssTrusting(dir.file('nss-ec'), h.root.cert.toPem());
+    if (!db) return t.skip('certutil (libnss3-tools) not installed');
+    const r = run('pdfsig', ['-nssdir', db, path]);
+    assert.match(r.stdout, /Signature Validation: Signature is Valid\./);
+    assert.match(r.stdout, /Certificate Validation: Certificate is Trusted\./);
   });
 
   it('still passes qpdf --check and keeps its text and attachment', () => {
