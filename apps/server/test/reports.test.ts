@@ -193,6 +193,7 @@ describe('signed reports', () => {
       assert.ok(text.includes(s), `missing ${s} in ${text.slice(0, 400)}`);
     const sig = run('pdfsig', [path]);
     assert.match(sig.stdout, /Signature is Valid\./);
+    assert.equal(run('qpdf', ['--check', path]).code, 0);
     const out = dir.file('verification.json');
     assert.equal(run('pdfdetach', ['-save', '1', '-o', out, path]).code, 0);
     const twin = JSON.parse(readFileSync(out, 'utf8')) as { reportId: string; result: { valid: boolean } };
