@@ -63,37 +63,48 @@ export type PdfSignatureInfo = {
   errors: string[];
 };
 
-/** Finds and verifies every PDF signature; an empty list when the PDF has none. */
+/**
+ * Finds and verifies every PDF signature; an empty list when the PDF has none. Signature dictionaries are
+ * the indirect objects whose dictionary has a /ByteRange entry: one pass finds every "n g obj" header, one
+ * every /ByteRange, and each object is parsed at most once (linear in the file, whatever it holds).
+ */
 export function readPdfSignatures(pdf: Uint8Array, opts: ReadPdfSignaturesOptions = {}): PdfSignatureInfo[] {
   if (!(pdf instanceof Uint8Array)) throw new TypeError('pdf must be a Uint8Array');
   const r = new PdfReader(pdf);
+  const headers: number[] = [];
+  for (const h of r.src.matchAll(/(?<![0-9])\d{1,10}[\0\t\n\f\r ]+\d{1,5}[\0\t\n\f\r ]+obj\b/g))
+    headers.push(h.index);
   const out: PdfSignatureInfo[] = [];
-  const seen = new Set<number>();
-  const re = /\/ByteRange\b/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(r.src))) {
-    const objStart = r.src.lastIndexOf(' obj', m.index);
-    if (objStart < 0) continue;
-    const head = /(\d+)\s+(\d+)\s+obj$/.exec(r.src.slice(Math.max(0, objStart - 24), objStart + 4));
-    if (!head) continue;
-    const at = objStart + 4 - head[0].length;
+  const tried = new Set<number>();
+  for (const m of r.src.matchAll(/\/ByteRange\b/g)) {
+    const at = lastAtOrBefore(headers, m.index);
+    if (at === undefined || tried.has(at)) continue;
+    tried.add(at);
     let parsed: { num: number; value: PdfValue };
     try {
       parsed = r.objectAt(at);
     } catch {
       continue;
     }
-    if (
-      parsed.value.kind !== 'dict' ||
-      !parsed.value.entries.has('/ByteRange') ||
-      parsed.value.end < m.index ||
-      seen.has(parsed.value.start)
-    )
-      continue;
-    seen.add(parsed.value.start);
+    if (parsed.value.kind !== 'dict' || !parsed.value.entries.has('/ByteRange')) continue;
     out.push(checkSignature(pdf, parsed.num, parsed.value, opts));
   }
   return out;
+}
+
+/** The largest element of the ascending `list` that is at most `x`. */
+function lastAtOrBefore(list: readonly number[], x: number): number | undefined {
+  let lo = 0;
+  let hi = list.length - 1;
+  let found: number | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]! <= x) {
+      found = list[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }
 
 function checkSignature(

@@ -293,6 +293,11 @@ describe('signPdf / readPdfSignatures (ECDSA P-256, time-stamped)', () => {
     assert.deepEqual(readPdfSignatures(unsigned), []);
     assert.deepEqual(readPdfSignatures(new TextEncoder().encode('/ByteRange [0 1 2 3] garbage')), []);
     assert.throws(() => readPdfSignatures('x' as never), TypeError);
+    // Linear in the file: many /ByteRange tokens inside one object are read once.
+    const hostile = `1 0 obj\n<< /A [${'/ByteRange [0 1 2 3] '.repeat(50_000)}] >>\nendobj\n`;
+    const t0 = performance.now();
+    assert.deepEqual(readPdfSignatures(new TextEncoder().encode(hostile)), []);
+    assert.ok(performance.now() - t0 < 5_000);
   });
 });
 
