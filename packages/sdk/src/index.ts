@@ -9,6 +9,9 @@
  */
 
 import { AUTH_HEADERS, bodyDigest, signRequest } from '@medsign/sign/auth';
+import type { TlsClientOptions } from './node-tls.js';
+
+export type { TlsClientOptions } from './node-tls.js';
 
 export type SignatureFormat = 'p1' | 'p7-detached' | 'p7-attached';
 
@@ -145,8 +148,16 @@ export class MedsignApiError extends Error {
 export type ClientOptions = {
   /** Base URL of the server, e.g. http://medsign.hospital.local:8080 */
   url: string;
-  appId: string;
-  appSecret: string;
+  /** The application id (HMAC-SM3); not needed with a client certificate (`tls.cert` + `tls.key`). */
+  appId?: string;
+  /** The application secret (HMAC-SM3); not needed with a client certificate (mTLS). */
+  appSecret?: string;
+  /**
+   * Node.js only: TLS options for an https:// server — our CA to trust (`ca`), and for mTLS the client
+   * certificate and key bound to the application. With `cert`/`key` and no secret, requests carry no HMAC
+   * signature, only a timestamp and nonce (replay protection). Ignored by `fetch` if you pass your own.
+   */
+  tls?: TlsClientOptions;
   /** Retries after the first attempt (default 2). */
   retries?: number;
   /** Per-attempt timeout (default 30 s). */
@@ -182,19 +193,33 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The signing API client. */
 export class MedsignClient {
-  readonly #o: Required<Omit<ClientOptions, 'fetch' | 'now'>> & { fetch: typeof fetch; now: () => number };
+  readonly #o: Required<Omit<ClientOptions, 'fetch' | 'now' | 'appId' | 'appSecret' | 'tls'>> & {
+    fetch: typeof fetch;
+    now: () => number;
+    /** HMAC credentials; absent for an mTLS client. */
+    hmac?: { appId: string; appSecret: string };
+  };
 
   constructor(options: ClientOptions) {
-    if (!options.url || !options.appId || !options.appSecret)
-      throw new TypeError('url, appId and appSecret are required');
+    const mtls = Boolean(options.tls?.cert && options.tls.key);
+    if (!options.url || (!mtls && (!options.appId || !options.appSecret)))
+      throw new TypeError('url and appId + appSecret (or a TLS client certificate and key) are required');
+    let tlsFetcher: Promise<typeof fetch> | undefined;
+    const tls = options.tls;
     this.#o = {
       url: options.url.replace(/\/+$/, ''),
-      appId: options.appId,
-      appSecret: options.appSecret,
+      ...(options.appId && options.appSecret
+        ? { hmac: { appId: options.appId, appSecret: options.appSecret } }
+        : {}),
       retries: options.retries ?? 2,
       timeoutMs: options.timeoutMs ?? 30_000,
       maxBackoffMs: options.maxBackoffMs ?? 5_000,
-      fetch: options.fetch ?? ((...args) => fetch(...args)),
+      fetch:
+        options.fetch ??
+        (tls
+          ? async (...args) =>
+              (await (tlsFetcher ??= import('./node-tls.js').then((m) => m.tlsFetch(tls))))(...args)
+          : (...args) => fetch(...args)),
       now: options.now ?? (() => Date.now()),
     };
   }
@@ -267,18 +292,24 @@ export class MedsignClient {
     for (let attempt = 0; ; attempt++) {
       const timestamp = Math.floor(this.#o.now() / 1000);
       const n = nonce();
+      const hmac = this.#o.hmac;
       const headers: Record<string, string> = {
-        [AUTH_HEADERS.appId]: this.#o.appId,
         [AUTH_HEADERS.timestamp]: String(timestamp),
         [AUTH_HEADERS.nonce]: n,
-        [AUTH_HEADERS.signature]: signRequest(this.#o.appSecret, {
-          method,
-          path,
-          bodyDigest: digest,
-          timestamp,
-          nonce: n,
-          appId: this.#o.appId,
-        }),
+        // Without a secret (mTLS) the TLS client certificate authenticates; timestamp and nonce still go.
+        ...(hmac
+          ? {
+              [AUTH_HEADERS.appId]: hmac.appId,
+              [AUTH_HEADERS.signature]: signRequest(hmac.appSecret, {
+                method,
+                path,
+                bodyDigest: digest,
+                timestamp,
+                nonce: n,
+                appId: hmac.appId,
+              }),
+            }
+          : {}),
         accept: raw ? 'text/csv' : 'application/json',
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),

@@ -11,6 +11,7 @@ import { DomainError } from '@medsign/errors';
 import { bytesToHex, encodePem, sm3 } from '@medsign/gm';
 import {
   AUTH_HEADERS,
+  authenticateCertificate,
   authenticateRequest,
   AUTHORISATION_MINUTES,
   grantAuthorisation,
@@ -33,6 +34,7 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
+import { peerCertificate } from './mtls.js';
 import { binaryResponse, problemRef } from './schemas.js';
 
 declare module 'fastify' {
@@ -249,6 +251,23 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
       const operation = request.routeOptions.config.operation;
       if (!operation) return;
       try {
+        // mTLS: no HMAC headers, and the TLS client presented a certificate (credentials.ts in @medsign/sign).
+        const peer = header(request, AUTH_HEADERS.appId) === undefined ? peerCertificate(request) : undefined;
+        if (peer) {
+          request.signApp = await authenticateCertificate(
+            {
+              ...peer,
+              timestamp: header(request, AUTH_HEADERS.timestamp),
+              nonce: header(request, AUTH_HEADERS.nonce),
+              remoteIp: request.ip,
+              operation,
+            },
+            { ...sign.deps, limiter: sign.limiter },
+            (authenticated) => (request.signApp = authenticated),
+          );
+          request.caller = { actor: `app:${request.signApp.id}`, roles: [], token: '' };
+          return;
+        }
         request.signApp = await authenticateRequest(
           {
             appId: header(request, AUTH_HEADERS.appId),
