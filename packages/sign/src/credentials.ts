@@ -143,7 +143,9 @@ export function certificateFingerprint(cert: ParsedCertificate): string {
 
 function readClientCertificate(input: Uint8Array | string): ParsedCertificate {
   try {
-    return ParsedCertificate.parse(input);
+    // PEM given as bytes (a file read as is) is PEM text.
+    const text = typeof input !== 'string' && input[0] === 0x2d ? new TextDecoder().decode(input) : undefined;
+    return ParsedCertificate.parse(text ?? input);
   } catch (e) {
     throw new DomainError('APP_CERT_INVALID', `the certificate cannot be read: ${(e as Error).message}`, {
       cause: e,
