@@ -11,7 +11,7 @@
 import { AUTH_HEADERS, bodyDigest, signRequest } from '@medsign/sign/auth';
 import type { TlsClientOptions } from './node-tls.js';
 
-export type { TlsClientOptions } from './node-tls.js';
+export { tlsFetch, type TlsClientOptions } from './node-tls.js';
 
 export type SignatureFormat = 'p1' | 'p7-detached' | 'p7-attached';
 
