@@ -171,6 +171,7 @@ export type ClientOptions = {
 };
 
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 function base64(bytes: Uint8Array): string {
   let bin = '';
@@ -259,19 +260,25 @@ export class MedsignClient {
   }
 
   /**
-   * The matching records as CSV (UTF-8 with BOM, newest first). Returns the Response so a large export is
-   * read as a stream (`response.body`), not held in memory.
+   * The matching records as CSV (UTF-8 with BOM, newest first) or, with `{ format: 'xlsx' }`, as an Excel
+   * workbook (the same columns). Returns the Response so a large export is read as a stream
+   * (`response.body`), not held in memory.
    */
-  exportSignatures(query: Omit<SignatureSearch, 'limit' | 'offset'> = {}): Promise<Response> {
+  exportSignatures(
+    query: Omit<SignatureSearch, 'limit' | 'offset'> = {},
+    opts: { format?: 'csv' | 'xlsx' } = {},
+  ): Promise<Response> {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
     const qs = params.toString();
+    const format = opts.format ?? 'csv';
+    if (format !== 'csv' && format !== 'xlsx') throw new TypeError('format must be csv or xlsx');
     return this.#call(
       'GET',
-      `/api/v1/signatures/export.csv${qs ? `?${qs}` : ''}`,
+      `/api/v1/signatures/export.${format}${qs ? `?${qs}` : ''}`,
       undefined,
       undefined,
-      true,
+      format === 'csv' ? 'text/csv' : XLSX_TYPE,
     );
   }
 
@@ -285,7 +292,8 @@ export class MedsignClient {
     path: string,
     json?: unknown,
     idempotencyKey?: string,
-    raw = false,
+    /** The media type of a raw (streamed) answer: the Response is returned as is. */
+    raw?: string,
   ): Promise<T> {
     const body = json === undefined ? undefined : JSON.stringify(json);
     const digest = bodyDigest(body);
@@ -310,26 +318,42 @@ export class MedsignClient {
               }),
             }
           : {}),
-        accept: raw ? 'text/csv' : 'application/json',
+        accept: raw ?? 'application/json',
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
       };
       const last = attempt >= this.#o.retries;
       let response: Response;
+      // The timeout covers the answer's headers; a streamed export may then take as long as it takes.
+      const abort = new AbortController();
+      const timer = setTimeout(
+        () => abort.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+        this.#o.timeoutMs,
+      );
       try {
         response = await this.#o.fetch(this.#o.url + path, {
           method,
           headers,
           ...(body !== undefined ? { body } : {}),
-          signal: AbortSignal.timeout(this.#o.timeoutMs),
+          signal: abort.signal,
         });
       } catch (e) {
+        clearTimeout(timer);
         if (last) throw e;
         await sleep(this.#backoff(attempt));
         continue;
       }
-      if (response.ok) return (raw ? response : await response.json()) as T;
+      if (response.ok && raw) {
+        clearTimeout(timer);
+        return response as T;
+      }
+      try {
+        if (response.ok) return (await response.json()) as T;
+      } finally {
+        if (response.ok) clearTimeout(timer);
+      }
       if (!last && RETRY_STATUSES.has(response.status)) {
+        clearTimeout(timer);
         const after = Number(response.headers.get('retry-after'));
         await response.body?.cancel();
         await sleep(
@@ -344,6 +368,8 @@ export class MedsignClient {
         problem = (await response.json()) as Record<string, string>;
       } catch {
         // not a problem document (a proxy's error page): the status says enough
+      } finally {
+        clearTimeout(timer);
       }
       throw new MedsignApiError(response.status, problem);
     }

@@ -592,7 +592,8 @@ function signing(dialect: DialectName): Migration {
  * 0010: credentials of signing-API applications beyond the current secret in `sign_apps.sealed_secret`:
  * the previous secret during a rotation's grace period (kind `secret`, sealed like the current one, valid
  * until `expires_at`) and TLS client certificates bound to an application for mTLS (kind `certificate`,
- * found by the SHA-256 fingerprint of the DER; unbinding sets `revoked_at`).
+ * found by the SHA-256 fingerprint of the DER; unbinding sets `revoked_at`). Also: signature-record indexes
+ * on (filter column, created_at) for keyset-ordered searches and exports.
  */
 function appCredentials(dialect: DialectName): Migration {
   const bin = bytes(dialect);
@@ -626,8 +627,29 @@ function appCredentials(dialect: DialectName): Migration {
         .on('sign_app_credentials')
         .columns(['app_id', 'kind'])
         .execute();
+      // Record searches and streamed exports filter by one of these and read newest first by keyset: with
+      // (column, created_at) the database seeks and reads in order instead of sorting every match per batch
+      // (an export of 100 000 records of one document type took 15 s on SQLite with the single-column index).
+      for (const column of ['employee_no', 'department_code', 'doc_type']) {
+        await db.schema.dropIndex(`signatures_${column}_ix`).execute();
+        await db.schema
+          .createIndex(`signatures_${column}_created_ix`)
+          .on('signatures')
+          .columns([column, 'created_at'])
+          .execute();
+      }
+      await db.schema
+        .createIndex('signatures_app_created_ix')
+        .on('signatures')
+        .columns(['app_id', 'created_at'])
+        .execute();
     },
     async down(db: AnyDb) {
+      await db.schema.dropIndex('signatures_app_created_ix').execute();
+      for (const column of ['employee_no', 'department_code', 'doc_type']) {
+        await db.schema.dropIndex(`signatures_${column}_created_ix`).execute();
+        await db.schema.createIndex(`signatures_${column}_ix`).on('signatures').column(column).execute();
+      }
       await db.schema.dropTable('sign_app_credentials').execute();
     },
   };
