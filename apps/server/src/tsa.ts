@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { IssuingCa } from '@medsign/ca';
 import type { KeyStore } from '@medsign/keystore';
 import { DomainError } from '@medsign/errors';
+import { sm3 } from '@medsign/gm';
 import { buildTimeStampReq, buildTimeStampResp, ParsedCertificate } from '@medsign/pki';
 import type { Store } from '@medsign/store';
 import {
@@ -245,6 +246,13 @@ export function tsaTimeStamper(tsa: TsaService): TimeStamper {
         throw new DomainError(
           'SIGN_TIMESTAMP_UNAVAILABLE',
           `the time-stamp authority refused (${outcome.failInfo ?? 'no token'})`,
+        );
+      // The TimeStamper contract: the token covers this value. The core copies the request's imprint into
+      // TSTInfo; check its DER carries it (OCTET STRING of the SM3) without parsing the token's certificate.
+      if (!Buffer.from(token).includes(Buffer.concat([Buffer.from([0x04, 0x20]), sm3(signatureValue)])))
+        throw new DomainError(
+          'SIGN_TIMESTAMP_UNAVAILABLE',
+          'the time-stamp authority answered a token that does not cover this signature value',
         );
       return token;
     },
