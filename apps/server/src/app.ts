@@ -163,7 +163,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         title: 'medsign API',
         description:
           'Hospital e-signature platform: certificate authority (issue, revoke, search), CRL and OCSP, and the ' +
-          'signing service for hospital systems (HMAC-SM3 signed requests: docs/integration/auth.md). ' +
+          'signing service for hospital systems (HMAC-SM3 signed requests, or mTLS client certificates over HTTPS: docs/integration/auth.md). ' +
           'Errors are application/problem+json with a medsign error code (docs/errors.md).',
         version: '0.1.0',
       },
