@@ -16,6 +16,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
 import { initDataDir } from '../src/init.js';
 import { openServices, type Services } from '../src/services.js';
+import { loadConfig } from '../src/config.js';
+import { startServer } from '../src/start.js';
 import { tlsServerOptions } from '../src/tls-server.js';
 
 const rx = '处方 Rx-0001: amoxicillin 500 mg';
@@ -316,5 +318,43 @@ describe('application credentials: secret rotation and mTLS', () => {
     const actions = (await services.store.audit.list({ limit: 10_000 })).map((e) => e.action);
     for (const a of ['app.cert-bind', 'app.cert-unbind']) assert.ok(actions.includes(a), a);
     assert.ok((await services.store.audit.verify()).ok);
+  });
+
+  test('tls configuration: both files or neither; medsign start serves HTTPS with them', async () => {
+    // Another installation (SM2 only) serving the certificate made above: the file carries the chain.
+    const cert = join(dir.path, 'server-chain.pem');
+    const issuing = services.ca.cas.find((c) => c.id === 'ecdsa-issuing')!.certificate.toPem();
+    writeFileSync(cert, readFileSync(join(dir.path, 'server.pem'), 'utf8') + issuing);
+    const key = join(dir.path, 'server.key');
+    const other = join(dir.path, 'other');
+    assert.equal(loadConfig({ dataDir: other, env: {} }).tls, undefined);
+    assert.throws(
+      () => loadConfig({ dataDir: other, env: { MEDSIGN_TLS_CERT_FILE: cert } }),
+      /^DomainError|CONFIG_INVALID: tls: needs both certFile and keyFile/,
+    );
+    assert.throws(
+      () =>
+        loadConfig({
+          dataDir: other,
+          env: { MEDSIGN_TLS_CERT_FILE: cert, MEDSIGN_TLS_KEY_FILE: join(dir.path, 'nope.key') },
+        }),
+      /CONFIG_INVALID: tls\.keyFile: .* does not exist \(from MEDSIGN_TLS_KEY_FILE\)/,
+    );
+    const server = await startServer({
+      dataDir: other,
+      env: { MEDSIGN_TLS_CERT_FILE: cert, MEDSIGN_TLS_KEY_FILE: key },
+      overrides: { port: 0 },
+      print: () => undefined,
+      logger: false,
+      handleSignals: false,
+    });
+    try {
+      assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const f = await tlsFetch({ ca: rootPem, servername: 'localhost' });
+      const health = (await (await f(`${server.url}/healthz`)).json()) as { status: string };
+      assert.ok(['ok', 'degraded'].includes(health.status));
+    } finally {
+      await server.stop();
+    }
   });
 });
