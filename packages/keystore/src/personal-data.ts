@@ -22,10 +22,11 @@ import { wipe } from './bytes.js';
 import { KeyStoreError } from './errors.js';
 
 /**
- * The fields medsign stores encrypted: applicants' personal data, and the secrets of applications registered
- * with the signing API (which the server must read back to check their HMAC signatures, unlike passwords).
+ * The fields medsign stores encrypted: applicants' personal data, the secrets of applications registered
+ * with the signing API (which the server must read back to check their HMAC signatures, unlike passwords),
+ * and the documents of sign jobs while they wait to be signed.
  */
-export type PersonalField = 'idNumber' | 'phone' | 'appSecret';
+export type PersonalField = 'idNumber' | 'phone' | 'appSecret' | 'signJobDocument';
 
 /** Encrypts, decrypts and indexes personal fields; implemented by every keystore (software, HSM later). */
 export interface PersonalDataCipher {

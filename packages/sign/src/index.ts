@@ -12,3 +12,5 @@ export * from './credentials.js';
 export * from './signers.js';
 export * from './authorisations.js';
 export * from './signing.js';
+export * from './jobs.js';
+export * from './webhook.js';

@@ -90,6 +90,14 @@ export type SignContext = {
   appId: string;
   /** Idempotency-Key and the SM3 (hex) of the request body, when the caller sent the header. */
   idempotency?: { key: string; requestHash: string };
+  /**
+   * The signer's intent, already established for this request (a sign job, authorised once with the PIN or
+   * under a signing authorisation — jobs.ts): the per-request PIN/authorisation check is skipped and
+   * `intent` is recorded instead. Never set from request input.
+   */
+  authorised?: { intent: string };
+  /** The sign job and business id this signature is made for (recorded in its audit event). */
+  job?: { id: string; businessId: string };
 };
 
 export type SignResult = { record: SignatureRecord; certificate: ParsedCertificate; replayed: boolean };
@@ -190,6 +198,16 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
   return { format, digest: hexToBytes(req.digest.toLowerCase()), digestAlgorithm: alg, gm, metadata };
 }
 
+/**
+ * Checks a request as {@link signDocument} does before it looks at the signer (format, OIDs, data or digest,
+ * size, metadata, document type); throws the same errors. Returns the size of what would be signed (data
+ * bytes, or the digest's). Sign jobs check every document with it before anything is signed.
+ */
+export function checkSignRequest(req: SignRequest, deps: SigningDeps): { bytes: number } {
+  const p = prepare(req, deps);
+  return { bytes: p.data?.length ?? p.digest?.length ?? 0 };
+}
+
 const signerCertificates = new Map<string, ParsedCertificate>();
 const SIGNER_CERTIFICATE_CACHE_SIZE = 512;
 
@@ -237,7 +255,9 @@ export async function signDocument(
   if (p.gm && cert.publicKey.family !== 'sm2')
     throw dataInvalid('GM/T 0010 object identifiers need an SM2 signer');
   let intent: string;
-  if (req.pin !== undefined) {
+  if (ctx.authorised) {
+    intent = ctx.authorised.intent;
+  } else if (req.pin !== undefined) {
     await checkSignerPin(signer, req.pin, `app:${ctx.appId}`, deps);
     intent = 'pin';
   } else {
@@ -308,6 +328,7 @@ export async function signDocument(
       ...(p.metadata.docType ? { docType: p.metadata.docType } : {}),
       ...(p.metadata.docId ? { docId: p.metadata.docId } : {}),
       timestamped: token !== null,
+      ...(ctx.job ? { job: ctx.job.id, businessId: ctx.job.businessId } : {}),
     },
   };
   if (!(await deps.store.insertSignature(record, event))) {

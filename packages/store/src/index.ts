@@ -72,6 +72,13 @@ export {
   type SignatureSearch,
 } from './repositories/signing.js';
 export {
+  SignJobRepository,
+  type SignJobRow,
+  type SignJobDocumentRow,
+  type SignJobWebhookAttemptRow,
+  type SignJobUpdate,
+} from './repositories/sign-jobs.js';
+export {
   TsaTokenRepository,
   type TsaTokenRecord,
   type TsaTokenRepositoryOptions,

@@ -37,6 +37,7 @@ import type { Metrics } from './observability.js';
 import { xlsxStream } from '../xlsx.js';
 import { peerCertificate } from './mtls.js';
 import { binaryResponse, problemRef } from './schemas.js';
+import { signJobRoutes } from './sign-jobs.js';
 import {
   csvCell,
   EXPORT_COLUMNS,
@@ -648,5 +649,8 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         return recordView(r);
       },
     );
+
+    // Sign jobs (routes/sign-jobs.ts): inside this plugin, so the same authentication and metrics apply.
+    await app.register(signJobRoutes(services));
   };
 }
