@@ -6,6 +6,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { buildOcspErrorResponse } from '@medsign/pki';
@@ -39,6 +40,8 @@ export type AppOptions = {
   logger?: boolean | object;
   /** false: do not start the CRL schedule (tests drive CrlPublisher.runDue themselves). Default true. */
   crlSchedule?: boolean;
+  /** Serve HTTPS with these options (tls-server.ts: certificate, key, mTLS client-certificate request). */
+  https?: HttpsServerOptions;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -92,7 +95,12 @@ function problemMediaType(doc: OpenApiLike): void {
 /** Builds the app for the enabled roles; the caller listens (start.ts) or injects requests (tests). */
 export async function buildApp(services: Services, opts: AppOptions = {}): Promise<FastifyInstance> {
   const roles = new Set(services.config.roles);
-  const app = Fastify({
+  // With `https` Fastify serves TLS; the instance is typed as the HTTP one (the routes do not care).
+  const fastify = Fastify as unknown as (
+    o: FastifyServerOptions & { https?: HttpsServerOptions },
+  ) => FastifyInstance;
+  const app = fastify({
+    ...(opts.https ? { https: opts.https } : {}),
     logger: loggerOptions(services, opts.logger),
     bodyLimit: BODY_LIMIT,
     // A caller may pass its own id for correlation (x-request-id), if it is short and plain.
@@ -158,7 +166,7 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
         title: 'medsign API',
         description:
           'Hospital e-signature platform: certificate authority (issue, revoke, search), CRL and OCSP, and the ' +
-          'signing service for hospital systems (HMAC-SM3 signed requests: docs/integration/auth.md). ' +
+          'signing service for hospital systems (HMAC-SM3 signed requests, or mTLS client certificates over HTTPS: docs/integration/auth.md). ' +
           'Errors are application/problem+json with a medsign error code (docs/errors.md).',
         version: '0.1.0',
       },

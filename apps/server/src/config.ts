@@ -121,7 +121,17 @@ export type MedsignConfig = {
   signerThreads: number;
   /** When CRLs are published (crl-publisher.ts); a revocation publishes at once besides. */
   crl: CrlSchedule;
+  /** HTTPS instead of HTTP, with mTLS for signing-API applications (docs/operations.md); absent: plain HTTP. */
+  tls?: TlsConfig;
 };
+
+/**
+ * The server's TLS certificate and key (PEM files, absolute paths). The certificate may come from our own CA
+ * (`medsign cert issue --profile tls-server`, ECDSA or RSA) or from the hospital's PKI. Client certificates
+ * are requested (not required) and accepted when issued by one of our ECDSA/RSA CAs and bound to an
+ * application.
+ */
+export type TlsConfig = { certFile: string; keyFile: string };
 
 /** The CRL schedule: a full CRL every `fullIntervalMinutes`, a delta CRL every `deltaIntervalMinutes`. */
 export type CrlSchedule = {
@@ -182,6 +192,7 @@ const FILE_KEYS = [
   'tsa',
   'signerThreads',
   'crl',
+  'tls',
 ] as const;
 
 /** Keys of the `crl` mapping, their environment variables and ranges. */
@@ -323,7 +334,8 @@ function asDb(s: Source, dataDir: string): string {
  * MEDSIGN_TIME_GNSS_LATENCY_MS, MEDSIGN_TIME_HISTORY_DAYS,
  * MEDSIGN_TSA_POLICY,
  * MEDSIGN_SIGNER_THREADS, MEDSIGN_CRL_FULL_INTERVAL_MINUTES, MEDSIGN_CRL_VALIDITY_HOURS,
- * MEDSIGN_CRL_DELTA_INTERVAL_MINUTES, MEDSIGN_CRL_DELTA_VALIDITY_MINUTES.
+ * MEDSIGN_CRL_DELTA_INTERVAL_MINUTES, MEDSIGN_CRL_DELTA_VALIDITY_MINUTES, MEDSIGN_TLS_CERT_FILE,
+ * MEDSIGN_TLS_KEY_FILE.
  */
 export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   const env = options.env ?? {};
@@ -424,6 +436,7 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
   }
 
   const tsa = tsaConfig(file.tsa, fileSource, env);
+  const tls = tlsConfig(file.tls, fileSource, env, dataDir);
 
   return {
     dataDir,
@@ -442,7 +455,46 @@ export function loadConfig(options: LoadConfigOptions): MedsignConfig {
     tsa,
     signerThreads,
     crl,
+    ...(tls ? { tls } : {}),
   };
+}
+
+/** The `tls` mapping (certFile, keyFile) or MEDSIGN_TLS_CERT_FILE + MEDSIGN_TLS_KEY_FILE; both or neither. */
+function tlsConfig(
+  value: unknown,
+  fileSource: string,
+  env: Readonly<Record<string, string | undefined>>,
+  dataDir: string,
+): TlsConfig | undefined {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw invalid('tls', 'must be a mapping (certFile, keyFile)', fileSource);
+  const t = (value ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(t))
+    if (k !== 'certFile' && k !== 'keyFile')
+      throw invalid(`tls.${k}`, 'unknown key (known: certFile, keyFile)', fileSource);
+  const pickPath = (key: 'certFile' | 'keyFile', envName: string): string | undefined => {
+    const s: Source | undefined =
+      env[envName] !== undefined && env[envName] !== ''
+        ? { value: env[envName], source: envName }
+        : t[key] !== undefined
+          ? { value: t[key], source: fileSource }
+          : undefined;
+    if (!s) return undefined;
+    const path = asString(`tls.${key}`, s);
+    const abs = isAbsolute(path) ? path : resolve(dataDir, path);
+    if (!existsSync(abs)) throw invalid(`tls.${key}`, `${abs} does not exist`, s.source);
+    return abs;
+  };
+  const certFile = pickPath('certFile', 'MEDSIGN_TLS_CERT_FILE');
+  const keyFile = pickPath('keyFile', 'MEDSIGN_TLS_KEY_FILE');
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile)
+    throw invalid(
+      'tls',
+      'needs both certFile and keyFile (PEM)',
+      value !== undefined ? fileSource : 'the environment',
+    );
+  return { certFile, keyFile };
 }
 
 /** timeSource key → [environment variable, default, minimum, maximum] of the numeric settings. */

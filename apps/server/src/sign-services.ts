@@ -7,9 +7,12 @@
 
 import type { CaBackend, CaDeps } from '@medsign/ca';
 import type { KeyStore } from '@medsign/keystore';
-import type { ParsedCertificate } from '@medsign/pki';
+import { verifyCertificateChain, type ParsedCertificate } from '@medsign/pki';
 import {
   RateLimiter,
+  type AppCredentialStore,
+  type ClientCertificateAuthority,
+  type CredentialDeps,
   type AppDeps,
   type SignatureRecord,
   type SignerRecord,
@@ -26,7 +29,7 @@ import type { SignConfig } from './config.js';
 
 /** What the signing routes and the operator CLI use. */
 export type SignServices = {
-  deps: SigningDeps & AppDeps;
+  deps: SigningDeps & AppDeps & CredentialDeps;
   verify: VerifyDeps;
   limiter: RateLimiter;
 };
@@ -67,6 +70,53 @@ export function signStoreOf(store: Store): SignStore {
   };
 }
 
+/** The store's application credentials as the core's AppCredentialStore (audit details masked like the rest). */
+export function credentialStoreOf(store: Store): AppCredentialStore {
+  const c = store.appCredentials;
+  const audit = (e: {
+    actor: string;
+    action: string;
+    target?: string;
+    detail?: Record<string, string | number | boolean>;
+  }) => ({
+    actor: e.actor,
+    action: e.action,
+    target: e.target ?? null,
+    detail: maskDetail(e.detail),
+  });
+  return {
+    rotateSecret: (appId, sealed, now, until, id, e) =>
+      c.rotateSecret(appId, sealed, now, until, id, audit(e)),
+    retiredSecrets: (appId, now) => c.retiredSecrets(appId, now),
+    bindCertificate: (b, e) => c.bindCertificate(b, audit(e)),
+    findCertificate: (fp) => c.findCertificate(fp),
+    listCertificates: (appId) => c.listCertificates(appId),
+    unbindCertificate: (appId, fp, now, e) => c.unbindCertificate(appId, fp, now, audit(e)),
+  };
+}
+
+/**
+ * Our CAs as issuers of TLS client certificates: the chain to one of our roots (validity now), the issuing
+ * CA's id, and the certificate's status in the CA's records.
+ */
+function clientCertificateAuthority(
+  ca: CaDeps,
+  trusted: { anchors: ParsedCertificate[]; intermediates: ParsedCertificate[] },
+  status: (caId: string, serial: string) => Promise<'good' | 'revoked' | 'hold' | 'unknown'>,
+): ClientCertificateAuthority {
+  return {
+    issuerOf(cert, at) {
+      const chain = verifyCertificateChain(cert, { ...trusted, at });
+      if (!chain.valid)
+        return { error: `the certificate does not chain to our CA: ${chain.errors.join('; ')}` };
+      const issuer = chain.path[1];
+      const caId = issuer && ca.cas.find((c) => c.certificate.fingerprint() === issuer.fingerprint())?.id;
+      return caId ? { caId } : { error: 'the certificate was not issued by an issuing CA of this platform' };
+    },
+    status,
+  };
+}
+
 /** Our trust anchors (roots) and the CA certificates below them, from the CA core's issuing CAs. */
 function trust(ca: CaDeps): { anchors: ParsedCertificate[]; intermediates: ParsedCertificate[] } {
   const anchors: ParsedCertificate[] = [];
@@ -102,7 +152,7 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
     },
   };
   const { anchors, intermediates } = trust(o.ca);
-  const deps: SigningDeps & AppDeps = {
+  const deps: SignServices['deps'] = {
     clock,
     issuerChain: (caId) => {
       const issuing = o.ca.cas.find((c) => c.id === caId);
@@ -125,6 +175,8 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
       open: async (sealed, context) =>
         new Uint8Array(Buffer.from(o.keystore.personalData.open('appSecret', sealed, context), 'base64')),
     },
+    credentials: credentialStoreOf(o.store),
+    clientCertificates: clientCertificateAuthority(o.ca, { anchors, intermediates }, status.status),
     ...(o.timeStamper ? { timeStamper: o.timeStamper } : {}),
     maxPinFailures: o.config.sign.maxPinFailures,
     replayWindowSeconds: o.config.sign.replayWindowSeconds,

@@ -4,13 +4,18 @@
  * services — so no issuance is cut between sign and store by an orderly stop).
  */
 
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, redactConfig, type LoadConfigOptions } from './config.js';
 import { initDataDir, type CaAlgorithm, type InitResult } from './init.js';
 import { openServices, type Services } from './services.js';
+import { tlsServerOptions } from './tls-server.js';
 
 /** The app factory (app.ts's buildApp; tests may pass a stub). */
-export type BuildApp = (services: Services, opts?: { logger?: boolean | object }) => Promise<FastifyInstance>;
+export type BuildApp = (
+  services: Services,
+  opts?: { logger?: boolean | object; https?: HttpsServerOptions },
+) => Promise<FastifyInstance>;
 
 /** Options of {@link startServer}. */
 export type StartOptions = {
@@ -69,6 +74,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   try {
     const build = options.buildApp ?? (await import('./app.js')).buildApp;
     app = await build(services, {
+      ...(config.tls ? { https: tlsServerOptions(config.tls, services.ca.cas) } : {}),
       logger: options.logger ?? {
         level: config.logLevel,
         // Never log credentials: the Authorization header and cookies are redacted by pino.
@@ -87,7 +93,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
   app.log.info({ config: redactConfig(config) }, 'medsign started');
   if (services.recovered?.length)
     app.log.warn(

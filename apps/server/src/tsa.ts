@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { IssuingCa } from '@medsign/ca';
 import type { KeyStore } from '@medsign/keystore';
 import { DomainError } from '@medsign/errors';
+import { sm3 } from '@medsign/gm';
 import { buildTimeStampReq, buildTimeStampResp, ParsedCertificate } from '@medsign/pki';
 import type { Store } from '@medsign/store';
 import {
@@ -34,6 +35,11 @@ export type TsaService = {
   readonly defaultUnit: TsaUnitId;
   /** Answers one request with `unit`; never throws on request bytes (see @medsign/tsa respondTimeStamp). */
   respond(unit: TsaUnit, request: Uint8Array, requester?: string): Promise<TimeStampOutcome>;
+  /**
+   * The same, with the token archived in the database's shared group transaction (the signing service's
+   * time-stamps: their nonce, audit and record writes go through the same groups; see tsaTimeStamper).
+   */
+  respondInGroup(unit: TsaUnit, request: Uint8Array, requester?: string): Promise<TimeStampOutcome>;
 };
 
 /** The token archive port on the store's tsa_tokens table. */
@@ -136,7 +142,38 @@ export function openTsa(deps: {
   let loading: Promise<Map<TsaUnitId, TsaUnit>> | undefined;
   const archive = storeTokenArchive(deps.store);
   const core = { clock: { now: deps.now }, archive, randomBytes: pooledRandomBytes() };
+  const groupCore = {
+    ...core,
+    archive: {
+      archive: (t) => deps.store.tsaTokens.archiveInGroup({ ...t, requester: t.requester ?? null }),
+    } satisfies TokenArchive,
+  };
   const status = certificateStatus(deps.store, deps.now);
+  const answer = async (
+    c: typeof core,
+    unit: TsaUnit,
+    request: Uint8Array,
+    requester: string | undefined,
+  ): Promise<TimeStampOutcome> => {
+    // A unit whose certificate was revoked (by any process) stops within a minute, without a query per token.
+    if (!status.current(unit)) {
+      return {
+        der: buildTimeStampResp({
+          status: 'rejection',
+          failInfo: ['systemFailure'],
+          statusString: `the certificate of TSA unit ${unit.id} has been revoked or put on hold`,
+        }),
+        granted: false,
+        failInfo: 'systemFailure',
+      };
+    }
+    return respondTimeStamp(
+      unit,
+      request,
+      { ...c, timeSource: deps.timeSource() },
+      requester !== undefined ? { requester } : {},
+    );
+  };
   return {
     defaultUnit: 'sm2',
     certificates: () => findUnits(deps.store, deps.keystore, deps.cas, deps.now),
@@ -147,26 +184,8 @@ export function openTsa(deps: {
       loading.catch(() => (loading = undefined));
       return loading;
     },
-    async respond(unit, request, requester) {
-      // A unit whose certificate was revoked (by any process) stops within a minute, without a query per token.
-      if (!status.current(unit)) {
-        return {
-          der: buildTimeStampResp({
-            status: 'rejection',
-            failInfo: ['systemFailure'],
-            statusString: `the certificate of TSA unit ${unit.id} has been revoked or put on hold`,
-          }),
-          granted: false,
-          failInfo: 'systemFailure',
-        };
-      }
-      return respondTimeStamp(
-        unit,
-        request,
-        { ...core, timeSource: deps.timeSource() },
-        requester !== undefined ? { requester } : {},
-      );
-    },
+    respond: (unit, request, requester) => answer(core, unit, request, requester),
+    respondInGroup: (unit, request, requester) => answer(groupCore, unit, request, requester),
   };
 }
 
@@ -221,12 +240,19 @@ export function tsaTimeStamper(tsa: TsaService): TimeStamper {
         );
       const nonce = BigInt('0x' + randomBytes(8).toString('hex'));
       const request = buildTimeStampReq({ hash: 'sm3', data: signatureValue, nonce, certReq: true });
-      const outcome = await tsa.respond(unit, request, 'sign-service');
+      const outcome = await tsa.respondInGroup(unit, request, 'sign-service');
       const token = outcome.granted ? outcome.token : undefined;
       if (!token)
         throw new DomainError(
           'SIGN_TIMESTAMP_UNAVAILABLE',
           `the time-stamp authority refused (${outcome.failInfo ?? 'no token'})`,
+        );
+      // The TimeStamper contract: the token covers this value. The core copies the request's imprint into
+      // TSTInfo; check its DER carries it (OCTET STRING of the SM3) without parsing the token's certificate.
+      if (!Buffer.from(token).includes(Buffer.concat([Buffer.from([0x04, 0x20]), sm3(signatureValue)])))
+        throw new DomainError(
+          'SIGN_TIMESTAMP_UNAVAILABLE',
+          'the time-stamp authority answered a token that does not cover this signature value',
         );
       return token;
     },

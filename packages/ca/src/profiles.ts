@@ -148,6 +148,17 @@ export const BUILT_IN_PROFILES: readonly Profile[] = [
   },
   {
     ...service(
+      'tls-client',
+      '客户端证书 TLS client (mTLS)',
+      'Client certificate of a hospital system calling the signing API over mutual TLS; ECDSA or RSA (Node.js TLS has no SM2/TLCP).',
+      397,
+    ),
+    keyFamilies: ['rsa', 'ec'],
+    keyUsage: ['digitalSignature'],
+    extKeyUsage: [oids.id_kp_clientAuth],
+  },
+  {
+    ...service(
       'tsa',
       '时间戳服务证书 Time-stamping unit',
       'RFC 3161 TSA certificate: EKU timeStamping only, critical.',

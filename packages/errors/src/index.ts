@@ -208,6 +208,25 @@ export const ERROR_CODES = {
     meaning:
       'The application sent more requests than its rate limit allows; retry after the Retry-After delay.',
   },
+  APP_NOT_FOUND: { kind: 'notFound', meaning: 'No registered application has this id.' },
+  APP_CERT_NOT_ACCEPTED: {
+    kind: 'unauthorized',
+    meaning:
+      'The TLS client certificate does not authenticate an application: it does not chain to a CA of this platform, is expired, or is not bound to an application (mTLS, docs/integration/auth.md).',
+  },
+  APP_CERT_REVOKED: {
+    kind: 'forbidden',
+    meaning: 'The TLS client certificate of the application is revoked or on hold at our CA.',
+  },
+  APP_CERT_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'The certificate to bind to an application cannot be used for mTLS: unreadable, not issued by a CA of this platform, an SM2 key (TLS here is ECDSA/RSA only), or its extended key usage excludes clientAuth.',
+  },
+  APP_CERT_BOUND: {
+    kind: 'conflict',
+    meaning: 'This client certificate is already bound to an application.',
+  },
   SIGN_SIGNER_NOT_FOUND: { kind: 'notFound', meaning: 'No signer has this employee number or id.' },
   SIGN_SIGNER_EXISTS: { kind: 'conflict', meaning: 'A signer with this employee number already exists.' },
   SIGN_SIGNER_INVALID: {

@@ -84,6 +84,12 @@ export type CmsSignerInput = {
   /** More signed attributes, after contentType, signingTime, messageDigest and signingCertificateV2. */
   signedAttributes?: readonly CmsAttribute[];
   unsignedAttributes?: readonly CmsAttribute[];
+  /**
+   * Unsigned attributes that depend on the signature value — an RFC 3161 signature time-stamp: called with
+   * the value once the signer has signed, added after `unsignedAttributes`. Saves parsing the finished
+   * SignedData again to add them (addTimestampToken).
+   */
+  unsignedAttributesFor?: (signatureValue: Uint8Array) => Promise<readonly CmsAttribute[]>;
 };
 
 /** What signCms produces. */
@@ -190,9 +196,11 @@ export async function signCms(o: SignCmsOptions): Promise<Uint8Array> {
       signedAttrs = retag(toSign, 0xa0);
     }
     const signature = await s.signer.sign(toSign);
-    const unsigned = s.unsignedAttributes?.length
-      ? encodeSetOf(s.unsignedAttributes.map(encodeAttribute), 0xa1)
-      : undefined;
+    const unsignedAttrs = [
+      ...(s.unsignedAttributes ?? []),
+      ...(s.unsignedAttributesFor ? await s.unsignedAttributesFor(signature) : []),
+    ];
+    const unsigned = unsignedAttrs.length ? encodeSetOf(unsignedAttrs.map(encodeAttribute), 0xa1) : undefined;
     signerInfos.push(
       encodeSequence(
         encodeUnsignedInteger(BigInt(version)),

@@ -29,6 +29,9 @@ export {
   signRequest,
   type RequestParts,
 } from '@medsign/sign/auth';
+import type { TlsClientOptions } from './node-tls.js';
+
+export { tlsFetch, type TlsClientOptions } from './node-tls.js';
 
 export type SignatureFormat = 'p1' | 'p7-detached' | 'p7-attached';
 
@@ -377,11 +380,18 @@ export function backendSigner(
 export type ClientOptions = {
   /** Base URL of the server, e.g. http://medsign.hospital.local:8080 */
   url: string;
-  appId: string;
+  /** The application id (HMAC-SM3); not needed with a client certificate (`tls.cert` + `tls.key`). */
+  appId?: string;
   /** The application secret (Node.js, servers). Never put it in a web page: use `sign` there. */
   appSecret?: string;
-  /** Signs each request instead of `appSecret` (e.g. {@link backendSigner}); one of the two is required. */
+  /** Signs each request instead of `appSecret` (e.g. {@link backendSigner}); at most one of the two. */
   sign?: RequestSigner;
+  /**
+   * Node.js only: TLS options for an https:// server — our CA to trust (`ca`), and for mTLS the client
+   * certificate and key bound to the application. With `cert`/`key` and no secret or hook, requests carry no
+   * HMAC signature, only a timestamp and nonce (replay protection). Ignored by `fetch` if you pass your own.
+   */
+  tls?: TlsClientOptions;
   /** Retries after the first attempt (default 2). */
   retries?: number;
   /** Per-attempt timeout (default 30 s). */
@@ -395,6 +405,7 @@ export type ClientOptions = {
 };
 
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 function base64(bytes: Uint8Array): string {
   let bin = '';
@@ -427,30 +438,48 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The signing API client. */
 export class MedsignClient {
-  readonly #o: Required<Omit<ClientOptions, 'fetch' | 'now' | 'appSecret' | 'sign'>> & {
+  readonly #o: Required<Omit<ClientOptions, 'fetch' | 'now' | 'appId' | 'appSecret' | 'sign' | 'tls'>> & {
     fetch: typeof fetch;
     now: () => number;
-    /** The request signature: with the secret, or through the caller's hook. */
-    sign: (parts: RequestParts, body: string | undefined) => Promise<string>;
+    /** HMAC-SM3 request signing — with the secret, or through the caller's hook; absent for an mTLS client. */
+    hmac?: { appId: string; sign: (parts: RequestParts, body: string | undefined) => Promise<string> };
   };
 
   constructor(options: ClientOptions) {
-    if (!options.url || !options.appId) throw new TypeError('url and appId are required');
+    const mtls = Boolean(options.tls?.cert && options.tls.key);
     const { appSecret, sign } = options;
-    if ((appSecret ? 1 : 0) + (sign ? 1 : 0) !== 1)
+    if (appSecret && sign)
       throw new TypeError(
-        'give exactly one of appSecret (Node.js) or sign (a signing hook, e.g. in a browser)',
+        'give one of appSecret (Node.js) or sign (a signing hook, e.g. in a browser), not both',
       );
+    if (!options.url || ((appSecret || sign) && !options.appId) || (!appSecret && !sign && !mtls))
+      throw new TypeError(
+        'url and appId + appSecret (or a sign hook, or a TLS client certificate and key) are required',
+      );
+    let tlsFetcher: Promise<typeof fetch> | undefined;
+    const tls = options.tls;
     this.#o = {
       url: options.url.replace(/\/+$/, ''),
-      appId: options.appId,
-      sign: appSecret
-        ? async (parts) => signRequest(appSecret, parts)
-        : async (parts, body) => sign!(canonicalRequest(parts), { ...parts, body }),
+      ...(options.appId && (appSecret || sign)
+        ? {
+            hmac: {
+              appId: options.appId,
+              sign: appSecret
+                ? async (parts: RequestParts) => signRequest(appSecret, parts)
+                : async (parts: RequestParts, body: string | undefined) =>
+                    sign!(canonicalRequest(parts), { ...parts, body }),
+            },
+          }
+        : {}),
       retries: options.retries ?? 2,
       timeoutMs: options.timeoutMs ?? 30_000,
       maxBackoffMs: options.maxBackoffMs ?? 5_000,
-      fetch: options.fetch ?? ((...args) => fetch(...args)),
+      fetch:
+        options.fetch ??
+        (tls
+          ? async (...args) =>
+              (await (tlsFetcher ??= import('./node-tls.js').then((m) => m.tlsFetch(tls))))(...args)
+          : (...args) => fetch(...args)),
       now: options.now ?? (() => Date.now()),
     };
   }
@@ -517,19 +546,25 @@ export class MedsignClient {
   }
 
   /**
-   * The matching records as CSV (UTF-8 with BOM, newest first). Returns the Response so a large export is
-   * read as a stream (`response.body`), not held in memory.
+   * The matching records as CSV (UTF-8 with BOM, newest first) or, with `{ format: 'xlsx' }`, as an Excel
+   * workbook (the same columns). Returns the Response so a large export is read as a stream
+   * (`response.body`), not held in memory.
    */
-  exportSignatures(query: Omit<SignatureSearch, 'limit' | 'offset'> = {}): Promise<Response> {
+  exportSignatures(
+    query: Omit<SignatureSearch, 'limit' | 'offset'> = {},
+    opts: { format?: 'csv' | 'xlsx' } = {},
+  ): Promise<Response> {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
     const qs = params.toString();
+    const format = opts.format ?? 'csv';
+    if (format !== 'csv' && format !== 'xlsx') throw new TypeError('format must be csv or xlsx');
     return this.#call(
       'GET',
-      `/api/v1/signatures/export.csv${qs ? `?${qs}` : ''}`,
+      `/api/v1/signatures/export.${format}${qs ? `?${qs}` : ''}`,
       undefined,
       undefined,
-      'text/csv',
+      format === 'csv' ? 'text/csv' : XLSX_TYPE,
     );
   }
 
@@ -611,40 +646,64 @@ export class MedsignClient {
     path: string,
     json?: unknown,
     idempotencyKey?: string,
-    /** Answer the Response itself (streamed bodies: CSV, PDF), asking for this media type. */
-    raw: false | 'text/csv' | 'application/pdf' = false,
+    /** The media type of a raw (streamed) answer: the Response is returned as is. */
+    raw?: string,
   ): Promise<T> {
     const body = json === undefined ? undefined : JSON.stringify(json);
     const digest = bodyDigest(body);
     for (let attempt = 0; ; attempt++) {
       const timestamp = Math.floor(this.#o.now() / 1000);
       const n = nonce();
-      const parts = { method, path, bodyDigest: digest, timestamp, nonce: n, appId: this.#o.appId };
+      const hmac = this.#o.hmac;
       const headers: Record<string, string> = {
-        [AUTH_HEADERS.appId]: this.#o.appId,
         [AUTH_HEADERS.timestamp]: String(timestamp),
         [AUTH_HEADERS.nonce]: n,
-        [AUTH_HEADERS.signature]: await this.#o.sign(parts, body),
-        accept: raw || 'application/json',
+        // Without a secret or hook (mTLS) the TLS client certificate authenticates; timestamp and nonce still go.
+        ...(hmac
+          ? {
+              [AUTH_HEADERS.appId]: hmac.appId,
+              [AUTH_HEADERS.signature]: await hmac.sign(
+                { method, path, bodyDigest: digest, timestamp, nonce: n, appId: hmac.appId },
+                body,
+              ),
+            }
+          : {}),
+        accept: raw ?? 'application/json',
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
       };
       const last = attempt >= this.#o.retries;
       let response: Response;
+      // The timeout covers the answer's headers; a streamed export may then take as long as it takes.
+      const abort = new AbortController();
+      const timer = setTimeout(
+        () => abort.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+        this.#o.timeoutMs,
+      );
       try {
         response = await this.#o.fetch(this.#o.url + path, {
           method,
           headers,
           ...(body !== undefined ? { body } : {}),
-          signal: AbortSignal.timeout(this.#o.timeoutMs),
+          signal: abort.signal,
         });
       } catch (e) {
+        clearTimeout(timer);
         if (last) throw e;
         await sleep(this.#backoff(attempt));
         continue;
       }
-      if (response.ok) return (raw ? response : await response.json()) as T;
+      if (response.ok && raw) {
+        clearTimeout(timer);
+        return response as T;
+      }
+      try {
+        if (response.ok) return (await response.json()) as T;
+      } finally {
+        if (response.ok) clearTimeout(timer);
+      }
       if (!last && RETRY_STATUSES.has(response.status)) {
+        clearTimeout(timer);
         const after = Number(response.headers.get('retry-after'));
         await response.body?.cancel();
         await sleep(
@@ -659,6 +718,8 @@ export class MedsignClient {
         problem = (await response.json()) as Record<string, string>;
       } catch {
         // not a problem document (a proxy's error page): the status says enough
+      } finally {
+        clearTimeout(timer);
       }
       throw new MedsignApiError(response.status, problem);
     }

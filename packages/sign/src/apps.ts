@@ -4,7 +4,9 @@
  * signature over the canonical string of auth.ts, and is accepted only when, in this order: the headers are
  * complete, the application exists and is active, the timestamp is within the replay window, the signature
  * matches, the client address is in the registered ranges, the operation is allowed, the nonce is new, and
- * the application is within its rate limit.
+ * the application is within its rate limit. During a secret rotation's grace period the retired secret
+ * verifies too (credentials.ts); mTLS requests are authenticated by their client certificate instead
+ * (credentials.ts `authenticateCertificate`) and then pass the same IP, operation, replay and rate checks.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -12,6 +14,7 @@ import { BlockList, isIP } from 'node:net';
 import { DomainError } from '@medsign/errors';
 import { constantTimeEqual, hexToBytes } from '@medsign/gm';
 import { NONCE_PATTERN, signRequest } from './auth.js';
+import type { AppCredentialStore } from './credentials.js';
 import {
   OPERATIONS,
   SYSTEM_TYPES,
@@ -47,6 +50,8 @@ export type AppDeps = {
   audit: AuditSink;
   /** Accepted clock skew either way, seconds (default 300); nonces are kept this long. */
   replayWindowSeconds?: number;
+  /** Retired secrets of rotations (and mTLS bindings); without it only the current secret verifies. */
+  credentials?: AppCredentialStore;
 };
 
 export const DEFAULT_RATE_LIMIT = 600;
@@ -220,6 +225,39 @@ export async function authenticateRequest(
   if (!app || app.status !== 'active') throw new DomainError('APP_AUTH_FAILED');
 
   const now = deps.clock.now();
+  checkTimestamp(timestamp, deps, now);
+
+  const parts = {
+    method: req.method,
+    path: req.path,
+    bodyDigest: req.bodyDigest,
+    timestamp: Number(timestamp),
+    nonce,
+    appId,
+  };
+  const given = hexToBytes(signature.toLowerCase());
+  const matches = async (sealed: Uint8Array) => {
+    const secret = new TextDecoder().decode(await deps.secrets.open(sealed, app.id));
+    return constantTimeEqual(hexToBytes(signRequest(secret, parts)), given);
+  };
+  // The current secret first; a retired one (rotation grace) only when it does not match.
+  let ok = await matches(app.sealedSecret);
+  if (!ok && deps.credentials)
+    for (const retired of await deps.credentials.retiredSecrets(app.id, now))
+      if ((ok = await matches(retired.sealedSecret))) break;
+  if (!ok) throw new DomainError('APP_AUTH_FAILED');
+  const view = appView(app);
+  onAuthenticated?.(view);
+  await admitRequest(app, { ...req, nonce }, deps, now);
+  return view;
+}
+
+/** Refuses a timestamp (Unix seconds, text) outside the replay window around `now`. */
+export function checkTimestamp(
+  timestamp: string,
+  deps: Pick<AppDeps, 'replayWindowSeconds'>,
+  now: Date,
+): void {
   const window = deps.replayWindowSeconds ?? DEFAULT_REPLAY_WINDOW_SECONDS;
   const skew = Number(timestamp) - now.getTime() / 1000;
   if (Math.abs(skew) > window)
@@ -227,29 +265,30 @@ export async function authenticateRequest(
       'APP_REQUEST_STALE',
       `the timestamp is ${Math.round(Math.abs(skew))} s ${skew < 0 ? 'behind' : 'ahead of'} the server clock (window ±${window} s)`,
     );
+}
 
-  const secret = new TextDecoder().decode(await deps.secrets.open(app.sealedSecret, app.id));
-  const expected = signRequest(secret, {
-    method: req.method,
-    path: req.path,
-    bodyDigest: req.bodyDigest,
-    timestamp: Number(timestamp),
-    nonce,
-    appId,
-  });
-  if (!constantTimeEqual(hexToBytes(expected), hexToBytes(signature.toLowerCase())))
-    throw new DomainError('APP_AUTH_FAILED');
-  const view = appView(app);
-  onAuthenticated?.(view);
-
+/**
+ * The checks after an application is identified (by its request signature or its client certificate), in
+ * order: client address in the registered ranges, operation allowed, nonce new (when there is one; its
+ * timestamp was checked against the window already), rate limit.
+ */
+export async function admitRequest(
+  app: AppRecord,
+  req: { remoteIp: string; operation: Operation; nonce?: string | undefined },
+  deps: AppDeps & { limiter: RateLimiter },
+  now: Date,
+): Promise<void> {
   if (!ipAllowed(req.remoteIp, app.ipRanges))
     throw new DomainError('APP_IP_FORBIDDEN', `address ${req.remoteIp} is not in the registered ranges`);
   if (!app.operations.includes(req.operation))
     throw new DomainError('APP_OPERATION_FORBIDDEN', `the application may not ${req.operation}`);
+  const window = deps.replayWindowSeconds ?? DEFAULT_REPLAY_WINDOW_SECONDS;
   // The nonce is kept for the window on both sides of now, which is as long as its timestamp is acceptable.
-  if (!(await deps.store.useNonce(app.id, nonce, new Date(now.getTime() + 2 * window * 1000), now)))
+  if (
+    req.nonce !== undefined &&
+    !(await deps.store.useNonce(app.id, req.nonce, new Date(now.getTime() + 2 * window * 1000), now))
+  )
     throw new DomainError('APP_REQUEST_REPLAYED');
   const wait = deps.limiter.take(app.id, app.rateLimit, now);
   if (wait > 0) throw new RateLimitedError(wait);
-  return view;
 }

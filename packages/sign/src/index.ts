@@ -8,6 +8,7 @@
 export * from './ports.js';
 export * from './auth.js';
 export * from './apps.js';
+export * from './credentials.js';
 export * from './signers.js';
 export * from './authorisations.js';
 export * from './signing.js';

@@ -52,7 +52,7 @@ export interface CertificateStatusSource {
 
 /**
  * Time-stamps a signature value: returns the DER TimeStampToken (RFC 3161) whose message imprint covers
- * `signatureValue`. The real implementation is the platform's TSA; without one, `timestamp: true` fails
+ * `signatureValue` — the implementation checks that (the core embeds the token as it is). The real implementation is the platform's TSA; without one, `timestamp: true` fails
  * with SIGN_TIMESTAMP_UNAVAILABLE.
  */
 export interface TimeStamper {

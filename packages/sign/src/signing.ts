@@ -11,11 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '@medsign/errors';
 import { bytesToHex, decodePemBlocks, hexToBytes } from '@medsign/gm';
 import {
-  addTimestampToken,
   digest as hashData,
   ParsedCertificate,
   ParsedCms,
   signCms,
+  timeStampTokenAttribute,
   verifyCertificateChain,
   verifyCms,
   verifySignature,
@@ -272,30 +272,31 @@ export async function signDocument(
   let token: Uint8Array | null = null;
   if (p.format === 'p1') {
     signature = await keySigner.sign(p.data!);
-    if (req.timestamp) token = await stamp(signature, deps.timeStamper!);
+    if (req.timestamp) {
+      token = await stamp(signature, deps.timeStamper!);
+    }
   } else {
+    // The time-stamp goes in as the SignedData is built (over the signature value just made), instead of
+    // parsing the finished SignedData again to add it — the parse cost more than the signature.
+    const stampValue = async (value: Uint8Array) => {
+      token = await stamp(value, deps.timeStamper!);
+      return [timeStampTokenAttribute(token)];
+    };
     signature = await signCms({
       content: p.data ?? new Uint8Array(),
       ...(p.digest ? { contentDigest: p.digest } : {}),
       detached: p.format === 'p7-detached',
-      signers: [{ signer: keySigner, certificate: cert }],
+      signers: [
+        {
+          signer: keySigner,
+          certificate: cert,
+          ...(req.timestamp ? { unsignedAttributesFor: stampValue } : {}),
+        },
+      ],
       certificates: [cert, ...(deps.issuerChain?.(signer.caId) ?? [])],
       gmOids: p.gm,
       signingTime: deps.clock.now(),
     });
-    if (req.timestamp) {
-      const value = ParsedCms.parse(signature).signerInfos[0]!.signature;
-      token = await stamp(value, deps.timeStamper!);
-      try {
-        signature = addTimestampToken(signature, 0, token);
-      } catch (e) {
-        throw new DomainError(
-          'SIGN_TIMESTAMP_UNAVAILABLE',
-          `the time-stamp authority answered a token that does not fit: ${(e as Error).message}`,
-          { cause: e },
-        );
-      }
-    }
   }
 
   const record: SignatureRecord = {

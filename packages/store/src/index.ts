@@ -84,4 +84,5 @@ export {
   type TsaTokenRepositoryOptions,
 } from './repositories/tsa-tokens.js';
 export { CrlRepository, CRLS_KEPT, type CrlInfo, type CrlKind, type CrlRecord } from './repositories/crls.js';
+export { AppCredentialRepository, type AppCertificateBinding } from './repositories/app-credentials.js';
 export { openStore, type Store } from './store.js';

@@ -683,6 +683,73 @@ function signJobs(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * 0010: credentials of signing-API applications beyond the current secret in `sign_apps.sealed_secret`:
+ * the previous secret during a rotation's grace period (kind `secret`, sealed like the current one, valid
+ * until `expires_at`) and TLS client certificates bound to an application for mTLS (kind `certificate`,
+ * found by the SHA-256 fingerprint of the DER; unbinding sets `revoked_at`). Also: signature-record indexes
+ * on (filter column, created_at) for keyset-ordered searches and exports.
+ */
+function appCredentials(dialect: DialectName): Migration {
+  const bin = bytes(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('sign_app_credentials')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('sign_apps.id'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('sealed_secret', bin)
+        .addColumn('fingerprint', 'text')
+        .addColumn('ca_id', 'text')
+        .addColumn('cert_serial', 'text')
+        .addColumn('subject', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('revoked_at', 'text')
+        // NULL fingerprints (secrets) never collide: a certificate is bound to at most one application.
+        .addUniqueConstraint('sign_app_credentials_fingerprint_uq', ['fingerprint'])
+        .addCheckConstraint(
+          'sign_app_credentials_kind_ck',
+          sql.raw(
+            "(kind = 'secret' and sealed_secret is not null and expires_at is not null) or " +
+              "(kind = 'certificate' and fingerprint is not null and ca_id is not null and cert_serial is not null)",
+          ),
+        )
+        .execute();
+      await db.schema
+        .createIndex('sign_app_credentials_app_ix')
+        .on('sign_app_credentials')
+        .columns(['app_id', 'kind'])
+        .execute();
+      // Record searches and streamed exports filter by one of these and read newest first by keyset: with
+      // (column, created_at) the database seeks and reads in order instead of sorting every match per batch
+      // (an export of 100 000 records of one document type took 15 s on SQLite with the single-column index).
+      for (const column of ['employee_no', 'department_code', 'doc_type']) {
+        await db.schema.dropIndex(`signatures_${column}_ix`).execute();
+        await db.schema
+          .createIndex(`signatures_${column}_created_ix`)
+          .on('signatures')
+          .columns([column, 'created_at'])
+          .execute();
+      }
+      await db.schema
+        .createIndex('signatures_app_created_ix')
+        .on('signatures')
+        .columns(['app_id', 'created_at'])
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropIndex('signatures_app_created_ix').execute();
+      for (const column of ['employee_no', 'department_code', 'doc_type']) {
+        await db.schema.dropIndex(`signatures_${column}_created_ix`).execute();
+        await db.schema.createIndex(`signatures_${column}_ix`).on('signatures').column(column).execute();
+      }
+      await db.schema.dropTable('sign_app_credentials').execute();
+    },
+  };
+}
+
 /** The migrations of this package version, by name, for Kysely's Migrator. */
 export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -694,6 +761,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0006_crls': crls(dialect),
     '0007_signing': signing(dialect),
     '0008_sign_jobs': signJobs(dialect),
+    '0010_app_credentials': appCredentials(dialect),
   };
 }
 

@@ -240,6 +240,22 @@ export interface SignaturesTable {
   created_at: IsoText;
 }
 
+/** `sign_app_credentials`: an application's retired secret during a rotation grace, and its mTLS certificates (0010). */
+export interface SignAppCredentialsTable {
+  id: string;
+  app_id: string;
+  kind: 'secret' | 'certificate';
+  sealed_secret: Uint8Array | null;
+  /** SHA-256 of the certificate DER, lower-case hex. */
+  fingerprint: string | null;
+  ca_id: string | null;
+  cert_serial: string | null;
+  subject: string | null;
+  created_at: IsoText;
+  expires_at: IsoText | null;
+  revoked_at: IsoText | null;
+}
+
 /** `tsa_tokens`: the archive of every time-stamp token granted (0003), keyed by its unique serial. */
 export interface TsaTokensTable {
   /** TSTInfo serialNumber, normalised hex (codec.ts normalizeSerial). */
@@ -343,6 +359,7 @@ export interface Schema {
   signers: SignersTable;
   sign_authorisations: SignAuthorisationsTable;
   signatures: SignaturesTable;
+  sign_app_credentials: SignAppCredentialsTable;
   tsa_tokens: TsaTokensTable;
   crls: CrlsTable;
   sign_jobs: SignJobsTable;

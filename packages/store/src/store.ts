@@ -1,5 +1,6 @@
 import { AuditLog, type AuditLogOptions } from './audit.js';
 import { openDatabase, type Database, type OpenDatabaseOptions } from './database.js';
+import { AppCredentialRepository } from './repositories/app-credentials.js';
 import { ApplicationRepository } from './repositories/applications.js';
 import { CaRepository } from './repositories/cas.js';
 import { CertificateRepository } from './repositories/certificates.js';
@@ -36,6 +37,8 @@ export interface Store {
   /** The TSA's token archive (group-committed inserts). */
   readonly tsaTokens: TsaTokenRepository;
   readonly crls: CrlRepository;
+  /** Signing-API application credentials: retired secrets in their grace period, mTLS certificates. */
+  readonly appCredentials: AppCredentialRepository;
   close(): Promise<void>;
 }
 
@@ -64,6 +67,7 @@ export async function openStore(
     signJobs: new SignJobRepository(database, audit),
     tsaTokens,
     crls: new CrlRepository(database),
+    appCredentials: new AppCredentialRepository(database, audit),
     close: async () => {
       // Queued archive records are committed first; then the writer thread and the connection close.
       await tsaTokens.close();

@@ -5,7 +5,18 @@
  */
 
 import { MedsignApiError, MedsignClient, type SignatureFormat } from '@medsign/sdk';
-import { createApp, enrolSigner, SIGNER_KEY_TYPES, unlockSigner, type SignerKeyType } from '@medsign/sign';
+import {
+  bindClientCertificate,
+  createApp,
+  DEFAULT_SECRET_GRACE_SECONDS,
+  enrolSigner,
+  parseGrace,
+  rotateAppSecret,
+  SIGNER_KEY_TYPES,
+  unbindClientCertificate,
+  unlockSigner,
+  type SignerKeyType,
+} from '@medsign/sign';
 import { parse, required } from '../args.js';
 import { CliError, EXIT, readInput, writeOutput } from '../io.js';
 import { actor, withServices } from './ca-admin.js';
@@ -13,8 +24,14 @@ import { DATA_OPTIONS } from './server-args.js';
 
 export const SIGN_USAGE = `Signing service:
   medsign app create --name HIS --type HIS|LIS|RIS|PACS|EMR|nursing|anaesthesia|other [--department D]
-                     [--operations sign,verify,read] [--ip-ranges 10.1.0.0/16,…] [--rate-limit N] [--json]
-                     registers a hospital system; prints its app id and secret ONCE
+                     [--operations sign,verify,read] [--ip-ranges 10.1.0.0/16,…] [--rate-limit N]
+                     [--client-cert FILE] [--json]
+                     registers a hospital system; prints its app id and secret ONCE; --client-cert binds a
+                     TLS client certificate from our CA (ECDSA/RSA, profile tls-client) for mTLS
+  medsign app rotate-secret --id ID [--grace 24h] [--json]
+                     a new secret (printed ONCE); the old one stays valid for the grace (0: revoked at once)
+  medsign app bind-cert --id ID --cert FILE [--json]    binds a TLS client certificate (mTLS)
+  medsign app unbind-cert --id ID --fingerprint SHA256HEX
   medsign signer add --name 张三 --employee-no D001 --department-code 0101 --pin 123456 [--profile doctor]
                      [--algorithm sm2|rsa|ecdsa] [--json]   server-held key + certificate; prints id and cert serial
   medsign signer unlock --employee-no D001          unlocks a key locked by wrong PINs (audited)
@@ -32,8 +49,12 @@ async function appCreate(argv: string[]): Promise<number> {
     operations: { type: 'string' },
     'ip-ranges': { type: 'string' },
     'rate-limit': { type: 'string' },
+    'client-cert': { type: 'string' },
     json: { type: 'boolean' },
   });
+  const clientCert = values['client-cert']
+    ? readInput(values['client-cert'], 'client certificate')
+    : undefined;
   const list = (v: string | undefined) =>
     v
       ?.split(',')
@@ -56,14 +77,94 @@ async function appCreate(argv: string[]): Promise<number> {
       actor(),
       s.sign.deps,
     );
+    // Registered first: a certificate that cannot be bound leaves the application without one (bind-cert later).
+    const bound = clientCert
+      ? await bindClientCertificate(app.id, clientCert, actor(), s.sign.deps)
+      : undefined;
     if (values.json) {
-      process.stdout.write(JSON.stringify({ ...app, createdAt: app.createdAt.toISOString(), secret }) + '\n');
+      process.stdout.write(
+        JSON.stringify({
+          ...app,
+          createdAt: app.createdAt.toISOString(),
+          secret,
+          ...(bound ? { clientCertificate: bound.fingerprint } : {}),
+        }) + '\n',
+      );
     } else {
       process.stdout.write(
-        `app id:     ${app.id}\napp secret: ${secret}\n\n` +
-          `The secret is shown once and kept only encrypted: hand it to the ${app.name} vendor now.\n`,
+        `app id:     ${app.id}\napp secret: ${secret}\n` +
+          (bound ? `client certificate (SHA-256): ${bound.fingerprint}\n` : '') +
+          `\nThe secret is shown once and kept only encrypted: hand it to the ${app.name} vendor now.\n`,
       );
     }
+    return EXIT.ok;
+  });
+}
+
+async function appRotateSecret(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    ...DATA_OPTIONS,
+    id: { type: 'string' },
+    grace: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  let grace = DEFAULT_SECRET_GRACE_SECONDS;
+  if (values.grace !== undefined) {
+    try {
+      grace = parseGrace(values.grace);
+    } catch (e) {
+      throw new CliError(`--grace: ${(e as Error).message}`);
+    }
+  }
+  const id = required(values.id, '--id');
+  return withServices(values, async (s) => {
+    const r = await rotateAppSecret(id, grace, actor(), s.sign.deps);
+    const until = r.previousValidUntil?.toISOString() ?? null;
+    process.stdout.write(
+      values.json
+        ? JSON.stringify({ id: r.app.id, secret: r.secret, previousValidUntil: until }) + '\n'
+        : `app id:     ${r.app.id}\napp secret: ${r.secret}\n\n` +
+            (until
+              ? `The previous secret stays valid until ${until}; switch the ${r.app.name} system before then.\n`
+              : 'The previous secret no longer works.\n') +
+            'The new secret is shown once and kept only encrypted.\n',
+    );
+    return EXIT.ok;
+  });
+}
+
+async function appBindCert(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    ...DATA_OPTIONS,
+    id: { type: 'string' },
+    cert: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const id = required(values.id, '--id');
+  const cert = readInput(required(values.cert, '--cert FILE'), 'client certificate');
+  return withServices(values, async (s) => {
+    const b = await bindClientCertificate(id, cert, actor(), s.sign.deps);
+    process.stdout.write(
+      values.json
+        ? JSON.stringify({ appId: b.appId, fingerprint: b.fingerprint, caId: b.caId, serial: b.serial }) +
+            '\n'
+        : `bound certificate ${b.serial} (CA ${b.caId}) to ${b.appId}\nSHA-256: ${b.fingerprint}\n`,
+    );
+    return EXIT.ok;
+  });
+}
+
+async function appUnbindCert(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    ...DATA_OPTIONS,
+    id: { type: 'string' },
+    fingerprint: { type: 'string' },
+  });
+  const id = required(values.id, '--id');
+  const fingerprint = required(values.fingerprint, '--fingerprint');
+  return withServices(values, async (s) => {
+    await unbindClientCertificate(id, fingerprint, actor(), s.sign.deps);
+    process.stderr.write(`medsign: unbound certificate ${fingerprint} from ${id}\n`);
     return EXIT.ok;
   });
 }
@@ -173,7 +274,12 @@ async function signCommand(argv: string[]): Promise<number> {
 export function appCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'create') return appCreate(rest);
-  throw new CliError(`unknown subcommand app ${sub ?? ''} (medsign app create …)`);
+  if (sub === 'rotate-secret') return appRotateSecret(rest);
+  if (sub === 'bind-cert') return appBindCert(rest);
+  if (sub === 'unbind-cert') return appUnbindCert(rest);
+  throw new CliError(
+    `unknown subcommand app ${sub ?? ''} (medsign app create|rotate-secret|bind-cert|unbind-cert …)`,
+  );
 }
 
 /** `medsign signer …`. */

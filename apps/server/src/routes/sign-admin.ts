@@ -5,7 +5,13 @@
  */
 
 import {
+  bindClientCertificate,
   createApp,
+  MAX_SECRET_GRACE_SECONDS,
+  DEFAULT_SECRET_GRACE_SECONDS,
+  rotateAppSecret,
+  unbindClientCertificate,
+  type ClientCertificateBinding,
   enrolSigner,
   OPERATIONS,
   SIGNER_KEY_TYPES,
@@ -54,7 +60,42 @@ function signerJson(s: SignerView) {
   };
 }
 
-/** `/api/v1/apps`, `/api/v1/signers`, `/api/v1/signers/{employeeNo}/unlock` (role admin). */
+const bindingSchema = {
+  type: 'object',
+  required: ['appId', 'fingerprint', 'caId', 'serial', 'createdAt'],
+  properties: {
+    appId: { type: 'string' },
+    fingerprint: { type: 'string', description: 'SHA-256 of the certificate DER, hex' },
+    caId: { type: 'string' },
+    serial: { type: 'string' },
+    subject: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+    revokedAt: { type: ['string', 'null'], format: 'date-time', description: 'when it was unbound' },
+  },
+} as const;
+
+function bindingJson(b: ClientCertificateBinding) {
+  return {
+    appId: b.appId,
+    fingerprint: b.fingerprint,
+    caId: b.caId,
+    serial: b.serial,
+    subject: b.subject,
+    createdAt: b.createdAt.toISOString(),
+    revokedAt: b.revokedAt ? b.revokedAt.toISOString() : null,
+  };
+}
+
+const appIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 64 } },
+} as const;
+
+/**
+ * `/api/v1/apps`, `/api/v1/apps/{id}/secret` (rotation), `/api/v1/apps/{id}/certificates` (mTLS bindings),
+ * `/api/v1/signers`, `/api/v1/signers/{employeeNo}/unlock` (role admin).
+ */
 export function signAdminRoutes(services: Services): FastifyPluginAsync {
   return async (app) => {
     app.addHook('preHandler', authenticate(services));
@@ -106,6 +147,135 @@ export function signAdminRoutes(services: Services): FastifyPluginAsync {
         );
         reply.header('cache-control', 'no-store');
         return reply.code(201).send({ ...created, createdAt: created.createdAt.toISOString(), secret });
+      },
+    );
+
+    app.post<{ Params: { id: string }; Body: { graceSeconds?: number } }>(
+      '/apps/:id/secret',
+      {
+        schema: {
+          tags: ['signing'],
+          summary:
+            "Rotate an application's secret: a new one (in this answer only) while the old one stays valid for a grace period",
+          description: `Both secrets verify during the grace (default ${DEFAULT_SECRET_GRACE_SECONDS} s = 24 h; 0 revokes the old one at once); afterwards only the new one. Rotating again drops an earlier retired secret. Audited (app.secret-rotate).`,
+          security: bearerSecurity,
+          params: appIdParams,
+          body: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            properties: {
+              graceSeconds: { type: 'integer', minimum: 0, maximum: MAX_SECRET_GRACE_SECONDS },
+            },
+          },
+          response: {
+            201: {
+              type: 'object',
+              required: ['id', 'secret', 'previousValidUntil'],
+              properties: {
+                id: { type: 'string' },
+                secret: { type: 'string', description: 'shown once; kept only encrypted' },
+                previousValidUntil: {
+                  type: ['string', 'null'],
+                  format: 'date-time',
+                  description: 'the old secret verifies until then (null: no longer)',
+                },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const r = await rotateAppSecret(
+          request.params.id,
+          request.body?.graceSeconds ?? DEFAULT_SECRET_GRACE_SECONDS,
+          callerOf(request).actor,
+          services.sign.deps,
+        );
+        reply.header('cache-control', 'no-store');
+        return reply.code(201).send({
+          id: r.app.id,
+          secret: r.secret,
+          previousValidUntil: r.previousValidUntil ? r.previousValidUntil.toISOString() : null,
+        });
+      },
+    );
+
+    app.post<{ Params: { id: string }; Body: { certificate: string } }>(
+      '/apps/:id/certificates',
+      {
+        schema: {
+          tags: ['signing'],
+          summary: 'Bind a TLS client certificate issued by our CA to an application (mTLS)',
+          description:
+            'ECDSA or RSA only (no SM2 in Node.js TLS); it must chain to our CA, be good, and allow clientAuth. Requests over TLS presenting it are authenticated without HMAC headers. Audited (app.cert-bind).',
+          security: bearerSecurity,
+          params: appIdParams,
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['certificate'],
+            properties: {
+              certificate: { type: 'string', maxLength: 65_536, description: 'PEM, or base64 DER' },
+            },
+          },
+          response: { 201: bindingSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const text = request.body.certificate.trim();
+        const input = text.includes('-----BEGIN') ? text : new Uint8Array(Buffer.from(text, 'base64'));
+        const b = await bindClientCertificate(
+          request.params.id,
+          input,
+          callerOf(request).actor,
+          services.sign.deps,
+        );
+        return reply.code(201).send(bindingJson(b));
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/apps/:id/certificates',
+      {
+        schema: {
+          tags: ['signing'],
+          summary: "An application's TLS client certificates (unbound ones too)",
+          security: bearerSecurity,
+          params: appIdParams,
+          response: { 200: { type: 'array', items: bindingSchema }, ...errors },
+        },
+      },
+      async (request) =>
+        (await services.sign.deps.credentials.listCertificates(request.params.id)).map(bindingJson),
+    );
+
+    app.delete<{ Params: { id: string; fingerprint: string } }>(
+      '/apps/:id/certificates/:fingerprint',
+      {
+        schema: {
+          tags: ['signing'],
+          summary: 'Unbind a TLS client certificate from an application (audited)',
+          security: bearerSecurity,
+          params: {
+            type: 'object',
+            required: ['id', 'fingerprint'],
+            properties: {
+              id: { type: 'string', maxLength: 64 },
+              fingerprint: { type: 'string', maxLength: 128 },
+            },
+          },
+          response: { 204: { type: 'null' }, ...errors },
+        },
+      },
+      async (request, reply) => {
+        await unbindClientCertificate(
+          request.params.id,
+          request.params.fingerprint,
+          callerOf(request).actor,
+          services.sign.deps,
+        );
+        return reply.code(204).send();
       },
     );
 

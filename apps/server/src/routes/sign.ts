@@ -11,6 +11,7 @@ import { DomainError } from '@medsign/errors';
 import { bytesToHex, encodePem, sm3 } from '@medsign/gm';
 import {
   AUTH_HEADERS,
+  authenticateCertificate,
   authenticateRequest,
   AUTHORISATION_MINUTES,
   grantAuthorisation,
@@ -33,9 +34,23 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
+import { xlsxStream } from '../xlsx.js';
+import { peerCertificate } from './mtls.js';
 import { binaryResponse, problemRef } from './schemas.js';
 import { signJobRoutes } from './sign-jobs.js';
 import { registerVerifyReportRoute } from './verify-report.js';
+import {
+  csvCell,
+  EXPORT_COLUMNS,
+  exportFilterProperties,
+  exportRow,
+  recordFilter,
+  type RecordFilterQuery,
+} from './signature-export.js';
+
+export { csvCell };
+
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -158,58 +173,12 @@ function recordView(r: SignatureRecord) {
   };
 }
 
-const CSV_COLUMNS = [
-  'id',
-  'created_at',
-  'app_id',
-  'signer',
-  'department_code',
-  'system',
-  'doc_type',
-  'doc_id',
-  'visit_ref',
-  'format',
-  'digest_algorithm',
-  'digest',
-  'ca_id',
-  'cert_serial',
-  'timestamped',
-];
-
-/**
- * One CSV cell (RFC 4180 quoting). A value a spreadsheet would run as a formula (= + - @, tab, CR) gets a
- * leading apostrophe: ids come from hospital systems and must not become formulas in the office's Excel.
- */
-export function csvCell(value: string | undefined): string {
-  if (value === undefined) return '';
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
 function header(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
   return typeof v === 'string' ? v : undefined;
 }
 
-type SearchQuery = {
-  signer?: string;
-  department?: string;
-  app?: string;
-  docType?: string;
-  docId?: string;
-  from?: string;
-  to?: string;
-  limit: number;
-  offset: number;
-};
-
-function dateOf(text: string | undefined, name: string): Date | undefined {
-  if (text === undefined) return undefined;
-  const d = new Date(text);
-  if (Number.isNaN(d.getTime()))
-    throw new DomainError('REQUEST_INVALID', `${name} must be an ISO-8601 date-time`);
-  return d;
-}
+type SearchQuery = RecordFilterQuery & { limit: number; offset: number };
 
 /**
  * `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/verify/report`, `/api/v1/signatures*`
@@ -254,6 +223,23 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
       const operation = request.routeOptions.config.operation;
       if (!operation) return;
       try {
+        // mTLS: no HMAC headers, and the TLS client presented a certificate (credentials.ts in @medsign/sign).
+        const peer = header(request, AUTH_HEADERS.appId) === undefined ? peerCertificate(request) : undefined;
+        if (peer) {
+          request.signApp = await authenticateCertificate(
+            {
+              ...peer,
+              timestamp: header(request, AUTH_HEADERS.timestamp),
+              nonce: header(request, AUTH_HEADERS.nonce),
+              remoteIp: request.ip,
+              operation,
+            },
+            { ...sign.deps, limiter: sign.limiter },
+            (authenticated) => (request.signApp = authenticated),
+          );
+          request.caller = { actor: `app:${request.signApp.id}`, roles: [], token: '' };
+          return;
+        }
         request.signApp = await authenticateRequest(
           {
             appId: header(request, AUTH_HEADERS.appId),
@@ -568,13 +554,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
             type: 'object',
             additionalProperties: false,
             properties: {
-              signer: { type: 'string', maxLength: 32, description: 'employee number' },
-              department: { type: 'string', maxLength: 128, description: 'department code' },
-              app: { type: 'string', maxLength: 64, description: 'application id' },
-              docType: { type: 'string', maxLength: 128 },
-              docId: { type: 'string', maxLength: 128 },
-              from: { type: 'string', format: 'date-time', description: 'created at or after' },
-              to: { type: 'string', format: 'date-time', description: 'created before' },
+              ...exportFilterProperties,
               limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
               offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
             },
@@ -590,25 +570,19 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         },
       },
       async (request) => {
-        const q = request.query;
-        const from = dateOf(q.from, 'from');
-        const to = dateOf(q.to, 'to');
-        const page = await sign.deps.store.searchSignatures({
-          ...(q.signer !== undefined ? { employeeNo: q.signer } : {}),
-          ...(q.department !== undefined ? { departmentCode: q.department } : {}),
-          ...(q.app !== undefined ? { appId: q.app } : {}),
-          ...(q.docType !== undefined ? { docType: q.docType } : {}),
-          ...(q.docId !== undefined ? { docId: q.docId } : {}),
-          ...(from ? { from } : {}),
-          ...(to ? { to } : {}),
-          limit: q.limit,
-          offset: q.offset,
-        });
+        const { limit, offset, ...filter } = request.query;
+        const page = await sign.deps.store.searchSignatures({ ...recordFilter(filter), limit, offset });
         return { total: page.total, items: page.items.map(recordView) };
       },
     );
 
-    app.get<{ Querystring: Omit<SearchQuery, 'limit' | 'offset'> }>(
+    const exportQuerystring = {
+      type: 'object',
+      additionalProperties: false,
+      properties: exportFilterProperties,
+    } as const;
+
+    app.get<{ Querystring: RecordFilterQuery }>(
       '/signatures/export.csv',
       {
         config: { operation: 'read' },
@@ -616,65 +590,47 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           tags: ['signing'],
           summary: 'Export the matching signature records as CSV (UTF-8 with BOM, newest first, streamed)',
           security: hmacSecurity,
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              signer: { type: 'string', maxLength: 32 },
-              department: { type: 'string', maxLength: 128 },
-              app: { type: 'string', maxLength: 64 },
-              docType: { type: 'string', maxLength: 128 },
-              docId: { type: 'string', maxLength: 128 },
-              from: { type: 'string', format: 'date-time' },
-              to: { type: 'string', format: 'date-time' },
-            },
-          },
+          querystring: exportQuerystring,
           response: { 200: binaryResponse('text/csv', 'one line per signature record'), ...errors },
         },
       },
       async (request, reply) => {
-        const q = request.query;
-        const from = dateOf(q.from, 'from');
-        const to = dateOf(q.to, 'to');
-        const rows = services.store.signing.iterateSignatures({
-          ...(q.signer !== undefined ? { employeeNo: q.signer } : {}),
-          ...(q.department !== undefined ? { departmentCode: q.department } : {}),
-          ...(q.app !== undefined ? { appId: q.app } : {}),
-          ...(q.docType !== undefined ? { docType: q.docType } : {}),
-          ...(q.docId !== undefined ? { docId: q.docId } : {}),
-          ...(from ? { from } : {}),
-          ...(to ? { to } : {}),
-        });
+        const rows = services.store.signing.iterateSignatures(recordFilter(request.query));
         async function* lines() {
-          yield '\ufeff' + CSV_COLUMNS.join(',') + '\r\n';
-          for await (const r of rows) {
-            yield (
-              [
-                r.id,
-                r.createdAt.toISOString(),
-                r.appId,
-                r.employeeNo,
-                r.metadata.departmentCode,
-                r.metadata.system,
-                r.metadata.docType,
-                r.metadata.docId,
-                r.metadata.visitRef,
-                r.format,
-                r.digestAlgorithm,
-                r.digest,
-                r.caId,
-                r.certSerial,
-                r.token ? 'yes' : 'no',
-              ]
-                .map(csvCell)
-                .join(',') + '\r\n'
-            );
-          }
+          yield '\ufeff' + EXPORT_COLUMNS.join(',') + '\r\n';
+          for await (const r of rows) yield exportRow(r).map(csvCell).join(',') + '\r\n';
         }
         return reply
           .type('text/csv; charset=utf-8')
           .header('content-disposition', 'attachment; filename="signatures.csv"')
           .send(Readable.from(lines()));
+      },
+    );
+
+    app.get<{ Querystring: RecordFilterQuery }>(
+      '/signatures/export.xlsx',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary:
+            'Export the matching signature records as an Excel workbook (the CSV columns, newest first, streamed)',
+          description:
+            'One sheet of text cells (inline strings; a value that looks like a formula stays text), written as the records are read, so memory stays flat at any size.',
+          security: hmacSecurity,
+          querystring: exportQuerystring,
+          response: { 200: binaryResponse(XLSX_TYPE, 'an .xlsx workbook'), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const rows = services.store.signing.iterateSignatures(recordFilter(request.query));
+        async function* cells() {
+          for await (const r of rows) yield exportRow(r);
+        }
+        return reply
+          .type(XLSX_TYPE)
+          .header('content-disposition', 'attachment; filename="signatures.xlsx"')
+          .send(Readable.from(xlsxStream('signatures', EXPORT_COLUMNS, cells(), sign.deps.clock.now())));
       },
     );
 

@@ -32,6 +32,20 @@ type Waiting = {
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
+function toRow(token: TsaTokenRecord): TsaTokensTable {
+  return {
+    serial: normalizeSerial(token.serial),
+    unit: token.unit,
+    hash_algorithm: token.hashAlgorithm,
+    hashed_message: hex(token.hashedMessage),
+    gen_time: toIso(token.genTime),
+    policy: token.policy,
+    requester: token.requester,
+    nonce: token.nonce ? 1 : 0,
+    token_hash: hex(token.tokenHash),
+  };
+}
+
 function toRecord(r: TsaTokensTable): TsaTokenRecord {
   return {
     serial: BigInt(`0x${r.serial}`),
@@ -76,23 +90,36 @@ export class TsaTokenRepository {
   archive(token: TsaTokenRecord): Promise<'stored' | 'duplicate'> {
     let row: TsaTokensTable;
     try {
-      row = {
-        serial: normalizeSerial(token.serial),
-        unit: token.unit,
-        hash_algorithm: token.hashAlgorithm,
-        hashed_message: hex(token.hashedMessage),
-        gen_time: toIso(token.genTime),
-        policy: token.policy,
-        requester: token.requester,
-        nonce: token.nonce ? 1 : 0,
-        token_hash: hex(token.tokenHash),
-      };
+      row = toRow(token);
     } catch (e) {
       return Promise.reject(e);
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ row, resolve, reject });
       this.#flushing ??= this.#flush();
+    });
+  }
+
+  /**
+   * Records one token in the database's shared group transaction (Database.groupWrite) on the main
+   * connection, instead of the archive's own group on the writer thread: for tokens made inside another
+   * operation that writes through groupWrite (the signing service's time-stamps), so both commit in the same
+   * groups. Two SQLite connections writing at once would wait on each other's file lock (busy handler sleeps).
+   */
+  archiveInGroup(token: TsaTokenRecord): Promise<'stored' | 'duplicate'> {
+    let row: TsaTokensTable;
+    try {
+      row = toRow(token);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#database.groupWrite(async (trx) => {
+      const r = await trx
+        .insertInto('tsa_tokens')
+        .values(row)
+        .onConflict((oc) => oc.column('serial').doNothing())
+        .executeTakeFirst();
+      return (r.numInsertedOrUpdatedRows ?? 0n) > 0n ? 'stored' : 'duplicate';
     });
   }
 
