@@ -448,14 +448,15 @@ export class MedsignClient {
   constructor(options: ClientOptions) {
     const mtls = Boolean(options.tls?.cert && options.tls.key);
     const { appSecret, sign } = options;
+    if (!options.url) throw new TypeError('url is required');
     if (appSecret && sign)
+      throw new TypeError('give exactly one of appSecret (Node.js) or sign (a signing hook), not both');
+    if (!appSecret && !sign && !mtls)
       throw new TypeError(
-        'give one of appSecret (Node.js) or sign (a signing hook, e.g. in a browser), not both',
+        'give exactly one of appSecret (Node.js) or sign (a signing hook, e.g. in a browser) — or a TLS client certificate and key',
       );
-    if (!options.url || ((appSecret || sign) && !options.appId) || (!appSecret && !sign && !mtls))
-      throw new TypeError(
-        'url and appId + appSecret (or a sign hook, or a TLS client certificate and key) are required',
-      );
+    if ((appSecret || sign) && !options.appId)
+      throw new TypeError('appId is required with appSecret or sign');
     let tlsFetcher: Promise<typeof fetch> | undefined;
     const tls = options.tls;
     this.#o = {
