@@ -52,13 +52,13 @@ export function signStoreOf(store: Store): SignStore {
     getAuthorisation: (id) => s.getAuthorisation(id),
     listAuthorisations: (signerId, limit) => s.listAuthorisations(signerId, limit),
     revokeAuthorisation: (id, now) => s.revokeAuthorisation(id, now),
-    insertSignature: (r, e) =>
-      s.insertSignature(r, {
-        actor: e.actor,
-        action: e.action,
-        target: e.target ?? null,
-        detail: maskDetail(e.detail),
-      }),
+    insertSignature: (r, e, original) =>
+      s.insertSignature(
+        r,
+        { actor: e.actor, action: e.action, target: e.target ?? null, detail: maskDetail(e.detail) },
+        original,
+      ),
+    getOriginal: (id) => s.getOriginal(id),
     getSignature: async (id) => (await s.getSignature(id)) as SignatureRecord | undefined,
     findSignatureByIdempotencyKey: async (appId, key) =>
       (await s.findSignatureByIdempotencyKey(appId, key)) as SignatureRecord | undefined,
@@ -125,6 +125,13 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
       open: async (sealed, context) =>
         new Uint8Array(Buffer.from(o.keystore.personalData.open('appSecret', sealed, context), 'base64')),
     },
+    originals: {
+      // Signed originals: the keystore's field cipher on bytes, bound to the record id (context).
+      seal: async (plaintext, context) =>
+        o.keystore.personalData.sealBytes('signedOriginal', plaintext, context),
+      open: async (sealed, context) => o.keystore.personalData.openBytes('signedOriginal', sealed, context),
+    },
+    ...(o.config.sign.storeOriginals !== undefined ? { storeOriginals: o.config.sign.storeOriginals } : {}),
     ...(o.timeStamper ? { timeStamper: o.timeStamper } : {}),
     maxPinFailures: o.config.sign.maxPinFailures,
     replayWindowSeconds: o.config.sign.replayWindowSeconds,

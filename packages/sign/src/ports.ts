@@ -147,6 +147,31 @@ export type SignatureMetadata = {
   visitRef?: string;
 };
 
+/**
+ * How the signer expressed the intent to sign (真实意愿): the PIN with this request, a time-boxed signing
+ * authorisation granted earlier with the PIN (its facts copied at signing time, so later revocation or
+ * expiry cannot blur them), or a signature made on the client with a USB key and recorded as pre-made.
+ * Times are ISO-8601 UTC (the value is stored as JSON).
+ */
+export type SignatureIntent =
+  | { method: 'pin' }
+  | {
+      method: 'authorisation';
+      authorisationId: string;
+      grantedAt: string;
+      expiresAt: string;
+      apps: string[];
+      /** The application through which the signer granted it. */
+      grantedVia: string;
+    }
+  | { method: 'usbkey' };
+
+/** Where an event sits in the hash-chained audit log. */
+export type AuditPosition = { seq: number; hash: string };
+
+/** A signed original as stored: sealed (SecretBox, context = the record id); `size` of the clear bytes. */
+export type SealedOriginal = { size: number; sealed: Uint8Array };
+
 /** One signature: append-only. */
 export type SignatureRecord = {
   id: string;
@@ -167,6 +192,12 @@ export type SignatureRecord = {
   /** SM3 (hex) of the request that made it: a replay with the same key must carry the same request. */
   requestHash: string | null;
   createdAt: Date;
+  /** The client IP the server saw (records made before evidence capture have none). */
+  clientIp?: string | null;
+  /** The signer's intent (see SignatureIntent). */
+  intent?: SignatureIntent | null;
+  /** The record's audit event in the hash chain: set by the store when it writes the record. */
+  audit?: AuditPosition | null;
 };
 
 export type SignatureQuery = {
@@ -212,11 +243,15 @@ export interface SignStore {
   revokeAuthorisation(id: string, now: Date): Promise<boolean>;
 
   /**
-   * Writes the record and its audit event (`event`, masked like AuditSink's) in one transaction: both or
-   * neither, durable when this resolves. False when (appId, idempotencyKey) is taken; neither is written then.
+   * Writes the record, its audit event (`event`, masked like AuditSink's) and — when given — its sealed
+   * original in one transaction: all or nothing, durable when this resolves. The stored record carries
+   * its audit event's position (`audit`, read back by getSignature). False when (appId, idempotencyKey)
+   * is taken; nothing is written then.
    */
-  insertSignature(record: SignatureRecord, event: AuditEvent): Promise<boolean>;
+  insertSignature(record: SignatureRecord, event: AuditEvent, original?: SealedOriginal): Promise<boolean>;
   getSignature(id: string): Promise<SignatureRecord | undefined>;
+  /** The sealed original of a record, if one was stored. */
+  getOriginal(id: string): Promise<SealedOriginal | undefined>;
   findSignatureByIdempotencyKey(appId: string, key: string): Promise<SignatureRecord | undefined>;
   searchSignatures(q: SignatureQuery): Promise<{ total: number; items: SignatureRecord[] }>;
 }

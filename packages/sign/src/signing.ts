@@ -32,6 +32,9 @@ import {
   type DigestAlgorithm,
   type SignatureFormat,
   type SignatureMetadata,
+  type SealedOriginal,
+  type SecretBox,
+  type SignatureIntent,
   type SignatureRecord,
   type SignerRecord,
   type TimeStamper,
@@ -65,6 +68,13 @@ export type SigningDeps = SignerDeps & {
    * P7 signatures so a relying party needs only the root it trusts to build the path.
    */
   issuerChain?: (caId: string) => readonly ParsedCertificate[];
+  /**
+   * Seals signed originals (SM4-GCM, context = the record id) for `storeOriginal`; absent, asking to
+   * store one is SIGN_ORIGINALS_UNAVAILABLE.
+   */
+  originals?: SecretBox;
+  /** Store the original of every data request unless it says `storeOriginal: false` (default false). */
+  storeOriginals?: boolean;
 };
 
 /** One signing request as the API receives it (binary values base64, digests hex). */
@@ -83,11 +93,18 @@ export type SignRequest = {
   oids?: 'rfc5652' | 'gm';
   timestamp?: boolean;
   metadata?: SignatureMetadata;
+  /**
+   * Keep the data, sealed, for preview and evidence (default: the deployment's setting). A digest
+   * request has no original: `true` with a digest is SIGN_DATA_INVALID.
+   */
+  storeOriginal?: boolean;
 };
 
 /** The transport's facts about the request. */
 export type SignContext = {
   appId: string;
+  /** The client IP the server saw (recorded as evidence of intent). */
+  clientIp?: string;
   /** Idempotency-Key and the SM3 (hex) of the request body, when the caller sent the header. */
   idempotency?: { key: string; requestHash: string };
 };
@@ -142,6 +159,8 @@ type Prepared = {
   digestAlgorithm?: DigestAlgorithm;
   gm: boolean;
   metadata: SignatureMetadata;
+  /** Seal and keep the data with the record. */
+  storeOriginal: boolean;
 };
 
 function checkMetadata(m: SignatureMetadata | undefined, types: readonly string[]): SignatureMetadata {
@@ -171,6 +190,13 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
   const metadata = checkMetadata(req.metadata, deps.documentTypes ?? DEFAULT_DOCUMENT_TYPES);
   if ((req.data === undefined) === (req.digest === undefined))
     throw dataInvalid('give exactly one of data (base64) and digest (hex)');
+  if (req.storeOriginal !== undefined && typeof req.storeOriginal !== 'boolean')
+    throw dataInvalid('storeOriginal must be true or false');
+  if (req.storeOriginal === true && req.data === undefined)
+    throw dataInvalid('storeOriginal needs the data: a digest request has no original to store');
+  const storeOriginal = req.data !== undefined && (req.storeOriginal ?? deps.storeOriginals ?? false);
+  if (storeOriginal && !deps.originals)
+    throw new DomainError('SIGN_ORIGINALS_UNAVAILABLE', 'this server has no cipher to seal originals');
   const max = deps.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
   if (req.data !== undefined) {
     if (typeof req.data === 'string' && req.data.length > Math.ceil(max / 3) * 4)
@@ -179,7 +205,7 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
     if (data.length > max) throw new DomainError('SIGN_PAYLOAD_TOO_LARGE', `the data exceeds ${max} bytes`);
     if (req.digestAlgorithm !== undefined)
       throw dataInvalid('digestAlgorithm goes with digest, not with data');
-    return { format, data, gm, metadata };
+    return { format, data, gm, metadata, storeOriginal };
   }
   if (format !== 'p7-detached')
     throw dataInvalid(`${format} needs the data itself; a digest can be signed as p7-detached only`);
@@ -187,7 +213,14 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
   if (alg !== 'sm3' && alg !== 'sha256') throw dataInvalid('digestAlgorithm must be sm3 or sha256');
   if (typeof req.digest !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(req.digest) || req.digest.length !== 64)
     throw dataInvalid(`the ${alg} digest must be 64 hex digits`);
-  return { format, digest: hexToBytes(req.digest.toLowerCase()), digestAlgorithm: alg, gm, metadata };
+  return {
+    format,
+    digest: hexToBytes(req.digest.toLowerCase()),
+    digestAlgorithm: alg,
+    gm,
+    metadata,
+    storeOriginal: false,
+  };
 }
 
 const signerCertificates = new Map<string, ParsedCertificate>();
@@ -236,12 +269,20 @@ export async function signDocument(
     );
   if (p.gm && cert.publicKey.family !== 'sm2')
     throw dataInvalid('GM/T 0010 object identifiers need an SM2 signer');
-  let intent: string;
+  let intent: SignatureIntent;
   if (req.pin !== undefined) {
     await checkSignerPin(signer, req.pin, `app:${ctx.appId}`, deps);
-    intent = 'pin';
+    intent = { method: 'pin' };
   } else {
-    intent = `authorisation:${(await usableAuthorisation(signer, ctx.appId, deps)).id}`;
+    const a = await usableAuthorisation(signer, ctx.appId, deps);
+    intent = {
+      method: 'authorisation',
+      authorisationId: a.id,
+      grantedAt: a.createdAt.toISOString(),
+      expiresAt: a.expiresAt.toISOString(),
+      apps: [...a.appIds],
+      grantedVia: a.grantedVia,
+    };
   }
 
   const contentDigest = p.digest ?? hashData(hash, p.data!);
@@ -294,6 +335,8 @@ export async function signDocument(
     idempotencyKey: ctx.idempotency?.key ?? null,
     requestHash: ctx.idempotency?.requestHash ?? null,
     createdAt: deps.clock.now(),
+    clientIp: ctx.clientIp ?? null,
+    intent,
   };
   const event: AuditEvent = {
     actor: `app:${ctx.appId}`,
@@ -303,19 +346,81 @@ export async function signDocument(
       employeeNo: signer.employeeNo,
       format: p.format,
       digest: record.digest,
-      intent,
+      intent: intentText(intent),
+      ...(ctx.clientIp ? { clientIp: ctx.clientIp } : {}),
       ...(p.metadata.docType ? { docType: p.metadata.docType } : {}),
       ...(p.metadata.docId ? { docId: p.metadata.docId } : {}),
       timestamped: token !== null,
+      ...(p.storeOriginal ? { originalStored: true } : {}),
     },
   };
-  if (!(await deps.store.insertSignature(record, event))) {
+  const original = p.storeOriginal ? await sealOriginal(record.id, p.data!, deps.originals!) : undefined;
+  if (!(await deps.store.insertSignature(record, event, original))) {
     // A concurrent request with the same Idempotency-Key won: answer what it recorded.
     const prior = await deps.store.findSignatureByIdempotencyKey(ctx.appId, ctx.idempotency!.key);
     if (prior) return replay(prior, ctx.idempotency!.requestHash, deps);
     throw new DomainError('SIGN_IDEMPOTENCY_CONFLICT');
   }
   return { record, certificate: cert, replayed: false };
+}
+
+/** The intent as the audit event has always said it: `pin`, `authorisation:<id>` or `usbkey`. */
+export function intentText(intent: SignatureIntent): string {
+  return intent.method === 'authorisation' ? `authorisation:${intent.authorisationId}` : intent.method;
+}
+
+/** Seals a signed original bound to its record id (a sealed original moved to another record does not open). */
+export async function sealOriginal(
+  recordId: string,
+  data: Uint8Array,
+  box: SecretBox,
+): Promise<SealedOriginal> {
+  return { size: data.length, sealed: await box.seal(data, `signature:${recordId}`) };
+}
+
+/** Opens a record's sealed original (see sealOriginal). */
+export function openOriginal(
+  recordId: string,
+  original: SealedOriginal,
+  box: SecretBox,
+): Promise<Uint8Array> {
+  return box.open(original.sealed, `signature:${recordId}`);
+}
+
+/** A stored original opened for preview, with the check that it is what was signed. */
+export type OriginalView = {
+  record: SignatureRecord;
+  data: Uint8Array;
+  /** The original's digest (record's algorithm) equals the signed digest. */
+  digestMatches: boolean;
+};
+
+/**
+ * Opens the stored original of a signature record for `actor` (audited `sign.original-read`, with the
+ * record id and size only). SIGN_SIGNATURE_NOT_FOUND / SIGN_ORIGINAL_NOT_STORED otherwise.
+ */
+export async function readOriginal(
+  id: string,
+  actor: string,
+  deps: Pick<SigningDeps, 'store' | 'audit' | 'originals'>,
+): Promise<OriginalView> {
+  const record = await deps.store.getSignature(id);
+  if (!record) throw new DomainError('SIGN_SIGNATURE_NOT_FOUND', `no signature ${id}`);
+  const sealed = await deps.store.getOriginal(id);
+  if (!sealed || !deps.originals)
+    throw new DomainError('SIGN_ORIGINAL_NOT_STORED', `signature ${id} has no stored original`);
+  const data = await openOriginal(id, sealed, deps.originals);
+  await deps.audit.append({
+    actor,
+    action: 'sign.original-read',
+    target: id,
+    detail: { size: data.length },
+  });
+  return {
+    record,
+    data,
+    digestMatches: bytesToHex(hashData(record.digestAlgorithm, data)) === record.digest,
+  };
 }
 
 async function replay(prior: SignatureRecord, requestHash: string, deps: SigningDeps): Promise<SignResult> {

@@ -15,6 +15,7 @@ import {
   createApp,
   enrolSigner,
   grantAuthorisation,
+  openOriginal,
   revokeAuthorisation,
   ipAllowed,
   RateLimiter,
@@ -377,9 +378,19 @@ describe('signers, signing and verification (SM2)', () => {
       w.deps,
     );
     assert.equal(w.events.at(-1)!.action, 'signer.authorise');
-    const r = await signDocument(noPin, { appId: app.id }, w.deps);
+    const r = await signDocument(noPin, { appId: app.id, clientIp: '10.0.0.7' }, w.deps);
     assert.equal(w.events.at(-1)!.detail!.intent, `authorisation:${grant.id}`);
-    assert.ok(r.record.id);
+    assert.equal(w.events.at(-1)!.detail!.clientIp, '10.0.0.7');
+    // The grant's facts are copied into the record: a later revocation cannot blur them.
+    assert.deepEqual(r.record.intent, {
+      method: 'authorisation',
+      authorisationId: grant.id,
+      grantedAt: grant.createdAt.toISOString(),
+      expiresAt: grant.expiresAt.toISOString(),
+      apps: [app.id],
+      grantedVia: app.id,
+    });
+    assert.equal(r.record.clientIp, '10.0.0.7');
     // Another application is not named in it.
     await rejects(signDocument(noPin, { appId: 'app_his' }, w.deps), 'SIGN_INTENT_REQUIRED');
     await rejects(revokeAuthorisation(grant.id, 'app_his', w.deps), 'SIGN_AUTHORISATION_NOT_FOUND');
@@ -391,6 +402,43 @@ describe('signers, signing and verification (SM2)', () => {
     await revokeAuthorisation(grant.id, app.id, w.deps);
     assert.equal(w.events.at(-1)!.action, 'signer.authorisation-revoke');
     await rejects(signDocument(noPin, { appId: app.id }, w.deps), 'SIGN_AUTHORISATION_EXPIRED');
+  });
+
+  test('evidence at signing time: PIN intent, client IP, audit position; sealed originals on request', async () => {
+    const r = await signDocument(base({ storeOriginal: true }), { ...ctx, clientIp: '::1' }, w.deps);
+    assert.deepEqual(r.record.intent, { method: 'pin' });
+    assert.equal(r.record.clientIp, '::1');
+    const stored = (await w.deps.store.getSignature(r.record.id))!;
+    assert.equal(stored.audit!.seq, w.deps.store.events.length);
+    assert.equal(w.deps.store.events.at(-1)!.detail!.originalStored, true);
+    const original = (await w.deps.store.getOriginal(r.record.id))!;
+    assert.equal(original.size, Buffer.from('处方 Rx-0001').length);
+    assert.equal(
+      new TextDecoder().decode(await openOriginal(r.record.id, original, w.deps.originals!)),
+      '处方 Rx-0001',
+    );
+    // Bound to its record: it does not open as another record's.
+    await assert.rejects(openOriginal('other', original, w.deps.originals!));
+    // Without storeOriginal (and no deployment default), nothing is kept; the default turns it on.
+    const plain = await signDocument(base(), ctx, w.deps);
+    assert.equal(await w.deps.store.getOriginal(plain.record.id), undefined);
+    const byDefault = await signDocument(base(), ctx, { ...w.deps, storeOriginals: true });
+    assert.ok(await w.deps.store.getOriginal(byDefault.record.id));
+    const optedOut = await signDocument(base({ storeOriginal: false }), ctx, {
+      ...w.deps,
+      storeOriginals: true,
+    });
+    assert.equal(await w.deps.store.getOriginal(optedOut.record.id), undefined);
+    // A digest has no original: asking is a clear error, the default just does not apply.
+    const digestReq = base({ data: undefined, digest: bytesToHex(sm3('x')), format: 'p7-detached' });
+    const n = w.deps.store.signatures.length;
+    await rejects(signDocument({ ...digestReq, storeOriginal: true }, ctx, w.deps), 'SIGN_DATA_INVALID');
+    await signDocument(digestReq, ctx, { ...w.deps, storeOriginals: true });
+    await rejects(
+      signDocument(base({ storeOriginal: true }), ctx, { ...w.deps, originals: undefined }),
+      'SIGN_ORIGINALS_UNAVAILABLE',
+    );
+    assert.equal(w.deps.store.signatures.length, n + 1);
   });
 
   test('timestamp: true embeds an RFC 3161 token over the signature value (P7) / returns it (P1)', async () => {

@@ -238,6 +238,22 @@ export interface SignaturesTable {
   idempotency_key: string | null;
   request_hash: string | null;
   created_at: IsoText;
+  /** 0009: the client IP the server saw. */
+  client_ip: string | null;
+  /** 0009: the signer's intent, JSON (method pin | authorisation … | usbkey). */
+  intent: string | null;
+  /** 0009: seq and hash of the record's audit event (written in the same transaction). */
+  audit_seq: number | null;
+  audit_hash: string | null;
+}
+
+/** `signature_originals` (0009): a signed original, sealed with SM4-GCM bound to its record id; append-only. */
+export interface SignatureOriginalsTable {
+  signature_id: string;
+  /** Bytes of the original (before sealing). */
+  size: number;
+  sealed: Uint8Array;
+  created_at: IsoText;
 }
 
 /** `tsa_tokens`: the archive of every time-stamp token granted (0003), keyed by its unique serial. */
@@ -289,6 +305,7 @@ export interface Schema {
   signers: SignersTable;
   sign_authorisations: SignAuthorisationsTable;
   signatures: SignaturesTable;
+  signature_originals: SignatureOriginalsTable;
   tsa_tokens: TsaTokensTable;
   crls: CrlsTable;
 }

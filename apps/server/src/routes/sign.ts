@@ -21,6 +21,7 @@ import {
   DEFAULT_DOCUMENT_TYPES,
   IDEMPOTENCY_HEADER,
   RateLimitedError,
+  readOriginal,
   signDocument,
   SIGNATURE_FORMATS,
   verifyDocument,
@@ -209,6 +210,12 @@ function dateOf(text: string | undefined, name: string): Date | undefined {
   return d;
 }
 
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 64 } },
+} as const;
+
 /** `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/signatures*` (role `sign`). */
 export function signRoutes(services: Services, metrics: Metrics): FastifyPluginAsync {
   const sign = services.sign;
@@ -329,6 +336,11 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
               },
               timestamp: { type: 'boolean', description: 'add an RFC 3161 signature time-stamp' },
               metadata: metadataSchema,
+              storeOriginal: {
+                type: 'boolean',
+                description:
+                  'keep the data sealed (SM4-GCM) with the record, for preview and evidence (default: the server setting sign.storeOriginals); not with digest',
+              },
             },
           },
           response: {
@@ -360,6 +372,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           request.body,
           {
             appId: appOf(request).id,
+            clientIp: request.ip,
             ...(key
               ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
               : {}),
@@ -690,6 +703,50 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         const r = await sign.deps.store.getSignature(request.params.id);
         if (!r) throw new DomainError('SIGN_SIGNATURE_NOT_FOUND', `no signature ${request.params.id}`);
         return recordView(r);
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/signatures/:id/original',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary: 'The stored original of a signature record (for preview); every read is audited',
+          description:
+            'Only records signed with `storeOriginal` (or under the server default sign.storeOriginals) have one: SIGN_ORIGINAL_NOT_STORED otherwise.',
+          security: hmacSecurity,
+          params: idParams,
+          response: {
+            200: {
+              type: 'object',
+              required: ['id', 'size', 'data', 'digestAlgorithm', 'digest', 'digestMatches'],
+              properties: {
+                id: { type: 'string' },
+                size: { type: 'integer', description: 'bytes' },
+                data: { type: 'string', description: 'the original, base64' },
+                digestAlgorithm: { type: 'string', enum: ['sm3', 'sha256'] },
+                digest: { type: 'string', description: 'the signed digest (hex)' },
+                digestMatches: {
+                  type: 'boolean',
+                  description: "the original's digest equals the signed digest",
+                },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request) => {
+        const o = await readOriginal(request.params.id, `app:${appOf(request).id}`, sign.deps);
+        return {
+          id: o.record.id,
+          size: o.data.length,
+          data: Buffer.from(o.data).toString('base64'),
+          digestAlgorithm: o.record.digestAlgorithm,
+          digest: o.record.digest,
+          digestMatches: o.digestMatches,
+        };
       },
     );
   };

@@ -14,6 +14,7 @@ import type {
   AppRecord,
   AuditEvent,
   CertificateStatus,
+  SealedOriginal,
   SignatureQuery,
   SignatureRecord,
   SignerRecord,
@@ -95,15 +96,21 @@ export class MemorySignStore implements SignStore {
   }
   /** The audit log the signature events go to with their records (makeWorld shares it with the AuditSink). */
   events: AuditEvent[] = [];
-  async insertSignature(r: SignatureRecord, event: AuditEvent) {
+  originals = new Map<string, SealedOriginal>();
+  async insertSignature(r: SignatureRecord, event: AuditEvent, original?: SealedOriginal) {
     if (
       r.idempotencyKey &&
       this.signatures.some((x) => x.appId === r.appId && x.idempotencyKey === r.idempotencyKey)
     )
       return false;
-    this.signatures.push(r);
     this.events.push(event);
+    // The memory "chain": seq is the event's position, the hash a stand-in.
+    this.signatures.push({ ...r, audit: { seq: this.events.length, hash: `h${this.events.length}` } });
+    if (original) this.originals.set(r.id, original);
     return true;
+  }
+  async getOriginal(id: string) {
+    return this.originals.get(id);
   }
   async getSignature(id: string) {
     return this.signatures.find((r) => r.id === id);
@@ -222,6 +229,26 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
           scryptSync(pin, Buffer.from(salt!, 'hex'), 32, fastScrypt),
           Buffer.from(hash!, 'hex'),
         );
+      },
+    },
+    originals: {
+      async seal(plain, context) {
+        const iv = randomBytes(12);
+        const ct = sm4Encrypt(plain, {
+          mode: 'gcm',
+          key: sealKey,
+          iv,
+          aad: new TextEncoder().encode(`o\0${context}`),
+        });
+        return new Uint8Array(Buffer.concat([iv, ct]));
+      },
+      async open(sealed, context) {
+        return sm4Decrypt(sealed.subarray(12), {
+          mode: 'gcm',
+          key: sealKey,
+          iv: sealed.subarray(0, 12),
+          aad: new TextEncoder().encode(`o\0${context}`),
+        });
       },
     },
     secrets: {
