@@ -100,6 +100,15 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
     async status(caId: string, serial: string) {
       return (await o.ca.store.getCertificate(caId, serial))?.status ?? ('unknown' as const);
     },
+    async revocation(caId: string, serial: string) {
+      const c = await o.ca.store.getCertificate(caId, serial);
+      if (!c) return { status: 'unknown' as const };
+      return {
+        status: c.status,
+        ...(c.revokedAt ? { revokedAt: c.revokedAt } : {}),
+        ...(c.revocationReason ? { reason: c.revocationReason } : {}),
+      };
+    },
   };
   const { anchors, intermediates } = trust(o.ca);
   const deps: SigningDeps & AppDeps = {

@@ -35,6 +35,8 @@ export type SignInput = {
   oids?: 'rfc5652' | 'gm';
   timestamp?: boolean;
   metadata?: SignatureMetadata;
+  /** Keep the data sealed with the record, for preview and evidence (not with `digest`). */
+  storeOriginal?: boolean;
 };
 
 export type SignResponse = {
@@ -76,6 +78,8 @@ export type VerifyInput = {
   signature: Uint8Array | string;
   /** P1: the signer's certificate (PEM). */
   certificate?: string;
+  /** P1: the RFC 3161 TimeStampToken over the signature value (bytes, or base64 text). */
+  token?: Uint8Array | string;
 };
 
 export type VerifyAspect = { ok: boolean; detail?: string };
@@ -87,10 +91,37 @@ export type VerifyResponse = {
   signature: VerifyAspect;
   dataIntegrity: VerifyAspect;
   chain: VerifyAspect;
-  certificateStatus: VerifyAspect & { status: string };
-  timestamp?: VerifyAspect & { time?: string };
+  /** The certificate's status at our CA now. */
+  certificateStatus: VerifyAspect & {
+    status: 'good' | 'revoked' | 'hold' | 'unknown';
+    revokedAt?: string;
+    reason?: string;
+  };
+  /** Its status when it signed (time-stamp genTime, else CMS signingTime, else our record's time). */
+  statusAtSigning: StatusAtSigning;
+  timestamp?: VerifyAspect & { time?: string; serial?: string; tsa?: string };
   checks: { check: string; ok: boolean; detail?: string; subject?: string }[];
   errors: string[];
+};
+
+/** A certificate's status at the signing time. */
+export type StatusAtSigning = VerifyAspect & {
+  status: 'good' | 'revoked' | 'hold' | 'unknown' | 'expired' | 'not-yet-valid';
+  time?: string;
+  timeSource?: 'timestamp' | 'signingTime' | 'record';
+  revokedAt?: string;
+};
+
+/** A stored original (GET /signatures/{id}/original). */
+export type StoredOriginal = {
+  id: string;
+  size: number;
+  /** base64 */
+  data: string;
+  digestAlgorithm: 'sm3' | 'sha256';
+  digest: string;
+  /** The original's digest equals the signed digest. */
+  digestMatches: boolean;
 };
 
 export type SignatureRecord = {
@@ -222,6 +253,7 @@ export class MedsignClient {
       signature: toBase64(input.signature, 'base64'),
       ...(input.data !== undefined ? { data: toBase64(input.data, 'utf8') } : {}),
       ...(input.certificate !== undefined ? { certificate: input.certificate } : {}),
+      ...(input.token !== undefined ? { token: toBase64(input.token, 'base64') } : {}),
     });
   }
 
@@ -253,6 +285,11 @@ export class MedsignClient {
   /** One signature record. */
   signature(id: string): Promise<SignatureRecord> {
     return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}`);
+  }
+
+  /** The stored original of a record (signed with `storeOriginal`); the read is audited. */
+  original(id: string): Promise<StoredOriginal> {
+    return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}/original`);
   }
 
   async #call<T>(

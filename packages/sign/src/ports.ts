@@ -46,8 +46,16 @@ export interface CertificateIssuer {
 /** A certificate's status at the CA now; `unknown` when the CA does not know the certificate. */
 export type CertificateStatus = 'good' | 'revoked' | 'hold' | 'unknown';
 
+/** A certificate's status now with, when revoked or on hold, since when (the CA's record). */
+export type RevocationInfo = { status: CertificateStatus; revokedAt?: Date; reason?: string };
+
 export interface CertificateStatusSource {
   status(caId: string, serial: string): Promise<CertificateStatus>;
+  /**
+   * The status with the revocation time and reason, to judge the status at a past signing time. Without
+   * it, a revoked certificate counts as revoked at any time (the safe side).
+   */
+  revocation?(caId: string, serial: string): Promise<RevocationInfo>;
 }
 
 /**

@@ -19,7 +19,9 @@ import {
   verifyCertificateChain,
   verifyCms,
   verifySignature,
+  verifyTimeStampToken,
   type Check,
+  type TimeStampVerifyResult,
   type SignatureAlgorithmName,
 } from '@medsign/pki';
 import { usableAuthorisation } from './authorisations.js';
@@ -455,6 +457,30 @@ export type VerifyRequest = {
   signature: string;
   /** P1 only: the signer's certificate, PEM or base64 DER. */
   certificate?: string;
+  /** P1 only: base64 RFC 3161 TimeStampToken over the signature value (P7 carries its own). */
+  token?: string;
+};
+
+/** Where the signing time a status is judged at came from. */
+export type SigningTimeSource = 'timestamp' | 'signingTime' | 'record';
+
+/**
+ * The certificate's status at the signing time: the time-stamp token's genTime when there is a valid one,
+ * else the CMS signingTime attribute (the signer's own claim), else — for our own records — the record
+ * time; compared with the certificate's validity and the revocation time in our CA's records.
+ */
+export type StatusAtSigning = VerifyAspect & {
+  status: CertificateStatus | 'expired' | 'not-yet-valid';
+  time?: string;
+  timeSource?: SigningTimeSource;
+  /** When the certificate was revoked or put on hold (it is now), if the CA recorded it. */
+  revokedAt?: string;
+};
+
+/** Options of verifyDocument. */
+export type VerifyOptions = {
+  /** The time our own record of the signature was made (the last resort for the signing time). */
+  recordTime?: Date;
 };
 
 /** One summarised aspect of a verification. */
@@ -471,9 +497,11 @@ export type VerifyResult = {
   /** The certificate chains to one of our roots (now). */
   chain: VerifyAspect;
   /** The certificate's status at our CA now. */
-  certificateStatus: VerifyAspect & { status: CertificateStatus };
+  certificateStatus: VerifyAspect & { status: CertificateStatus; revokedAt?: string; reason?: string };
+  /** The certificate's status when the signature was made (see StatusAtSigning). */
+  statusAtSigning: StatusAtSigning;
   /** The signature time-stamp, when the signature carries one. */
-  timestamp?: VerifyAspect & { time?: string };
+  timestamp?: VerifyAspect & { time?: string; serial?: string; tsa?: string };
   checks: Check[];
   errors: string[];
 };
@@ -510,30 +538,100 @@ function aspect(checks: readonly Check[], names: readonly string[]): VerifyAspec
   return failed ? { ok: false, ...(failed.detail ? { detail: failed.detail } : {}) } : { ok: true };
 }
 
+type StatusNow = VerifyAspect & { status: CertificateStatus; revokedAt?: string; reason?: string };
+
+/** The certificate's status at our CA now, and at the signing time `at` (see StatusAtSigning). */
 async function statusOf(
   cert: ParsedCertificate,
   path: readonly ParsedCertificate[],
   deps: VerifyDeps,
-): Promise<VerifyAspect & { status: CertificateStatus }> {
+  at: { time: Date; source: SigningTimeSource } | undefined,
+): Promise<{ now: StatusNow; atSigning: StatusAtSigning }> {
   const issuer = path[1];
   const caId = issuer ? deps.status.caIdOf(issuer) : undefined;
-  const status: CertificateStatus = caId ? await deps.status.status(caId, cert.serialNumber) : 'unknown';
-  return {
+  const info = caId
+    ? deps.status.revocation
+      ? await deps.status.revocation(caId, cert.serialNumber)
+      : { status: await deps.status.status(caId, cert.serialNumber) }
+    : { status: 'unknown' as const };
+  const status = info.status;
+  const revokedAt = info.revokedAt?.toISOString();
+  const now: StatusNow = {
     ok: status === 'good',
     status,
+    ...(revokedAt && status !== 'good' ? { revokedAt } : {}),
+    ...(info.reason && status !== 'good' ? { reason: info.reason } : {}),
     ...(status === 'good'
       ? {}
       : { detail: caId ? `the certificate is ${status}` : 'not issued by a CA of this platform' }),
   };
+  const when = at ? { time: at.time.toISOString(), timeSource: at.source } : {};
+  const judged = (s: StatusAtSigning['status'], detail?: string): StatusAtSigning => ({
+    ok: s === 'good',
+    status: s,
+    ...when,
+    ...(revokedAt && status !== 'good' ? { revokedAt } : {}),
+    ...(detail ? { detail } : {}),
+  });
+  if (!caId) return { now, atSigning: judged('unknown', 'not issued by a CA of this platform') };
+  if (!at)
+    return { now, atSigning: judged('unknown', 'no signing time: no time-stamp, signingTime or record') };
+  if (at.time < cert.notBefore)
+    return { now, atSigning: judged('not-yet-valid', 'signed before the certificate was valid') };
+  if (at.time > cert.notAfter)
+    return { now, atSigning: judged('expired', 'signed after the certificate expired') };
+  if (status === 'good') return { now, atSigning: judged('good') };
+  if (status === 'unknown')
+    return { now, atSigning: judged('unknown', 'the CA does not know this certificate') };
+  if (info.revokedAt && info.revokedAt > at.time)
+    return { now, atSigning: judged('good', `good when signed; ${status} since ${revokedAt}`) };
+  return {
+    now,
+    atSigning: judged(
+      status,
+      info.revokedAt ? `${status} since ${revokedAt}, before it was signed` : `${status} (time unknown)`,
+    ),
+  };
+}
+
+function timestampAspect(ts: TimeStampVerifyResult): NonNullable<VerifyResult['timestamp']> {
+  return {
+    ok: ts.valid,
+    ...(ts.genTime ? { time: ts.genTime.toISOString() } : {}),
+    ...(ts.serial !== undefined ? { serial: ts.serial.toString(16) } : {}),
+    ...(ts.tsaName ? { tsa: ts.tsaName } : ts.tsaCertificate ? { tsa: ts.tsaCertificate.subjectText } : {}),
+    ...(ts.valid ? {} : { detail: ts.errors.join('; ') }),
+  };
+}
+
+/** The signing time by precedence: a valid time-stamp, the signingTime attribute, our record. */
+function signingTimeOf(
+  ts: TimeStampVerifyResult | undefined,
+  signingTime: Date | undefined,
+  opts: VerifyOptions,
+): { time: Date; source: SigningTimeSource } | undefined {
+  if (ts?.valid && ts.genTime) return { time: ts.genTime, source: 'timestamp' };
+  if (signingTime) return { time: signingTime, source: 'signingTime' };
+  if (opts.recordTime) return { time: opts.recordTime, source: 'record' };
+  return undefined;
 }
 
 /** Verifies a P1 or P7 signature against our roots; never throws for an invalid signature (only for unreadable input). */
-export async function verifyDocument(req: VerifyRequest, deps: VerifyDeps): Promise<VerifyResult> {
+export async function verifyDocument(
+  req: VerifyRequest,
+  deps: VerifyDeps,
+  opts: VerifyOptions = {},
+): Promise<VerifyResult> {
   const sigBytes = decodeBase64(req.signature, 'signature', 'SIGN_SIGNATURE_INVALID');
   const data = req.data === undefined ? undefined : decodeBase64(req.data, 'data');
   const at = deps.clock.now();
-  if (req.certificate !== undefined)
-    return verifyP1(sigBytes, data, readCertificate(req.certificate), at, deps);
+  if (req.certificate !== undefined) {
+    const token =
+      req.token === undefined ? undefined : decodeBase64(req.token, 'token', 'SIGN_SIGNATURE_INVALID');
+    return verifyP1(sigBytes, data, readCertificate(req.certificate), token, at, deps, opts);
+  }
+  if (req.token !== undefined)
+    throw new DomainError('SIGN_DATA_INVALID', 'token goes with a P1 signature; a P7 carries its own');
 
   let cms: ParsedCms;
   try {
@@ -556,12 +654,16 @@ export async function verifyDocument(req: VerifyRequest, deps: VerifyDeps): Prom
   const checks: Check[] = [...(s?.checks ?? [])];
   const errors = [...r.errors];
   const cert = s?.certificate;
-  const certificateStatus = cert
-    ? await statusOf(cert, s?.chain?.path ?? [], deps)
-    : { ok: false, status: 'unknown' as const, detail: 'no signer certificate' };
+  const ts = s?.timestamp;
+  const statuses = cert
+    ? await statusOf(cert, s?.chain?.path ?? [], deps, signingTimeOf(ts, s?.signingTime, opts))
+    : {
+        now: { ok: false, status: 'unknown' as const, detail: 'no signer certificate' },
+        atSigning: { ok: false, status: 'unknown' as const, detail: 'no signer certificate' },
+      };
+  const certificateStatus = statuses.now;
   if (!certificateStatus.ok)
     errors.push(`certificate status: ${certificateStatus.detail ?? certificateStatus.status}`);
-  const ts = s?.timestamp;
   return {
     valid: r.valid && certificateStatus.ok,
     format: 'p7',
@@ -575,15 +677,8 @@ export async function verifyDocument(req: VerifyRequest, deps: VerifyDeps): Prom
       ? { ok: s.chain.valid, ...(s.chain.valid ? {} : { detail: s.chain.errors.join('; ') }) }
       : { ok: false, detail: 'no signer certificate' },
     certificateStatus,
-    ...(ts
-      ? {
-          timestamp: {
-            ok: ts.valid,
-            ...(ts.genTime ? { time: ts.genTime.toISOString() } : {}),
-            ...(ts.valid ? {} : { detail: ts.errors.join('; ') }),
-          },
-        }
-      : {}),
+    statusAtSigning: statuses.atSigning,
+    ...(ts ? { timestamp: timestampAspect(ts) } : {}),
     checks,
     errors,
   };
@@ -609,8 +704,10 @@ async function verifyP1(
   signature: Uint8Array,
   data: Uint8Array | undefined,
   cert: ParsedCertificate,
+  token: Uint8Array | undefined,
   at: Date,
   deps: VerifyDeps,
+  opts: VerifyOptions,
 ): Promise<VerifyResult> {
   if (!data)
     throw new DomainError('SIGN_DATA_INVALID', 'a P1 signature is verified against the data: give data');
@@ -621,7 +718,15 @@ async function verifyP1(
     intermediates: deps.intermediates,
     at,
   });
-  const certificateStatus = await statusOf(cert, chain.path, deps);
+  const ts = token
+    ? verifyTimeStampToken(token, {
+        data: signature,
+        anchors: deps.anchors,
+        certificates: deps.intermediates,
+      })
+    : undefined;
+  const statuses = await statusOf(cert, chain.path, deps, signingTimeOf(ts, undefined, opts));
+  const certificateStatus = statuses.now;
   const checks: Check[] = [
     {
       check: 'signature',
@@ -636,15 +741,18 @@ async function verifyP1(
     ...(certificateStatus.ok
       ? []
       : [`certificate status: ${certificateStatus.detail ?? certificateStatus.status}`]),
+    ...(ts && !ts.valid ? [`time-stamp: ${ts.errors.join('; ')}`] : []),
   ];
   return {
-    valid: ok && chain.valid && certificateStatus.ok,
+    valid: ok && chain.valid && certificateStatus.ok && (ts?.valid ?? true),
     format: 'p1',
     signer: signerOf(cert),
     signature: ok ? { ok } : { ok, detail: 'does not verify' },
     dataIntegrity: ok ? { ok } : { ok, detail: 'the signature does not cover this data' },
     chain: { ok: chain.valid, ...(chain.valid ? {} : { detail: chain.errors.join('; ') }) },
     certificateStatus,
+    statusAtSigning: statuses.atSigning,
+    ...(ts ? { timestamp: timestampAspect(ts) } : {}),
     checks,
     errors,
   };

@@ -330,6 +330,87 @@ describe('signers, signing and verification (SM2)', () => {
     w.setNow(new Date());
   });
 
+  test('status at signing time: revoked after signing (good then, revoked now) and before signing', async () => {
+    await enrolSigner(
+      { name: '钱七', employeeNo: 'D007', departmentCode: '0101', pin: '123456' },
+      'op',
+      w.deps,
+    );
+    const signer = (await w.deps.store.getSignerByEmployeeNo('D007'))!;
+    const stamper = testTimeStamper(w.h, w.deps.clock.now);
+    const deps = { ...w.deps, timeStamper: stamper };
+    const signedAt = w.deps.clock.now();
+    const p7 = await signDocument(
+      base({ signer: 'D007', format: 'p7-attached', timestamp: true }),
+      ctx,
+      deps,
+    );
+    const p1 = await signDocument(base({ signer: 'D007', format: 'p1', timestamp: true }), ctx, deps);
+    const revokedAt = { value: new Date(signedAt.getTime() + 60_000) };
+    const vd: VerifyDeps = {
+      ...verifyDeps(w),
+      status: {
+        ...verifyDeps(w).status,
+        async revocation(_ca, serial) {
+          const status = w.statuses.get(serial) ?? 'unknown';
+          return status === 'revoked'
+            ? { status, revokedAt: revokedAt.value, reason: 'keyCompromise' }
+            : { status };
+        },
+      },
+    };
+    const p7req = { signature: b64(p7.record.signature) };
+    const p1req = {
+      signature: b64(p1.record.signature),
+      data: b64('处方 Rx-0001'),
+      certificate: b64(signer.certificate),
+      token: b64(p1.record.token!),
+    };
+    // Good now and then.
+    let v = await verifyDocument(p7req, vd);
+    assert.equal(v.statusAtSigning.ok, true);
+    assert.equal(v.statusAtSigning.timeSource, 'timestamp');
+    assert.equal(v.statusAtSigning.time, v.timestamp!.time);
+    assert.ok(v.timestamp!.serial);
+    w.statuses.set(signer.certSerial, 'revoked');
+    // Revoked a minute after signing: revoked now, good when it signed (by the time-stamp).
+    for (const req of [p7req, p1req]) {
+      v = await verifyDocument(req, vd);
+      assert.equal(v.certificateStatus.status, 'revoked');
+      assert.equal(v.certificateStatus.revokedAt, revokedAt.value.toISOString());
+      assert.equal(v.certificateStatus.reason, 'keyCompromise');
+      assert.equal(v.statusAtSigning.ok, true, JSON.stringify(v.statusAtSigning));
+      assert.equal(v.statusAtSigning.status, 'good');
+      assert.equal(v.statusAtSigning.timeSource, 'timestamp');
+      assert.match(v.statusAtSigning.detail!, /revoked since/);
+    }
+    // Without a token or signingTime, our record's time decides; with neither, it is not judged.
+    const bare = { ...p1req, token: undefined };
+    v = await verifyDocument(bare, vd, { recordTime: p1.record.createdAt });
+    assert.equal(v.statusAtSigning.timeSource, 'record');
+    assert.equal(v.statusAtSigning.status, 'good');
+    v = await verifyDocument(bare, vd);
+    assert.equal(v.statusAtSigning.ok, false);
+    assert.equal(v.statusAtSigning.status, 'unknown');
+    // Revoked before it signed: revoked then too.
+    revokedAt.value = new Date(signedAt.getTime() - 60_000);
+    for (const req of [p7req, p1req]) {
+      v = await verifyDocument(req, vd);
+      assert.equal(v.statusAtSigning.ok, false);
+      assert.equal(v.statusAtSigning.status, 'revoked');
+      assert.equal(v.statusAtSigning.revokedAt, revokedAt.value.toISOString());
+    }
+    // Without the revocation time (a status source that only knows "revoked"), the safe side: revoked then.
+    v = await verifyDocument(p7req, verifyDeps(w));
+    assert.equal(v.statusAtSigning.status, 'revoked');
+    // A token over something else does not count as the signing time (and fails the P1 verification).
+    v = await verifyDocument({ ...p1req, token: b64(p7.record.token!) }, vd);
+    assert.equal(v.timestamp!.ok, false);
+    assert.equal(v.valid, false);
+    await rejects(verifyDocument({ ...p7req, token: p1req.token }, vd), 'SIGN_DATA_INVALID');
+    w.statuses.set(signer.certSerial, 'good');
+  });
+
   test('wrong PINs lock the key; unlock is audited; a locked key is not probed', async () => {
     await enrolSigner(
       { name: '王五', employeeNo: 'D005', departmentCode: '0102', pin: '654321' },

@@ -210,6 +210,21 @@ function dateOf(text: string | undefined, name: string): Date | undefined {
   return d;
 }
 
+/** The verify result's status at the signing time (also in evidence). */
+export const statusAtSigningSchema = {
+  type: 'object',
+  description:
+    "the certificate's status when it signed: at the time-stamp's genTime, else the CMS signingTime, else our record's time; against the CA's revocation time",
+  properties: {
+    ok: { type: 'boolean' },
+    status: { type: 'string', enum: ['good', 'revoked', 'hold', 'unknown', 'expired', 'not-yet-valid'] },
+    time: { type: 'string', format: 'date-time' },
+    timeSource: { type: 'string', enum: ['timestamp', 'signingTime', 'record'] },
+    revokedAt: { type: 'string', format: 'date-time' },
+    detail: { type: 'string' },
+  },
+} as const;
+
 const idParams = {
   type: 'object',
   required: ['id'],
@@ -493,6 +508,11 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                 type: 'string',
                 description: 'P1 only: the signer certificate, PEM or base64 DER',
               },
+              token: {
+                type: 'string',
+                description:
+                  'P1 only: base64 RFC 3161 TimeStampToken over the signature value (a P7 carries its own)',
+              },
             },
           },
           response: {
@@ -505,6 +525,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                 'dataIntegrity',
                 'chain',
                 'certificateStatus',
+                'statusAtSigning',
                 'errors',
               ],
               properties: {
@@ -525,17 +546,23 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                 chain: aspect,
                 certificateStatus: {
                   type: 'object',
+                  description: "the certificate's status at our CA now",
                   properties: {
                     ok: { type: 'boolean' },
-                    status: { type: 'string' },
+                    status: { type: 'string', enum: ['good', 'revoked', 'hold', 'unknown'] },
+                    revokedAt: { type: 'string', format: 'date-time' },
+                    reason: { type: 'string' },
                     detail: { type: 'string' },
                   },
                 },
+                statusAtSigning: statusAtSigningSchema,
                 timestamp: {
                   type: 'object',
                   properties: {
                     ok: { type: 'boolean' },
                     time: { type: 'string' },
+                    serial: { type: 'string', description: 'hex' },
+                    tsa: { type: 'string' },
                     detail: { type: 'string' },
                   },
                 },
