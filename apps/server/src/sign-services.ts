@@ -140,6 +140,19 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
         o.keystore.personalData.sealBytes('signedOriginal', plaintext, context),
       open: async (sealed, context) => o.keystore.personalData.openBytes('signedOriginal', sealed, context),
     },
+    certificates: {
+      async get(caId, serial) {
+        const c = await o.ca.store.getCertificate(caId, serial);
+        return (
+          c && {
+            der: c.der,
+            status: c.status,
+            ...(c.employeeNo ? { employeeNo: c.employeeNo } : {}),
+            ...(c.revokedAt ? { revokedAt: c.revokedAt } : {}),
+          }
+        );
+      },
+    },
     ...(o.config.sign.storeOriginals !== undefined ? { storeOriginals: o.config.sign.storeOriginals } : {}),
     ...(o.timeStamper ? { timeStamper: o.timeStamper } : {}),
     maxPinFailures: o.config.sign.maxPinFailures,

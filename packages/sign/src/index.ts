@@ -11,3 +11,4 @@ export * from './apps.js';
 export * from './signers.js';
 export * from './authorisations.js';
 export * from './signing.js';
+export * from './premade.js';

@@ -58,6 +58,23 @@ export interface CertificateStatusSource {
   revocation?(caId: string, serial: string): Promise<RevocationInfo>;
 }
 
+/** A certificate our CA issued, as the CA's records hold it. */
+export type IssuedCertificate = {
+  der: Uint8Array;
+  /** The employee number it was issued for, when the CA recorded one. */
+  employeeNo?: string;
+  status: CertificateStatus;
+  revokedAt?: Date;
+};
+
+/**
+ * The certificates our CA issued (the CA's store): pre-made (USB-key) signatures are checked against the
+ * CA's record of their certificate, and evidence shows the certificate a record was made with.
+ */
+export interface CertificateDirectory {
+  get(caId: string, serial: string): Promise<IssuedCertificate | undefined>;
+}
+
 /**
  * Time-stamps a signature value: returns the DER TimeStampToken (RFC 3161) whose message imprint covers
  * `signatureValue`. The real implementation is the platform's TSA; without one, `timestamp: true` fails

@@ -29,6 +29,7 @@ import { checkSignerPin, findSigner, type SignerDeps } from './signers.js';
 import {
   SIGNATURE_FORMATS,
   type AuditEvent,
+  type CertificateDirectory,
   type CertificateStatus,
   type CertificateStatusSource,
   type DigestAlgorithm,
@@ -77,6 +78,8 @@ export type SigningDeps = SignerDeps & {
   originals?: SecretBox;
   /** Store the original of every data request unless it says `storeOriginal: false` (default false). */
   storeOriginals?: boolean;
+  /** The CA's records of the certificates it issued (pre-made signatures need it). */
+  certificates?: CertificateDirectory;
 };
 
 /** One signing request as the API receives it (binary values base64, digests hex). */
@@ -119,7 +122,8 @@ const dataInvalid = (detail: string) => new DomainError('SIGN_DATA_INVALID', det
 export function decodeBase64(
   text: unknown,
   what: string,
-  code: 'SIGN_DATA_INVALID' | 'SIGN_SIGNATURE_INVALID' = 'SIGN_DATA_INVALID',
+  code:
+    'SIGN_DATA_INVALID' | 'SIGN_SIGNATURE_INVALID' | 'SIGN_PREMADE_SIGNATURE_INVALID' = 'SIGN_DATA_INVALID',
 ): Uint8Array {
   if (typeof text !== 'string' || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text))
     throw new DomainError(code, `${what} is not valid base64`);
@@ -129,7 +133,7 @@ export function decodeBase64(
 }
 
 /** The CMS digest (and P1 record digest) of a signer key: SM3 for SM2, SHA-256 for RSA/ECDSA. */
-function hashOf(cert: ParsedCertificate): DigestAlgorithm {
+export function hashOf(cert: ParsedCertificate): DigestAlgorithm {
   return cert.publicKey.family === 'sm2' ? 'sm3' : 'sha256';
 }
 
@@ -165,7 +169,7 @@ type Prepared = {
   storeOriginal: boolean;
 };
 
-function checkMetadata(m: SignatureMetadata | undefined, types: readonly string[]): SignatureMetadata {
+export function checkMetadata(m: SignatureMetadata | undefined, types: readonly string[]): SignatureMetadata {
   const out: SignatureMetadata = {};
   for (const k of ['system', 'docType', 'docId', 'departmentCode', 'visitRef'] as const) {
     const v = m?.[k];
@@ -232,7 +236,7 @@ const SIGNER_CERTIFICATE_CACHE_SIZE = 512;
  * A signer's certificate parsed, from a small LRU cache keyed by its DER: the same doctors sign again and
  * again, and parsing a certificate cost more of a request's time than anything else but the signature.
  */
-function signerCertificate(der: Uint8Array): ParsedCertificate {
+export function signerCertificate(der: Uint8Array): ParsedCertificate {
   const id = bytesToHex(der);
   let cert = signerCertificates.get(id);
   if (cert) signerCertificates.delete(id);
@@ -435,7 +439,7 @@ async function replay(prior: SignatureRecord, requestHash: string, deps: Signing
   return { record: prior, certificate: signerCertificate(signer!.certificate), replayed: true };
 }
 
-async function stamp(value: Uint8Array, stamper: TimeStamper): Promise<Uint8Array> {
+export async function stamp(value: Uint8Array, stamper: TimeStamper): Promise<Uint8Array> {
   try {
     return await stamper.timestamp(value);
   } catch (e) {
@@ -517,7 +521,7 @@ export type VerifyDeps = {
   intermediates: readonly ParsedCertificate[];
 };
 
-function readCertificate(text: string): ParsedCertificate {
+export function readCertificate(text: string): ParsedCertificate {
   try {
     if (text.includes('-----BEGIN')) return ParsedCertificate.parse(text);
     return ParsedCertificate.parse(decodeBase64(text, 'certificate', 'SIGN_SIGNATURE_INVALID'));

@@ -5,9 +5,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { DomainError, type ErrorCode } from '@medsign/errors';
-import { bytesToHex, sm3 } from '@medsign/gm';
-import { ParsedCms, verifyCms, verifyTimeStampToken } from '@medsign/pki';
-import { peerOrSkip, tempDir } from '@medsign/testkit';
+import { bytesToHex, sm2SignatureToRaw, sm3 } from '@medsign/gm';
+import {
+  ParsedCertificate,
+  ParsedCms,
+  PrivateKey,
+  signCms,
+  verifyCms,
+  verifyTimeStampToken,
+} from '@medsign/pki';
+import { issueTestCertificate, makeHierarchy, peerOrSkip, tempDir } from '@medsign/testkit';
 import {
   authenticateRequest,
   bodyDigest,
@@ -16,6 +23,7 @@ import {
   enrolSigner,
   grantAuthorisation,
   openOriginal,
+  recordPremadeSignature,
   revokeAuthorisation,
   ipAllowed,
   RateLimiter,
@@ -576,5 +584,197 @@ describe('signers, signing and verification (SM2)', () => {
     } finally {
       dir.cleanup();
     }
+  });
+});
+
+describe('pre-made (USB-key) signatures', () => {
+  let w: MemoryWorld;
+  const ctx = { appId: 'app_his', clientIp: '10.9.8.7' };
+  const text = '检验报告 LIS-0042';
+  let usbKey: PrivateKey;
+  let usbCert: ParsedCertificate;
+
+  /** A certificate of our intermediate CA for a key held by the test (the USB key), recorded by the CA. */
+  async function usbCertificate(
+    key: PrivateKey,
+    name: string,
+    employeeNo?: string,
+    issuer = w.h.intermediate,
+  ) {
+    const e = await issueTestCertificate({
+      subject: [
+        ['C', 'CN'],
+        ['CN', name],
+      ],
+      key,
+      issuer,
+    });
+    w.statuses.set(e.cert.serialNumber, 'good');
+    w.issued.set(e.cert.serialNumber, {
+      der: e.cert.der,
+      status: 'good',
+      ...(employeeNo ? { employeeNo } : {}),
+    });
+    return ParsedCertificate.parse(e.cert.der);
+  }
+
+  before(async () => {
+    w = await makeWorld();
+    await enrolSigner(
+      { name: '孙八', employeeNo: 'L001', departmentCode: '0301', pin: '123456' },
+      'op',
+      w.deps,
+    );
+    usbKey = PrivateKey.generate('sm2');
+    usbCert = await usbCertificate(usbKey, '孙八', 'L001');
+  });
+
+  test('P1 (SM2 r‖s as SKF returns it) and P7 are verified and recorded with intent usbkey', async () => {
+    const der = await usbKey.signer().sign(new TextEncoder().encode(text));
+    const raw = sm2SignatureToRaw(der);
+    const p1 = await recordPremadeSignature(
+      {
+        signer: 'L001',
+        format: 'p1',
+        data: b64(text),
+        signature: b64(raw),
+        certificate: usbCert.toPem(),
+        metadata: { docType: 'lab-report', docId: 'LIS-0042' },
+        storeOriginal: true,
+      },
+      ctx,
+      w.deps,
+      verifyDeps(w),
+    );
+    assert.equal(p1.record.certSerial, usbCert.serialNumber);
+    assert.equal(p1.record.caId, 'test');
+    assert.deepEqual(p1.record.intent, { method: 'usbkey' });
+    assert.equal(p1.record.clientIp, '10.9.8.7');
+    assert.equal(p1.record.digest, bytesToHex(sm3(text)));
+    assert.equal(p1.certificate.serialNumber, usbCert.serialNumber);
+    assert.ok(await w.deps.store.getOriginal(p1.record.id));
+    assert.equal(w.events.at(-1)!.detail!.intent, 'usbkey');
+    // Recorded as DER; it verifies like a server-made P1.
+    const v = await verifyDocument(
+      { signature: b64(p1.record.signature), data: b64(text), certificate: usbCert.toPem() },
+      verifyDeps(w),
+      { recordTime: p1.record.createdAt },
+    );
+    assert.equal(v.valid, true, v.errors.join('; '));
+    assert.equal(v.statusAtSigning.timeSource, 'record');
+
+    const cms = await signCms({
+      content: new TextEncoder().encode(text),
+      detached: true,
+      signers: [{ signer: usbKey.signer(), certificate: usbCert }],
+      certificates: [usbCert],
+    });
+    const deps = { ...w.deps, timeStamper: testTimeStamper(w.h, w.deps.clock.now) };
+    const p7 = await recordPremadeSignature(
+      { signer: 'L001', format: 'p7-detached', data: b64(text), signature: b64(cms), timestamp: true },
+      ctx,
+      deps,
+      verifyDeps(w),
+    );
+    assert.ok(p7.record.token);
+    const v7 = await verifyDocument({ signature: b64(p7.record.signature), data: b64(text) }, verifyDeps(w));
+    assert.equal(v7.valid, true, v7.errors.join('; '));
+    assert.equal(v7.timestamp?.ok, true);
+    assert.equal(v7.statusAtSigning.timeSource, 'timestamp');
+    // Idempotent like /sign.
+    const idem = { ...ctx, idempotency: { key: 'usb-1', requestHash: 'h' } };
+    const req = { signer: 'L001', format: 'p7-detached' as const, data: b64(text), signature: b64(cms) };
+    const a = await recordPremadeSignature(req, idem, w.deps, verifyDeps(w));
+    const b = await recordPremadeSignature(req, idem, w.deps, verifyDeps(w));
+    assert.equal(b.replayed, true);
+    assert.equal(b.record.id, a.record.id);
+    assert.equal(b.certificate.serialNumber, usbCert.serialNumber);
+  });
+
+  test('forged, foreign, another signer’s, revoked: clear codes, nothing recorded', async () => {
+    const n = w.deps.store.signatures.length;
+    const events = w.events.length;
+    const sig = b64(await usbKey.signer().sign(new TextEncoder().encode(text)));
+    const p1 = {
+      signer: 'L001',
+      format: 'p1' as const,
+      data: b64(text),
+      signature: sig,
+      certificate: usbCert.toPem(),
+    };
+    const vd = verifyDeps(w);
+    // Forged: over other data, garbage, bad base64, a P1 without its certificate, a P7 that is not one.
+    await rejects(
+      recordPremadeSignature({ ...p1, data: b64('其他') }, ctx, w.deps, vd),
+      'SIGN_PREMADE_SIGNATURE_INVALID',
+    );
+    await rejects(
+      recordPremadeSignature({ ...p1, signature: b64(new Uint8Array(70)) }, ctx, w.deps, vd),
+      'SIGN_PREMADE_SIGNATURE_INVALID',
+    );
+    await rejects(
+      recordPremadeSignature({ ...p1, signature: 'not base64!' }, ctx, w.deps, vd),
+      'SIGN_PREMADE_SIGNATURE_INVALID',
+    );
+    await rejects(
+      recordPremadeSignature({ ...p1, certificate: undefined }, ctx, w.deps, vd),
+      'SIGN_PREMADE_SIGNATURE_INVALID',
+    );
+    await rejects(
+      recordPremadeSignature({ ...p1, certificate: b64('junk') }, ctx, w.deps, vd),
+      'SIGN_PREMADE_SIGNATURE_INVALID',
+    );
+    await rejects(
+      recordPremadeSignature({ ...p1, format: 'p7-detached' }, ctx, w.deps, vd),
+      'SIGN_PREMADE_SIGNATURE_INVALID',
+    );
+    // Signed by another key than the certificate's.
+    const other = PrivateKey.generate('sm2');
+    const forged = b64(await other.signer().sign(new TextEncoder().encode(text)));
+    await rejects(
+      recordPremadeSignature({ ...p1, signature: forged }, ctx, w.deps, vd),
+      'SIGN_PREMADE_SIGNATURE_INVALID',
+    );
+    // A certificate of another CA (a hierarchy of its own), though the signature verifies under it.
+    const foreign = await makeHierarchy('sm2');
+    const foreignCert = await usbCertificate(other, '孙八', 'L001', foreign.intermediate);
+    await rejects(
+      recordPremadeSignature({ ...p1, signature: forged, certificate: foreignCert.toPem() }, ctx, w.deps, vd),
+      'SIGN_PREMADE_CERT_UNTRUSTED',
+    );
+    // Ours, but issued to someone else (by the CA's record; by the subject's name without one).
+    const someone = PrivateKey.generate('sm2');
+    const theirs = b64(await someone.signer().sign(new TextEncoder().encode(text)));
+    for (const cert of [await usbCertificate(someone, '孙八', 'L999'), await usbCertificate(someone, '周九')])
+      await rejects(
+        recordPremadeSignature({ ...p1, signature: theirs, certificate: cert.toPem() }, ctx, w.deps, vd),
+        'SIGN_PREMADE_SIGNER_MISMATCH',
+      );
+    // Unknown to the CA, revoked, on hold.
+    const unknownCert = await usbCertificate(someone, '孙八', 'L001');
+    w.issued.delete(unknownCert.serialNumber);
+    w.statuses.delete(unknownCert.serialNumber);
+    await rejects(
+      recordPremadeSignature({ ...p1, signature: theirs, certificate: unknownCert.toPem() }, ctx, w.deps, vd),
+      'SIGN_PREMADE_CERT_UNTRUSTED',
+    );
+    w.statuses.set(usbCert.serialNumber, 'revoked');
+    await rejects(recordPremadeSignature(p1, ctx, w.deps, vd), 'SIGN_CERT_REVOKED');
+    w.statuses.set(usbCert.serialNumber, 'hold');
+    await rejects(recordPremadeSignature(p1, ctx, w.deps, vd), 'SIGN_CERT_ON_HOLD');
+    w.statuses.set(usbCert.serialNumber, 'good');
+    await rejects(
+      recordPremadeSignature({ ...p1, signer: 'NOPE' }, ctx, w.deps, vd),
+      'SIGN_SIGNER_NOT_FOUND',
+    );
+    await rejects(
+      recordPremadeSignature({ ...p1, format: 'p9' as never }, ctx, w.deps, vd),
+      'SIGN_DATA_INVALID',
+    );
+    assert.equal(w.deps.store.signatures.length, n);
+    assert.equal(w.events.length, events);
+    // And the genuine one still goes through.
+    await recordPremadeSignature(p1, ctx, w.deps, vd);
+    assert.equal(w.deps.store.signatures.length, n + 1);
   });
 });

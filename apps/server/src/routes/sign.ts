@@ -22,6 +22,9 @@ import {
   IDEMPOTENCY_HEADER,
   RateLimitedError,
   readOriginal,
+  recordPremadeSignature,
+  type PremadeRequest,
+  type SignResult,
   signDocument,
   SIGNATURE_FORMATS,
   verifyDocument,
@@ -225,6 +228,41 @@ export const statusAtSigningSchema = {
   },
 } as const;
 
+/** The answer of /sign and of recording a pre-made signature. */
+const signResponseSchema = {
+  type: 'object',
+  required: ['id', 'signature', 'certificate'],
+  properties: {
+    id: { type: 'string', description: 'signature record id' },
+    format: { type: 'string' },
+    signature: { type: 'string', description: 'base64' },
+    certificate: { type: 'string', description: "the signer's certificate, PEM" },
+    certSerial: { type: 'string' },
+    token: {
+      type: ['string', 'null'],
+      description: 'base64 TimeStampToken (also inside a P7 signature)',
+    },
+    digestAlgorithm: { type: 'string' },
+    digest: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+function signResponse(result: SignResult) {
+  const r = result.record;
+  return {
+    id: r.id,
+    format: r.format,
+    signature: Buffer.from(r.signature).toString('base64'),
+    certificate: encodePem('CERTIFICATE', result.certificate.der),
+    certSerial: r.certSerial,
+    token: r.token ? Buffer.from(r.token).toString('base64') : null,
+    digestAlgorithm: r.digestAlgorithm,
+    digest: r.digest,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
 const idParams = {
   type: 'object',
   required: ['id'],
@@ -359,24 +397,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
             },
           },
           response: {
-            200: {
-              type: 'object',
-              required: ['id', 'signature', 'certificate'],
-              properties: {
-                id: { type: 'string', description: 'signature record id' },
-                format: { type: 'string' },
-                signature: { type: 'string', description: 'base64' },
-                certificate: { type: 'string', description: "the signer's certificate, PEM" },
-                certSerial: { type: 'string' },
-                token: {
-                  type: ['string', 'null'],
-                  description: 'base64 TimeStampToken (also inside a P7 signature)',
-                },
-                digestAlgorithm: { type: 'string' },
-                digest: { type: 'string' },
-                createdAt: { type: 'string', format: 'date-time' },
-              },
-            },
+            200: signResponseSchema,
             ...errors,
           },
         },
@@ -397,17 +418,79 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         const r = result.record;
         if (result.replayed) reply.header('idempotent-replayed', 'true');
         request.log.info({ signature: r.id, format: r.format, replayed: result.replayed }, 'signed');
-        return {
-          id: r.id,
-          format: r.format,
-          signature: Buffer.from(r.signature).toString('base64'),
-          certificate: encodePem('CERTIFICATE', result.certificate.der),
-          certSerial: r.certSerial,
-          token: r.token ? Buffer.from(r.token).toString('base64') : null,
-          digestAlgorithm: r.digestAlgorithm,
-          digest: r.digest,
-          createdAt: r.createdAt.toISOString(),
-        };
+        return signResponse(result);
+      },
+    );
+
+    app.post<{ Body: PremadeRequest }>(
+      '/signatures',
+      {
+        config: { operation: 'sign' },
+        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) * 2 + 64 * 1024,
+        schema: {
+          tags: ['signing'],
+          summary: 'Record a pre-made signature (made on the client with a USB key) after checking it',
+          description:
+            "The signature must verify over the data with the certificate; the certificate must chain to a CA of this platform, be valid and good now, and have been issued to the named signer. It is then recorded like a server-made signature (intent `usbkey`), optionally time-stamped. A bad or forged signature is SIGN_PREMADE_SIGNATURE_INVALID, a foreign certificate SIGN_PREMADE_CERT_UNTRUSTED, another signer's SIGN_PREMADE_SIGNER_MISMATCH; nothing is recorded then. Send `Idempotency-Key` to make retries safe.",
+          security: hmacSecurity,
+          headers: {
+            type: 'object',
+            properties: { 'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } },
+          },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['signer', 'format', 'signature'],
+            properties: {
+              signer: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 32,
+                description: "the signer's employee number",
+              },
+              format: { type: 'string', enum: [...SIGNATURE_FORMATS] },
+              data: {
+                type: 'string',
+                description: 'the signed data, base64 (a p7-attached signature may carry it instead)',
+              },
+              signature: {
+                type: 'string',
+                minLength: 1,
+                description:
+                  'base64: the P1 signature (SM2 DER or r‖s, RSA, ECDSA DER), or the CMS SignedData',
+              },
+              certificate: {
+                type: 'string',
+                description: 'the signer certificate, PEM or base64 DER (P1: required)',
+              },
+              timestamp: { type: 'boolean', description: 'add an RFC 3161 signature time-stamp' },
+              metadata: metadataSchema,
+              storeOriginal: { type: 'boolean', description: 'keep the data sealed with the record' },
+            },
+          },
+          response: { 200: signResponseSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const key = header(request, IDEMPOTENCY_HEADER);
+        const result = await recordPremadeSignature(
+          request.body,
+          {
+            appId: appOf(request).id,
+            clientIp: request.ip,
+            ...(key
+              ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
+              : {}),
+          },
+          sign.deps,
+          sign.verify,
+        );
+        if (result.replayed) reply.header('idempotent-replayed', 'true');
+        request.log.info(
+          { signature: result.record.id, format: result.record.format, replayed: result.replayed },
+          'pre-made signature recorded',
+        );
+        return signResponse(result);
       },
     );
 

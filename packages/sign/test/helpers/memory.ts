@@ -14,6 +14,7 @@ import type {
   AppRecord,
   AuditEvent,
   CertificateStatus,
+  IssuedCertificate,
   SealedOriginal,
   SignatureQuery,
   SignatureRecord,
@@ -166,6 +167,8 @@ export type MemoryWorld = {
   events: AuditEvent[];
   statuses: Map<string, CertificateStatus>;
   keys: Map<string, PrivateKey>;
+  /** The CA's records of what it issued (serial → record), for pre-made signatures and evidence. */
+  issued: Map<string, IssuedCertificate>;
   setNow(d: Date): void;
 };
 
@@ -178,6 +181,7 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
   const events = store.events;
   const statuses = new Map<string, CertificateStatus>();
   const keys = new Map<string, PrivateKey>();
+  const issued = new Map<string, IssuedCertificate>();
   let now = new Date();
   const sealKey = randomBytes(16);
   const deps: MemoryWorld['deps'] = {
@@ -210,6 +214,11 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
           issuer: h.intermediate,
         });
         statuses.set(e.cert.serialNumber, 'good');
+        issued.set(e.cert.serialNumber, {
+          der: e.cert.der,
+          employeeNo: req.applicant.employeeNo,
+          status: 'good',
+        });
         return {
           certificate: ParsedCertificate.parse(e.cert.der),
           caId: 'test',
@@ -218,6 +227,12 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
       },
     },
     status: { status: async (_ca, serial) => statuses.get(serial) ?? 'unknown' },
+    certificates: {
+      async get(_ca, serial) {
+        const c = issued.get(serial);
+        return c && { ...c, status: statuses.get(serial) ?? c.status };
+      },
+    },
     pins: {
       async hash(pin) {
         const salt = randomBytes(16);
@@ -272,5 +287,5 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
       },
     },
   };
-  return { deps, h, events, statuses, keys, setNow: (d) => (now = d) };
+  return { deps, h, events, statuses, keys, issued, setNow: (d) => (now = d) };
 }
