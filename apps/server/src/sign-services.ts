@@ -18,6 +18,7 @@ import {
   type TimeStamper,
   type VerifyDeps,
   type AppRecord,
+  type EvidenceDeps,
 } from '@medsign/sign';
 import type { Store } from '@medsign/store';
 import { hashPassword, verifyPassword } from './adapters/admin-auth.js';
@@ -28,6 +29,8 @@ import type { SignConfig } from './config.js';
 export type SignServices = {
   deps: SigningDeps & AppDeps;
   verify: VerifyDeps;
+  /** Evidence reports of signature records. */
+  evidence: EvidenceDeps;
   limiter: RateLimiter;
 };
 
@@ -169,5 +172,44 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
     anchors,
     intermediates,
   };
-  return { deps, verify, limiter: new RateLimiter() };
+  const evidence: EvidenceDeps = {
+    clock,
+    store: deps.store,
+    audit: deps.audit,
+    ...(deps.originals ? { originals: deps.originals } : {}),
+    ...(deps.certificates ? { certificates: deps.certificates } : {}),
+    maxDataBytes: o.config.sign.maxDataBytes,
+    verify,
+    auditLog: {
+      byTarget: async (target, action) =>
+        (await o.store.audit.byTarget(target, action === undefined ? {} : { action })).map((e) => ({
+          ...e,
+          detail: e.detail as Record<string, unknown>,
+        })),
+      async verifyUpTo(seq) {
+        const v = await o.store.audit.verify({ upTo: seq });
+        return {
+          ok: v.ok,
+          checked: v.checked,
+          ...(v.firstBreak ? { firstBreak: v.firstBreak.message } : {}),
+        };
+      },
+    },
+    identity: {
+      async applicationOf(caId, serial) {
+        const a = await o.store.applications.findByCertificate(caId, serial);
+        return (
+          a && {
+            id: a.id,
+            profile: a.profile,
+            state: a.state,
+            submittedBy: a.submittedBy,
+            submittedAt: a.submittedAt,
+            ...(a.review ? { reviewedBy: a.review.by, reviewedAt: a.review.at } : {}),
+          }
+        );
+      },
+    },
+  };
+  return { deps, verify, evidence, limiter: new RateLimiter() };
 }

@@ -124,6 +124,109 @@ export type StoredOriginal = {
   digestMatches: boolean;
 };
 
+/** A signature made on the client (USB key: SKF / PKCS#11) to be checked and recorded. */
+export type PremadeInput = {
+  /** The signer's employee number. */
+  signer: string;
+  format: SignatureFormat;
+  /** The signed data (bytes, or text as UTF-8); a p7-attached signature may carry it instead. */
+  data?: Uint8Array | string;
+  /** The signature: P1 value (SM2 DER or r‖s as SKF returns it) or the CMS SignedData — bytes or base64 text. */
+  signature: Uint8Array | string;
+  /** The signer certificate, PEM (P1: required). */
+  certificate?: string;
+  timestamp?: boolean;
+  metadata?: SignatureMetadata;
+  storeOriginal?: boolean;
+};
+
+/** One statement of the evidence; its other facts depend on the statement (docs/integration/evidence.md). */
+export type EvidenceStatement = {
+  statement: '真实身份' | '真实意愿' | '签名未改' | '原文未改';
+  label: string;
+  /** null: not checked (no original stored or supplied). */
+  ok: boolean | null;
+  detail?: string;
+  [fact: string]: unknown;
+};
+
+/** The evidence of a signature record (schema medsign-evidence/v1). */
+export type Evidence = {
+  schema: 'medsign-evidence/v1';
+  reportId: string;
+  generatedAt: string;
+  signatureId: string;
+  ok: boolean;
+  record: {
+    id: string;
+    format: SignatureFormat;
+    digestAlgorithm: string;
+    digest: string;
+    createdAt: string;
+    metadata: SignatureMetadata;
+  };
+  identity: EvidenceStatement & {
+    signer: { name: string; employeeNo: string; departmentCode: string } | null;
+    certificate: {
+      subject: string;
+      issuer: string;
+      serial: string;
+      notBefore: string;
+      notAfter: string;
+      keyAlgorithm: string;
+      fingerprintSha256: string;
+      fingerprintSm3: string;
+    };
+    chain: { ok: boolean; at: string; path: { subject: string; serial: string }[]; root: string | null };
+    issuingCa: { id: string; subject: string | null };
+    review: { ok: boolean; method: string; summary: string; [fact: string]: unknown };
+    statusAtSigning: StatusAtSigning;
+    statusNow: VerifyResponse['certificateStatus'];
+  };
+  intent: EvidenceStatement & {
+    method: 'pin' | 'authorisation' | 'usbkey' | null;
+    time: string;
+    authorisation?: {
+      id: string;
+      grantedAt?: string;
+      expiresAt?: string;
+      apps?: string[];
+      grantedVia?: string;
+      inForce: boolean | null;
+    };
+    application: { id: string; name: string | null; systemType: string | null };
+    clientIp: string | null;
+    audit: {
+      ok: boolean;
+      seq: number | null;
+      hash: string | null;
+      matches: boolean;
+      chainVerified: boolean;
+      checked: number;
+      detail?: string;
+    };
+  };
+  signatureIntact: EvidenceStatement & { format: string; checkedOver: 'data' | 'signed-attributes' | null };
+  originalIntact: EvidenceStatement & {
+    source: 'supplied' | 'stored' | 'embedded' | null;
+    size?: number;
+    digestAlgorithm: string;
+    signedDigest: string;
+    digest?: string;
+    sm3?: string;
+    sha256?: string;
+  };
+  timestamp: {
+    ok: boolean;
+    time?: string;
+    tsa?: string;
+    serial?: string;
+    policy?: string;
+    detail?: string;
+  } | null;
+  verification: { id: string; url: string | null };
+};
+
 export type SignatureRecord = {
   id: string;
   appId: string;
@@ -285,6 +388,35 @@ export class MedsignClient {
   /** One signature record. */
   signature(id: string): Promise<SignatureRecord> {
     return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Records a signature made on the client with a USB key after the server checked it (signature,
+   * certificate from our CA and good, issued to the signer); retries reuse `idempotencyKey`.
+   */
+  recordPremade(input: PremadeInput, opts: { idempotencyKey?: string } = {}): Promise<SignResponse> {
+    const { data, signature, ...rest } = input;
+    return this.#call<SignResponse>(
+      'POST',
+      '/api/v1/signatures',
+      {
+        ...rest,
+        signature: toBase64(signature, 'base64'),
+        ...(data !== undefined ? { data: toBase64(data, 'utf8') } : {}),
+      },
+      opts.idempotencyKey ?? crypto.randomUUID(),
+    );
+  }
+
+  /**
+   * The evidence of a signature record (JSON). With `data` (an original you hold), 原文未改 is checked
+   * against it instead of the stored original.
+   */
+  evidence(id: string, opts: { data?: Uint8Array | string } = {}): Promise<Evidence> {
+    const path = `/api/v1/signatures/${encodeURIComponent(id)}`;
+    return opts.data === undefined
+      ? this.#call('GET', `${path}/evidence.json`)
+      : this.#call('POST', `${path}/evidence`, { data: toBase64(opts.data, 'utf8') });
   }
 
   /** The stored original of a record (signed with `storeOriginal`); the read is audited. */

@@ -12,3 +12,4 @@ export * from './signers.js';
 export * from './authorisations.js';
 export * from './signing.js';
 export * from './premade.js';
+export * from './evidence.js';

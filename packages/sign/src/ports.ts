@@ -84,6 +84,42 @@ export interface TimeStamper {
   timestamp(signatureValue: Uint8Array): Promise<Uint8Array>;
 }
 
+/** An event of the hash-chained audit log as stored. */
+export type ChainedEvent = {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+};
+
+/** Reads the hash-chained audit log (the store's), for evidence. */
+export interface AuditChainReader {
+  /** The events about `target`, oldest first, optionally of one action. */
+  byTarget(target: string, action?: string): Promise<ChainedEvent[]>;
+  /** Verifies the chain from its first event up to and including `seq`. */
+  verifyUpTo(seq: number): Promise<{ ok: boolean; checked: number; firstBreak?: string }>;
+}
+
+/** The certificate application a certificate was issued for, as the CA's registration records hold it. */
+export type ApplicationReview = {
+  id: string;
+  profile: string;
+  state: string;
+  submittedBy: string;
+  submittedAt: Date;
+  reviewedBy?: string;
+  reviewedAt?: Date;
+};
+
+/** How the identity behind a certificate was reviewed (the CA's application records). */
+export interface IdentityReviewSource {
+  applicationOf(caId: string, serial: string): Promise<ApplicationReview | undefined>;
+}
+
 /** Slow salted PIN hashes (scrypt in the server). */
 export interface PinHasher {
   hash(pin: string): Promise<string>;

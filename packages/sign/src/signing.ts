@@ -542,10 +542,11 @@ function aspect(checks: readonly Check[], names: readonly string[]): VerifyAspec
   return failed ? { ok: false, ...(failed.detail ? { detail: failed.detail } : {}) } : { ok: true };
 }
 
-type StatusNow = VerifyAspect & { status: CertificateStatus; revokedAt?: string; reason?: string };
+/** A certificate's status at our CA now (VerifyResult.certificateStatus). */
+export type StatusNow = VerifyAspect & { status: CertificateStatus; revokedAt?: string; reason?: string };
 
 /** The certificate's status at our CA now, and at the signing time `at` (see StatusAtSigning). */
-async function statusOf(
+export async function statusOf(
   cert: ParsedCertificate,
   path: readonly ParsedCertificate[],
   deps: VerifyDeps,

@@ -593,7 +593,8 @@ function signing(dialect: DialectName): Migration {
  * signer's intent (JSON: method pin | authorisation with its grant | usbkey), and the position (seq, hash)
  * of the record's audit event in the hash chain — written with the record in one transaction. The signed
  * originals, sealed (SM4-GCM, bound to the record id), live in their own append-only table so the records
- * stay lean. An index on audit_events.target lets evidence find a signer's enrolment event.
+ * stay lean. Indexes on audit_events.target and applications' certificate let evidence find how a
+ * signer's identity was reviewed (the enrolment or issuance event, the approved application).
  */
 function signatureEvidence(dialect: DialectName): Migration {
   const bin = bytes(dialect);
@@ -612,6 +613,11 @@ function signatureEvidence(dialect: DialectName): Migration {
         .addCheckConstraint('signature_originals_size_ck', sql`size >= 0`)
         .execute();
       await db.schema.createIndex('audit_events_target_ix').on('audit_events').column('target').execute();
+      await db.schema
+        .createIndex('applications_cert_ix')
+        .on('applications')
+        .columns(['cert_ca_id', 'cert_serial'])
+        .execute();
       if (dialect === 'sqlite') {
         for (const op of ['update', 'delete']) {
           await sql
@@ -631,6 +637,7 @@ function signatureEvidence(dialect: DialectName): Migration {
       }
     },
     async down(db: AnyDb) {
+      await db.schema.dropIndex('applications_cert_ix').execute();
       await db.schema.dropIndex('audit_events_target_ix').execute();
       await db.schema.dropTable('signature_originals').execute();
       for (const column of ['audit_hash', 'audit_seq', 'intent', 'client_ip'])

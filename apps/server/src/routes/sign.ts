@@ -22,6 +22,7 @@ import {
   IDEMPOTENCY_HEADER,
   RateLimitedError,
   readOriginal,
+  buildEvidence,
   recordPremadeSignature,
   type PremadeRequest,
   type SignResult,
@@ -262,6 +263,58 @@ function signResponse(result: SignResult) {
     createdAt: r.createdAt.toISOString(),
   };
 }
+
+/** One statement of the evidence: its own facts besides `ok` (documented in docs/integration/evidence.md). */
+const statementSchema = {
+  type: 'object',
+  required: ['statement', 'label', 'ok'],
+  additionalProperties: true,
+  properties: {
+    statement: { type: 'string' },
+    label: { type: 'string' },
+    ok: { type: ['boolean', 'null'], description: 'null: not checked (no original)' },
+  },
+} as const;
+
+/** The evidence JSON (medsign-evidence/v1). */
+const evidenceSchema = {
+  type: 'object',
+  required: [
+    'schema',
+    'reportId',
+    'generatedAt',
+    'signatureId',
+    'ok',
+    'record',
+    'identity',
+    'intent',
+    'signatureIntact',
+    'originalIntact',
+    'timestamp',
+    'verification',
+  ],
+  properties: {
+    schema: { type: 'string', enum: ['medsign-evidence/v1'] },
+    reportId: { type: 'string' },
+    generatedAt: { type: 'string', format: 'date-time' },
+    signatureId: { type: 'string' },
+    ok: { type: 'boolean', description: 'all four statements hold (an unchecked original does not fail)' },
+    record: { type: 'object', additionalProperties: true },
+    identity: { ...statementSchema, description: '真实身份 real identity' },
+    intent: { ...statementSchema, description: '真实意愿 real intent' },
+    signatureIntact: { ...statementSchema, description: '签名未改 signature unaltered' },
+    originalIntact: { ...statementSchema, description: '原文未改 original unaltered' },
+    timestamp: {
+      type: ['object', 'null'],
+      additionalProperties: true,
+      description: 'the signature time-stamp, null when there is none',
+    },
+    verification: {
+      type: 'object',
+      properties: { id: { type: 'string' }, url: { type: ['string', 'null'] } },
+    },
+  },
+} as const;
 
 const idParams = {
   type: 'object',
@@ -814,6 +867,57 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         if (!r) throw new DomainError('SIGN_SIGNATURE_NOT_FOUND', `no signature ${request.params.id}`);
         return recordView(r);
       },
+    );
+
+    const baseUrlOf = (request: FastifyRequest) =>
+      services.config.sign.publicUrl ?? `${request.protocol}://${request.host}`;
+    const evidenceRoute = {
+      tags: ['signing'],
+      security: hmacSecurity,
+      params: idParams,
+      response: { 200: evidenceSchema, ...errors },
+    };
+    app.get<{ Params: { id: string } }>(
+      '/signatures/:id/evidence.json',
+      {
+        config: { operation: 'read' },
+        schema: {
+          ...evidenceRoute,
+          summary:
+            'The evidence of a signature (电子签名法 §13): real identity, real intent, signature unaltered, original unaltered, time-stamp',
+          description:
+            'Machine-readable (schema medsign-evidence/v1). 原文未改 is checked against the stored original, if any (POST with `data` to check a copy you hold). Every report is audited (sign.evidence).',
+        },
+      },
+      async (request) =>
+        buildEvidence(
+          request.params.id,
+          { actor: `app:${appOf(request).id}`, baseUrl: baseUrlOf(request) },
+          sign.evidence,
+        ),
+    );
+    app.post<{ Params: { id: string }; Body: { data: string } }>(
+      '/signatures/:id/evidence',
+      {
+        config: { operation: 'read' },
+        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) + 64 * 1024,
+        schema: {
+          ...evidenceRoute,
+          summary: 'The evidence of a signature, with 原文未改 checked against an original you supply',
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['data'],
+            properties: { data: { type: 'string', description: 'the original, base64' } },
+          },
+        },
+      },
+      async (request) =>
+        buildEvidence(
+          request.params.id,
+          { actor: `app:${appOf(request).id}`, baseUrl: baseUrlOf(request), data: request.body.data },
+          sign.evidence,
+        ),
     );
 
     app.get<{ Params: { id: string } }>(

@@ -1,0 +1,293 @@
+// What a signature record proves, end to end over real HTTP on loopback (SQLite, the real audit chain, the
+// in-process TSA): client IP, intent and audit position captured at signing time; sealed originals read
+// back (audited); status at signing time in verify; USB-key (pre-made) signatures checked and recorded;
+// the evidence JSON with its four statements — and the refusals with nothing recorded.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { bytesToHex, sm2SignatureToRaw, sm3 } from '@medsign/gm';
+import { buildCsr, ParsedCertificate, PrivateKey, signCms } from '@medsign/pki';
+import { MedsignClient, type MedsignApiError } from '@medsign/sdk';
+import { createApp, enrolSigner } from '@medsign/sign';
+import { tempDir, type TempDir } from '@medsign/testkit';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.js';
+import { initDataDir } from '../src/init.js';
+import { openServices, type Services } from '../src/services.js';
+
+const rx = '处方 Rx-0107: 阿莫西林 0.5 g tid';
+
+describe('signature evidence over HTTP', () => {
+  let dir: TempDir;
+  let services: Services;
+  let app: FastifyInstance;
+  let base: string;
+  let client: MedsignClient;
+  const count = async () => (await services.store.signing.searchSignatures({ limit: 1 })).total;
+  const code = (c: string) => (e: MedsignApiError) => e.code === c;
+
+  before(async () => {
+    dir = tempDir('medsign-evidence-');
+    const init = await initDataDir({ dataDir: dir.path, env: {} });
+    services = await openServices(init.config);
+    app = await buildApp(services, { logger: false });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const created = await createApp(
+      { name: 'HIS', systemType: 'HIS', ipRanges: ['127.0.0.0/8'] },
+      'test',
+      services.sign.deps,
+    );
+    client = new MedsignClient({
+      url: base,
+      appId: created.app.id,
+      appSecret: created.secret,
+      maxBackoffMs: 50,
+    });
+    for (const [name, employeeNo] of [
+      ['张三', 'D001'],
+      ['李四', 'D002'],
+    ] as const)
+      await enrolSigner(
+        { name, employeeNo, departmentCode: '0101', pin: '123456' },
+        'op:alice',
+        services.sign.deps,
+      );
+  });
+  after(async () => {
+    await app?.close();
+    await services?.close();
+    dir?.cleanup();
+  });
+
+  test('PIN + time-stamp + stored original: the four statements hold, with their facts', async () => {
+    const signed = await client.sign({
+      signer: 'D001',
+      pin: '123456',
+      data: rx,
+      format: 'p7-detached',
+      timestamp: true,
+      storeOriginal: true,
+      metadata: { docType: 'prescription', docId: 'RX0107' },
+    });
+    const record = (await services.store.signing.getSignature(signed.id))!;
+    assert.equal(record.clientIp, '127.0.0.1');
+    assert.deepEqual(record.intent, { method: 'pin' });
+    const [event] = await services.store.audit.byTarget(signed.id, { action: 'sign.signature' });
+    assert.deepEqual(record.audit, { seq: event!.seq, hash: event!.hash });
+
+    // The original, for preview; the read is audited.
+    const original = await client.original(signed.id);
+    assert.equal(Buffer.from(original.data, 'base64').toString(), rx);
+    assert.equal(original.digestMatches, true);
+    assert.equal(
+      (await services.store.audit.byTarget(signed.id, { action: 'sign.original-read' })).length,
+      1,
+    );
+
+    const e = await client.evidence(signed.id);
+    assert.equal(e.schema, 'medsign-evidence/v1');
+    assert.equal(e.ok, true, JSON.stringify(e, null, 1));
+    const signer = (await services.store.signing.getSignerByEmployeeNo('D001'))!;
+    const cert = ParsedCertificate.parse(signer.certificate);
+    // 真实身份
+    assert.equal(e.identity.statement, '真实身份');
+    assert.equal(e.identity.ok, true);
+    assert.deepEqual(e.identity.signer, { name: '张三', employeeNo: 'D001', departmentCode: '0101' });
+    assert.equal(e.identity.certificate.serial, cert.serialNumber);
+    assert.equal(e.identity.certificate.fingerprintSm3, cert.fingerprint('sm3'));
+    assert.equal(e.identity.chain.ok, true);
+    assert.equal(e.identity.chain.path.length, 3);
+    assert.equal(e.identity.issuingCa.id, signer.caId);
+    assert.equal(e.identity.review.method, 'signer-enrolment');
+    assert.match(e.identity.review.summary, /op:alice/);
+    assert.equal(e.identity.statusAtSigning.status, 'good');
+    assert.equal(e.identity.statusAtSigning.timeSource, 'timestamp');
+    assert.equal(e.identity.statusNow.status, 'good');
+    // 真实意愿
+    assert.equal(e.intent.statement, '真实意愿');
+    assert.equal(e.intent.method, 'pin');
+    assert.equal(e.intent.clientIp, '127.0.0.1');
+    assert.deepEqual(e.intent.application, { id: record.appId, name: 'HIS', systemType: 'HIS' });
+    assert.equal(e.intent.audit.seq, event!.seq);
+    assert.equal(e.intent.audit.hash, event!.hash);
+    assert.equal(e.intent.audit.matches, true);
+    assert.equal(e.intent.audit.chainVerified, true);
+    assert.equal(e.intent.audit.checked, event!.seq);
+    // 签名未改, 原文未改
+    assert.equal(e.signatureIntact.ok, true);
+    assert.equal(e.signatureIntact.checkedOver, 'data');
+    assert.equal(e.originalIntact.ok, true);
+    assert.equal(e.originalIntact.source, 'stored');
+    assert.equal(e.originalIntact.sm3, bytesToHex(sm3(rx)));
+    assert.equal(e.originalIntact.signedDigest, signed.digest);
+    // Time-stamp and the verify-online link.
+    assert.equal(e.timestamp?.ok, true);
+    assert.ok(e.timestamp?.time && e.timestamp.serial && e.timestamp.tsa);
+    assert.equal(e.verification.id, signed.id);
+    assert.equal(e.verification.url, `${base}/api/v1/signatures/${signed.id}/evidence.json`);
+    assert.equal((await services.store.audit.byTarget(signed.id, { action: 'sign.evidence' })).length, 1);
+  });
+
+  test('digest-only and P1 records: 原文未改 unchecked until an original is supplied; a wrong one fails', async () => {
+    const digest = bytesToHex(sm3(rx));
+    const d = await client.sign({ signer: 'D001', pin: '123456', digest, format: 'p7-detached' });
+    let e = await client.evidence(d.id);
+    assert.equal(e.originalIntact.ok, null);
+    assert.equal(e.originalIntact.source, null);
+    assert.equal(e.signatureIntact.ok, true);
+    assert.equal(e.signatureIntact.checkedOver, 'signed-attributes');
+    assert.equal(e.ok, true);
+    e = await client.evidence(d.id, { data: rx });
+    assert.equal(e.originalIntact.ok, true);
+    assert.equal(e.originalIntact.source, 'supplied');
+    e = await client.evidence(d.id, { data: rx + ' (altered)' });
+    assert.equal(e.originalIntact.ok, false);
+    assert.equal(e.signatureIntact.ok, false);
+    assert.equal(e.ok, false);
+    // No original was stored, and a digest request cannot store one.
+    await assert.rejects(client.original(d.id), code('SIGN_ORIGINAL_NOT_STORED'));
+    await assert.rejects(
+      client.sign({ signer: 'D001', pin: '123456', digest, storeOriginal: true }),
+      code('SIGN_DATA_INVALID'),
+    );
+
+    const p1 = await client.sign({ signer: 'D001', pin: '123456', data: rx, format: 'p1' });
+    e = await client.evidence(p1.id);
+    assert.equal(e.signatureIntact.ok, null);
+    assert.equal(e.timestamp, null);
+    e = await client.evidence(p1.id, { data: rx });
+    assert.equal(e.signatureIntact.ok, true);
+    assert.equal(e.originalIntact.ok, true);
+    await assert.rejects(client.evidence('no-such-id'), code('SIGN_SIGNATURE_NOT_FOUND'));
+  });
+
+  test('under a signing authorisation, the grant is part of the intent', async () => {
+    const grant = await client.authorise({ signer: 'D002', pin: '123456', durationMinutes: 120 });
+    const s = await client.sign({ signer: 'D002', data: rx, storeOriginal: true });
+    const e = await client.evidence(s.id);
+    assert.equal(e.intent.ok, true);
+    assert.equal(e.intent.method, 'authorisation');
+    assert.equal(e.intent.authorisation?.id, grant.id);
+    assert.equal(e.intent.authorisation?.grantedAt, grant.createdAt);
+    assert.equal(e.intent.authorisation?.expiresAt, grant.expiresAt);
+    assert.equal(e.intent.authorisation?.inForce, true);
+    // Revoking the grant later does not change what the record says.
+    await client.revokeAuthorisation(grant.id);
+    assert.equal((await client.evidence(s.id)).intent.authorisation?.inForce, true);
+  });
+
+  test('revoked after signing: verify and evidence say good when signed (time-stamp), revoked now', async () => {
+    await enrolSigner(
+      { name: '王五', employeeNo: 'D003', departmentCode: '0102', pin: '123456' },
+      'op:alice',
+      services.sign.deps,
+    );
+    const s = await client.sign({ signer: 'D003', pin: '123456', data: rx, timestamp: true });
+    const signer = (await services.store.signing.getSignerByEmployeeNo('D003'))!;
+    await services.backend.revoke({
+      caId: signer.caId,
+      serial: signer.certSerial,
+      reason: 'keyCompromise',
+      actor: 'test',
+    });
+    const v = await client.verify({ signature: s.signature, data: rx });
+    assert.equal(v.certificateStatus.status, 'revoked');
+    assert.equal(v.certificateStatus.reason, 'keyCompromise');
+    assert.ok(v.certificateStatus.revokedAt);
+    assert.equal(v.statusAtSigning.status, 'good');
+    assert.equal(v.statusAtSigning.timeSource, 'timestamp');
+    const e = await client.evidence(s.id);
+    assert.equal(e.identity.statusNow.status, 'revoked');
+    assert.equal(e.identity.statusAtSigning.ok, true);
+    assert.equal(e.identity.ok, true);
+  });
+
+  test('USB key: an approved application’s certificate; pre-made P1 and P7 recorded, forged ones refused', async () => {
+    // The doctor's USB key (here a key the test holds) and its certificate through the RA: apply → approve.
+    const key = PrivateKey.generate('sm2');
+    const csr = await buildCsr({ subject: [['CN', '赵六']], signer: key.signer() });
+    const application = await services.lifecycle.apply({
+      profileId: 'doctor',
+      csr,
+      applicant: { name: '赵六', employeeNo: 'U001', department: '0103' },
+      actor: 'ra:clerk',
+    });
+    const { issued } = await services.lifecycle.approve({ id: application.id, actor: 'ra:reviewer' });
+    await enrolSigner(
+      { name: '赵六', employeeNo: 'U001', departmentCode: '0103', pin: '123456' },
+      'op:alice',
+      services.sign.deps,
+    );
+    const usbCert = issued.certificate;
+    const data = new TextEncoder().encode(rx);
+    const raw = sm2SignatureToRaw(await key.signer().sign(data));
+
+    const n = await count();
+    const forged = sm2SignatureToRaw(await PrivateKey.generate('sm2').signer().sign(data));
+    await assert.rejects(
+      client.recordPremade({
+        signer: 'U001',
+        format: 'p1',
+        data: rx,
+        signature: forged,
+        certificate: usbCert.toPem(),
+      }),
+      (e: MedsignApiError) => e.status === 400 && e.code === 'SIGN_PREMADE_SIGNATURE_INVALID',
+    );
+    await assert.rejects(
+      client.recordPremade({
+        signer: 'D001',
+        format: 'p1',
+        data: rx,
+        signature: raw,
+        certificate: usbCert.toPem(),
+      }),
+      (e: MedsignApiError) => e.status === 403 && e.code === 'SIGN_PREMADE_SIGNER_MISMATCH',
+    );
+    await assert.rejects(
+      client.recordPremade({ signer: 'U001', format: 'p1', data: rx, signature: 'bad base64!' }),
+      code('SIGN_PREMADE_SIGNATURE_INVALID'),
+    );
+    assert.equal(await count(), n);
+
+    const p1 = await client.recordPremade({
+      signer: 'U001',
+      format: 'p1',
+      data: rx,
+      signature: raw,
+      certificate: usbCert.toPem(),
+      timestamp: true,
+      storeOriginal: true,
+      metadata: { docType: 'order', docId: 'O-77' },
+    });
+    assert.equal(p1.certSerial, usbCert.serialNumber);
+    assert.ok(p1.token);
+    const cms = await signCms({
+      content: data,
+      detached: true,
+      signers: [{ signer: key.signer(), certificate: usbCert }],
+      certificates: [usbCert],
+    });
+    const p7 = await client.recordPremade({
+      signer: 'U001',
+      format: 'p7-detached',
+      data: rx,
+      signature: cms,
+    });
+    assert.equal(await count(), n + 2);
+    const v = await client.verify({ signature: p7.signature, data: rx });
+    assert.equal(v.valid, true, v.errors.join('; '));
+
+    const e = await client.evidence(p1.id);
+    assert.equal(e.ok, true, JSON.stringify(e, null, 1));
+    assert.equal(e.intent.method, 'usbkey');
+    assert.equal(e.identity.certificate.serial, usbCert.serialNumber);
+    assert.equal(e.identity.review.method, 'certificate-application');
+    assert.match(e.identity.review.summary, /ra:reviewer/);
+    assert.equal(e.signatureIntact.ok, true);
+    assert.equal(e.originalIntact.source, 'stored');
+    assert.equal(e.timestamp?.ok, true);
+    assert.equal(e.identity.statusAtSigning.timeSource, 'timestamp');
+  });
+});
