@@ -16,6 +16,8 @@ const allowedImports = {
   'packages/sign': ['gm', 'pki', 'errors'],
   'packages/store': ['gm', 'pki', 'errors'],
   'packages/keystore': ['gm', 'pki', 'errors'],
+  // Signed PDF reports: the document model, PDF rendering and PAdES signing over pki's CMS code only.
+  'packages/report': ['gm', 'pki'],
   // The SDK runs in browsers too: SM3/HMAC from gm and the request signature from sign's ./auth only.
   'packages/sdk': ['gm', 'sign'],
   'packages/testkit': ['gm', 'pki', 'errors', 'ca', 'tsa', 'store', 'keystore', 'cli'],

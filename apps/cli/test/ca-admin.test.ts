@@ -112,7 +112,7 @@ describe('medsign init / cert / crl / audit', () => {
     assert.match(text.stdout, new RegExp(`^${serial}  sm2-issuing  doctor  good`, 'm'));
     const json = runMedsignCliText(['cert', 'list', '--data', data, '--json']);
     const list = JSON.parse(json.stdout) as { total: number; items: { serial: string; status: string }[] };
-    assert.equal(list.total, 4); // TSA, OCSP signer, seal maker, the doctor
+    assert.equal(list.total, 5); // TSA, OCSP signer, seal maker, report signer, the doctor
     assert.ok(list.items.some((i) => i.serial === serial && i.status === 'good'));
   });
 

@@ -33,6 +33,7 @@ import { openStore, type Store } from '@medsign/store';
 import { createAccount } from './adapters/admin-auth.js';
 import { keystoreAuditHook } from './adapters/audit.js';
 import { CONFIG_FILE_NAME, loadConfig, type LoadConfigOptions, type MedsignConfig } from './config.js';
+import { ensureReportSigner } from './reports.js';
 import { buildCaDeps, kekSource } from './services.js';
 
 /** The CA key algorithms init can set up (SM2 is always set up). */
@@ -405,6 +406,17 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
         steps.push(`issued ${profile} certificate ${r.serial} under ${ids.issuing}`);
       }
     }
+
+    // The platform's report-signing key and certificate (signed PDF evidence and verification reports).
+    const report = await ensureReportSigner({
+      store,
+      keystore,
+      ca: deps,
+      organization: config.organization,
+      actor: ACTOR,
+      now: () => now,
+    });
+    steps.push(...report.steps);
 
     if ((await store.users.count()) === 0) {
       admin = await createAccount(store, { username: FIRST_ADMIN, roles: ['admin'], actor: ACTOR, now });

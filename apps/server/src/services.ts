@@ -40,6 +40,7 @@ import {
   recoverInterruptedIssuances,
   type RecoveredIntent,
 } from './recovery.js';
+import { openReports, type ReportService } from './reports.js';
 import { buildSignServices, type SignServices } from './sign-services.js';
 import { openTsa, tsaTimeStamper, type TsaService } from './tsa.js';
 
@@ -84,6 +85,11 @@ export type Services = {
   tsa: TsaService;
   /** Full and delta CRLs: published on the schedule (started by the server app) and after revocations. */
   crls: CrlPublisher;
+  /**
+   * Signed PDF reports (reports.ts): `signedReport(doc)` renders a @medsign/report ReportDocument, signs it
+   * with the platform's report-signing key (PAdES B-T) and time-stamps it with the in-process TSA.
+   */
+  reports: ReportService;
   health(): Promise<HealthReport>;
   /** Issuances a crash had interrupted, closed when these services were opened (see recovery.ts). */
   recovered?: RecoveredIntent[];
@@ -244,6 +250,15 @@ export async function openServices(
         timeStamper: tsaTimeStamper(tsa),
       }),
       crls,
+      reports: openReports({
+        store,
+        keystore: ks,
+        ca,
+        tsa,
+        organization: config.organization,
+        publicBaseUrl: config.publicBaseUrl,
+        now,
+      }),
       health: () => checkHealth(store, ks, timeSource, crls, now),
       recovered,
       async close() {

@@ -63,6 +63,7 @@ describe('medsign init (SQLite, SM2 + ECDSA)', () => {
       const certs = await s.store.certificates.search({ limit: 100 });
       const profiles = certs.items.map((c) => `${c.caId}/${c.profile}`).sort();
       assert.deepEqual(profiles, [
+        'ecdsa-issuing/department', // the report-signing certificate (reports.ts)
         'ecdsa-issuing/ocsp-signer',
         'ecdsa-issuing/tsa',
         'sm2-issuing/ocsp-signer',
@@ -120,8 +121,8 @@ describe('medsign init (SQLite, SM2 + ECDSA)', () => {
     const s2 = await openServices(again.config);
     try {
       assert.equal((await s2.store.audit.verify()).checked, before);
-      assert.equal((await s2.store.certificates.search({ limit: 100 })).total, 5);
-      assert.equal((await s2.keystore.list()).length, 4 + 5);
+      assert.equal((await s2.store.certificates.search({ limit: 100 })).total, 6);
+      assert.equal((await s2.keystore.list()).length, 4 + 6);
     } finally {
       await s2.close();
     }

@@ -314,6 +314,11 @@ export const ERROR_CODES = {
     meaning:
       'A TSA unit cannot start: its key does not match its certificate, or the certificate lacks the critical timeStamping-only extended key usage.',
   },
+  REPORT_ARTIFACT_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'The artifact to report on cannot be read: malformed base64, or not a certificate, CSR, CRL, OCSP response, CMS signature, time-stamp or PDF.',
+  },
 } as const satisfies Record<string, { kind: ErrorKind; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

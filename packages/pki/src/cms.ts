@@ -98,7 +98,7 @@ export type SignCmsOptions = {
   contentDigest?: Uint8Array;
   signers: readonly CmsSignerInput[];
   /**
-   * Sign attributes (default true): contentType, signingTime, messageDigest and signingCertificateV2
+   * Sign attributes (default true): contentType, signingTime (unless omitSigningTime), messageDigest and signingCertificateV2
    * with the signer's hash (SM3 for SM2). Without them the signature is over the content itself.
    */
   signedAttributes?: boolean;
@@ -110,6 +110,11 @@ export type SignCmsOptions = {
   crls?: readonly Uint8Array[];
   /** signingTime attribute value (default now); whole seconds are encoded. */
   signingTime?: Date;
+  /**
+   * Leave the signingTime attribute out (PAdES, ETSI EN 319 142-1 §5.2.1: the claimed time goes into the
+   * PDF signature dictionary's /M and a signature time-stamp proves it).
+   */
+  omitSigningTime?: boolean;
   /**
    * eContentType (default id-data, or GM/T 0010 data with gmOids). Anything other than data needs
    * signed attributes (RFC 5652 §5.3); time-stamp tokens use id-ct-TSTInfo.
@@ -171,7 +176,7 @@ export async function signCms(o: SignCmsOptions): Promise<Uint8Array> {
     if (withAttributes) {
       const attrs: CmsAttribute[] = [
         contentTypeAttribute(eContentType),
-        signingTimeAttribute(signingTime),
+        ...(o.omitSigningTime ? [] : [signingTimeAttribute(signingTime)]),
         messageDigestAttribute(contentDigestFor(info.hash, o)),
         signingCertificateV2Attribute(s.certificate, info.hash),
         ...(s.signedAttributes ?? []),

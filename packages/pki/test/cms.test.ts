@@ -172,6 +172,25 @@ describe('signCms → verifyCms', () => {
     assert.equal(outerSequence(tlvBytes(ess[0]!), 'z')[0]!.tag, 0x04);
   });
 
+  test('omitSigningTime leaves the signingTime attribute out (PAdES) and still verifies', async () => {
+    const { leaf, intermediate, root } = H('ec-p256');
+    const der = await signCms({
+      content: CONTENT,
+      detached: true,
+      signers: [signerOf(leaf)],
+      certificates: [leaf.cert, intermediate.cert],
+      omitSigningTime: true,
+    });
+    const cms = ParsedCms.parse(der);
+    assert.deepEqual(
+      cms.signerInfos[0]!.signedAttributes!.map((a) => a.oid),
+      [oid.id_contentType, oid.id_messageDigest, oid.id_aa_signingCertificateV2],
+    );
+    const r = verifyCms(cms, { content: CONTENT, anchors: [root.cert] });
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.signers[0]!.signingTime, undefined);
+  });
+
   test('without signed attributes the signature is over the content', async () => {
     for (const t of TYPES) {
       const { leaf } = H(t);

@@ -84,6 +84,34 @@ export type VerifyInput = {
 
 export type VerifyAspect = { ok: boolean; detail?: string };
 
+export type VerifyReportInput = {
+  /**
+   * The artifact to verify: bytes (DER, PEM or a signed PDF), or text (PEM) sent as UTF-8 — a certificate,
+   * chain, CSR, CRL, OCSP response, CMS/PKCS#7 signature, RFC 3161 response or token, or a signed PDF.
+   */
+  artifact: Uint8Array | string;
+  /** Detached content (CMS detached signature, time-stamp token): bytes, or text as UTF-8. */
+  data?: Uint8Array | string;
+};
+
+/** The JSON verification report (`verifyReport(…, 'json')`; also embedded in the PDF). */
+export type VerificationReport = {
+  type: 'medsign.verification-report';
+  version: 1;
+  reportId: string;
+  generatedAt: string;
+  issuer: { organization: string; url: string };
+  artifact: { kind: string; size: number; sm3: string; sha256: string };
+  data?: { size: number; sm3: string; sha256: string };
+  result: {
+    valid: boolean;
+    fields: { key: string; value: string }[];
+    checks: { check: string; ok: boolean; detail?: string; subject?: string }[];
+    errors: string[];
+  };
+  trustAnchors: string[];
+};
+
 export type VerifyResponse = {
   valid: boolean;
   format: 'p1' | 'p7';
@@ -360,6 +388,32 @@ export class MedsignClient {
     });
   }
 
+  /**
+   * Verifies any artifact against the server's CAs and returns the verification report: a signed PDF
+   * (Chinese/English, PAdES, the JSON embedded) by default, or the same report as JSON with `'json'`.
+   */
+  verifyReport(input: VerifyReportInput, format: 'json'): Promise<VerificationReport>;
+  verifyReport(input: VerifyReportInput, format?: 'pdf'): Promise<Uint8Array>;
+  async verifyReport(
+    input: VerifyReportInput,
+    format: 'pdf' | 'json' = 'pdf',
+  ): Promise<Uint8Array | VerificationReport> {
+    const body = {
+      artifact: toBase64(input.artifact, 'utf8'),
+      ...(input.data !== undefined ? { data: toBase64(input.data, 'utf8') } : {}),
+      format,
+    };
+    if (format === 'json') return this.#call<VerificationReport>('POST', '/api/v1/verify/report', body);
+    const response = await this.#call<Response>(
+      'POST',
+      '/api/v1/verify/report',
+      body,
+      undefined,
+      'application/pdf',
+    );
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   /** Searches signature records, newest first. */
   signatures(query: SignatureSearch = {}): Promise<{ total: number; items: SignatureRecord[] }> {
     const params = new URLSearchParams();
@@ -381,7 +435,7 @@ export class MedsignClient {
       `/api/v1/signatures/export.csv${qs ? `?${qs}` : ''}`,
       undefined,
       undefined,
-      true,
+      'text/csv',
     );
   }
 
@@ -429,7 +483,8 @@ export class MedsignClient {
     path: string,
     json?: unknown,
     idempotencyKey?: string,
-    raw = false,
+    /** Answer the Response itself (streamed bodies: CSV, PDF), asking for this media type. */
+    raw: false | 'text/csv' | 'application/pdf' = false,
   ): Promise<T> {
     const body = json === undefined ? undefined : JSON.stringify(json);
     const digest = bodyDigest(body);
@@ -448,7 +503,7 @@ export class MedsignClient {
           nonce: n,
           appId: this.#o.appId,
         }),
-        accept: raw ? 'text/csv' : 'application/json',
+        accept: raw || 'application/json',
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
       };

@@ -39,6 +39,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
 import { binaryResponse, problemRef } from './schemas.js';
+import { registerVerifyReportRoute } from './verify-report.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -322,7 +323,10 @@ const idParams = {
   properties: { id: { type: 'string', maxLength: 64 } },
 } as const;
 
-/** `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/signatures*` (role `sign`). */
+/**
+ * `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/verify/report`, `/api/v1/signatures*`
+ * (role `sign`).
+ */
 export function signRoutes(services: Services, metrics: Metrics): FastifyPluginAsync {
   const sign = services.sign;
   return async (app) => {
@@ -723,6 +727,9 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
       },
       async (request) => verifyDocument(request.body, sign.verify),
     );
+
+    // POST /verify/report: the verification report (signed PDF or JSON) — routes/verify-report.ts.
+    registerVerifyReportRoute(app, services, hmacSecurity);
 
     app.get<{ Querystring: SearchQuery }>(
       '/signatures',
