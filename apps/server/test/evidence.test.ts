@@ -3,13 +3,15 @@
 // back (audited); status at signing time in verify; USB-key (pre-made) signatures checked and recorded;
 // the evidence JSON with its four statements — and the refusals with nothing recorded.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { bytesToHex, sm2SignatureToRaw, sm3 } from '@medsign/gm';
 import { buildCsr, ParsedCertificate, PrivateKey, signCms } from '@medsign/pki';
 import { MedsignClient, type MedsignApiError } from '@medsign/sdk';
 import { createApp, enrolSigner } from '@medsign/sign';
-import { tempDir, type TempDir } from '@medsign/testkit';
+import { runMedsignCliAsync, tempDir, type TempDir } from '@medsign/testkit';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
 import { initDataDir } from '../src/init.js';
@@ -17,18 +19,26 @@ import { openServices, type Services } from '../src/services.js';
 
 const rx = '处方 Rx-0107: 阿莫西林 0.5 g tid';
 
+function run(cmd: string, args: string[]) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message} (install poppler-utils)`);
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
 describe('signature evidence over HTTP', () => {
   let dir: TempDir;
   let services: Services;
   let app: FastifyInstance;
   let base: string;
   let client: MedsignClient;
+  let credentials = { id: '', secret: '' };
   const count = async () => (await services.store.signing.searchSignatures({ limit: 1 })).total;
   const code = (c: string) => (e: MedsignApiError) => e.code === c;
 
   before(async () => {
     dir = tempDir('medsign-evidence-');
-    const init = await initDataDir({ dataDir: dir.path, env: {} });
+    // ECDSA too: the report-signing key is ECDSA when the installation has that CA, so pdfsig validates it.
+    const init = await initDataDir({ dataDir: dir.path, algorithms: ['ecdsa'], env: {} });
     services = await openServices(init.config);
     app = await buildApp(services, { logger: false });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -38,6 +48,7 @@ describe('signature evidence over HTTP', () => {
       'test',
       services.sign.deps,
     );
+    credentials = { id: created.app.id, secret: created.secret };
     client = new MedsignClient({
       url: base,
       appId: created.app.id,
@@ -289,5 +300,108 @@ describe('signature evidence over HTTP', () => {
     assert.equal(e.originalIntact.source, 'stored');
     assert.equal(e.timestamp?.ok, true);
     assert.equal(e.identity.statusAtSigning.timeSource, 'timestamp');
+  });
+
+  test('evidence.pdf: the four statements and their values in Chinese and English, signed (pdfsig), JSON embedded; the CLI writes it', async () => {
+    const signed = await client.sign({
+      signer: 'D001',
+      pin: '123456',
+      data: rx,
+      timestamp: true,
+      storeOriginal: true,
+      metadata: { docType: 'prescription', docId: 'RX0200' },
+    });
+    const e = await client.evidence(signed.id);
+    const pdf = await client.evidencePdf(signed.id);
+    assert.equal(Buffer.from(pdf.subarray(0, 5)).toString(), '%PDF-');
+    const path = dir.file('evidence.pdf', pdf);
+    const text = run('pdftotext', ['-enc', 'UTF-8', path, '-']).stdout.replace(/\s+/g, ' ');
+    // Long hex values may wrap at the column edge: compare them with the whitespace taken out.
+    const flat = text.replace(/\s+/g, '');
+    for (const s of [
+      '电子签名证据报告 Signature Evidence Report',
+      '真实身份 Real identity',
+      '真实意愿 Real intent',
+      '签名未改 Signature unaltered',
+      '原文未改 Original unaltered',
+      '张三',
+      'D001',
+      '127.0.0.1',
+      'RX0200',
+    ])
+      assert.ok(text.includes(s), `missing ${s} in ${text.slice(0, 600)}`);
+    for (const v of [
+      e.identity.certificate.serial,
+      e.originalIntact.signedDigest,
+      e.originalIntact.sm3!,
+      e.timestamp!.time!,
+      e.intent.audit.hash!,
+      signed.id,
+    ])
+      assert.ok(flat.includes(v.replace(/\s+/g, '')), `missing ${v}`);
+    const sig = run('pdfsig', [path]);
+    assert.match(sig.stdout, /Signature #1/);
+    assert.match(sig.stdout, /Signature is Valid\./);
+    const out = dir.file('evidence.json');
+    assert.equal(run('pdfdetach', ['-save', '1', '-o', out, path]).code, 0);
+    const twin = JSON.parse(readFileSync(out, 'utf8')) as {
+      schema: string;
+      signatureId: string;
+      ok: boolean;
+    };
+    assert.equal(twin.schema, 'medsign-evidence/v1');
+    assert.equal(twin.signatureId, signed.id);
+    assert.equal(twin.ok, true);
+
+    // npx medsign evidence --url URL --app-id ID --app-secret S --id SIGNATURE_ID --out report.pdf
+    const report = dir.file('report.pdf');
+    const cli = await runMedsignCliAsync([
+      'evidence',
+      '--url',
+      base,
+      '--app-id',
+      credentials.id,
+      '--app-secret',
+      credentials.secret,
+      '--id',
+      signed.id,
+      '--out',
+      report,
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(run('pdftotext', ['-enc', 'UTF-8', report, '-']).stdout, /原文未改 Original unaltered/);
+    assert.match(run('pdfsig', [report]).stdout, /Signature is Valid\./);
+    const json = dir.file('report.json');
+    const cliJson = await runMedsignCliAsync([
+      'evidence',
+      '--url',
+      base,
+      '--app-id',
+      credentials.id,
+      '--app-secret',
+      credentials.secret,
+      '--id',
+      signed.id,
+      '--out',
+      json,
+      '--json',
+    ]);
+    assert.equal(cliJson.code, 0, cliJson.stderr);
+    assert.equal((JSON.parse(readFileSync(json, 'utf8')) as { ok: boolean }).ok, true);
+    const missing = await runMedsignCliAsync([
+      'evidence',
+      '--url',
+      base,
+      '--app-id',
+      credentials.id,
+      '--app-secret',
+      credentials.secret,
+      '--id',
+      'nope',
+      '--out',
+      report,
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /SIGN_SIGNATURE_NOT_FOUND/);
   });
 });

@@ -473,6 +473,21 @@ export class MedsignClient {
       : this.#call('POST', `${path}/evidence`, { data: toBase64(opts.data, 'utf8') });
   }
 
+  /**
+   * The evidence report of a signature record as a PDF (Chinese with English labels, evidence.json
+   * embedded), signed by the platform (PAdES) and time-stamped.
+   */
+  async evidencePdf(id: string): Promise<Uint8Array> {
+    const response = await this.#call<Response>(
+      'GET',
+      `/api/v1/signatures/${encodeURIComponent(id)}/evidence.pdf`,
+      undefined,
+      undefined,
+      'application/pdf',
+    );
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
   /** The stored original of a record (signed with `storeOriginal`); the read is audited. */
   original(id: string): Promise<StoredOriginal> {
     return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}/original`);

@@ -36,6 +36,7 @@ import {
   type VerifyRequest,
 } from '@medsign/sign';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { evidenceReportDocument } from '../evidence-report.js';
 import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
 import { binaryResponse, problemRef } from './schemas.js';
@@ -925,6 +926,48 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           { actor: `app:${appOf(request).id}`, baseUrl: baseUrlOf(request), data: request.body.data },
           sign.evidence,
         ),
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/signatures/:id/evidence.pdf',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          security: hmacSecurity,
+          params: idParams,
+          summary:
+            'The evidence report of a signature as a signed PDF (Chinese with English labels, evidence.json embedded)',
+          description:
+            'The evidence of /evidence.json rendered as a report with a QR code of the verify-online link, signed with the platform’s report key (PAdES, listed by pdfsig) and time-stamped by the in-process TSA. The report id is in the X-Medsign-Report-Id header.',
+          response: {
+            200: binaryResponse('application/pdf', 'signed PDF evidence report'),
+            ...errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const evidence = await buildEvidence(
+          request.params.id,
+          { actor: `app:${appOf(request).id}`, baseUrl: baseUrlOf(request) },
+          sign.evidence,
+        );
+        const signer = await services.reports.signer();
+        const pdf = await services.reports.signedReport(
+          evidenceReportDocument(evidence, {
+            organization: services.config.organization,
+            reportSigner: {
+              subject: signer.certificate.subjectText,
+              serial: signer.certificate.serialNumber,
+            },
+          }),
+        );
+        return reply
+          .type('application/pdf')
+          .header('x-medsign-report-id', evidence.reportId)
+          .header('content-disposition', `inline; filename="evidence-${evidence.signatureId}.pdf"`)
+          .send(Buffer.from(pdf));
+      },
     );
 
     app.get<{ Params: { id: string } }>(
