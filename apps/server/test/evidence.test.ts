@@ -14,6 +14,7 @@ import { createApp, enrolSigner } from '@medsign/sign';
 import { runMedsignCliAsync, tempDir, type TempDir } from '@medsign/testkit';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { initDataDir } from '../src/init.js';
 import { openServices, type Services } from '../src/services.js';
 
@@ -403,5 +404,37 @@ describe('signature evidence over HTTP', () => {
     ]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /SIGN_SIGNATURE_NOT_FOUND/);
+  });
+
+  test('config: sign.storeOriginals and sign.publicUrl (file or MEDSIGN_SIGN_*), refused when malformed', () => {
+    const d = tempDir('medsign-evidence-config-');
+    try {
+      const file = d.file(
+        'c.yaml',
+        'sign:\n  storeOriginals: true\n  publicUrl: https://sign.example.org/\n',
+      );
+      const c = loadConfig({ dataDir: d.path, configFile: file, env: {} });
+      assert.equal(c.sign.storeOriginals, true);
+      assert.equal(c.sign.publicUrl, 'https://sign.example.org');
+      const e = loadConfig({
+        dataDir: d.path,
+        configFile: file,
+        env: { MEDSIGN_SIGN_STORE_ORIGINALS: 'false', MEDSIGN_SIGN_PUBLIC_URL: 'http://10.0.0.1:8080' },
+      });
+      assert.equal(e.sign.storeOriginals, false);
+      assert.equal(e.sign.publicUrl, 'http://10.0.0.1:8080');
+      assert.equal(loadConfig({ dataDir: d.path, env: {} }).sign.storeOriginals, undefined);
+      const bad = (yaml: string, env: Record<string, string> = {}) =>
+        assert.throws(
+          () => loadConfig({ dataDir: d.path, configFile: d.file('bad.yaml', yaml), env }),
+          (err: Error) => /^CONFIG_INVALID: sign\./.test(err.message),
+        );
+      bad('sign:\n  storeOriginals: yes please\n');
+      bad('sign:\n  publicUrl: ftp://x\n');
+      bad('sign:\n  publicUrl: https://x/?q=1\n');
+      bad('{}', { MEDSIGN_SIGN_STORE_ORIGINALS: 'maybe' });
+    } finally {
+      d.cleanup();
+    }
   });
 });
