@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { bytesToHex, sm2SignatureToRaw, sm3 } from '@medsign/gm';
@@ -404,6 +405,37 @@ describe('signature evidence over HTTP', () => {
     ]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /SIGN_SIGNATURE_NOT_FOUND/);
+  });
+
+  // Last of the HTTP tests: it breaks the audit chain of this data directory on purpose.
+  test('tampering shows: an edited earlier audit event fails 真实意愿, a changed sealed original fails 原文未改', async () => {
+    const s = await client.sign({ signer: 'D001', pin: '123456', data: rx, storeOriginal: true });
+    const seq = (await services.store.signing.getSignature(s.id))!.audit!.seq;
+    assert.equal((await client.evidence(s.id)).ok, true);
+    // What someone with database access might do around the append-only triggers.
+    const raw = new BetterSqlite3(services.store.database.file!);
+    try {
+      raw.exec('drop trigger audit_events_no_update; drop trigger signature_originals_no_update');
+      raw.prepare(`update audit_events set actor = 'op:mallory' where seq = ?`).run(seq - 1);
+      raw
+        .prepare('update signature_originals set sealed = ? where signature_id = ?')
+        .run(Buffer.alloc(64, 7), s.id);
+    } finally {
+      raw.close();
+    }
+    const e = await client.evidence(s.id);
+    assert.equal(e.intent.audit.matches, true);
+    assert.equal(e.intent.audit.chainVerified, false);
+    assert.match(e.intent.audit.detail!, new RegExp(`event ${seq - 1}`));
+    assert.equal(e.intent.ok, false);
+    assert.equal(e.originalIntact.ok, false);
+    assert.equal(e.originalIntact.source, 'stored');
+    assert.match(e.originalIntact.detail!, /does not open/);
+    assert.equal(e.ok, false);
+    // A copy of the original the hospital kept still proves the signed content.
+    const withCopy = await client.evidence(s.id, { data: rx });
+    assert.equal(withCopy.originalIntact.ok, true);
+    assert.equal(withCopy.signatureIntact.ok, true);
   });
 
   test('config: sign.storeOriginals and sign.publicUrl (file or MEDSIGN_SIGN_*), refused when malformed', () => {

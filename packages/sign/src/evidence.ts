@@ -278,12 +278,18 @@ export async function buildEvidence(
   let cms: ParsedCms | undefined;
   if (record.format !== 'p1') cms = ParsedCms.parse(record.signature);
   let original: { data: Uint8Array; source: 'supplied' | 'stored' | 'embedded' } | undefined;
+  /** The stored original exists but does not open (its ciphertext or tag was changed, or it was moved). */
+  let sealedBroken = false;
   if (supplied) original = { data: supplied, source: 'supplied' };
   else {
     const sealed = await deps.store.getOriginal(id);
-    if (sealed && deps.originals)
-      original = { data: await openOriginal(id, sealed, deps.originals), source: 'stored' };
-    else if (cms?.content) original = { data: cms.content, source: 'embedded' };
+    if (sealed && deps.originals) {
+      try {
+        original = { data: await openOriginal(id, sealed, deps.originals), source: 'stored' };
+      } catch {
+        sealedBroken = true;
+      }
+    } else if (cms?.content) original = { data: cms.content, source: 'embedded' };
   }
 
   // The time-stamp over the signature value.
@@ -308,7 +314,18 @@ export async function buildEvidence(
   const identity = await identityStatement(record, cert, signer, signingTime, deps);
   const intent = await intentStatement(record, app, deps);
   const signedDigest = (cms && messageDigestOf(cms)) ?? record.digest;
-  const originalIntact = originalStatement(record, signedDigest, original);
+  const originalIntact = sealedBroken
+    ? {
+        statement: '原文未改' as const,
+        label: 'Original unaltered' as const,
+        ok: false,
+        source: 'stored' as const,
+        digestAlgorithm: record.digestAlgorithm,
+        signedDigest,
+        detail:
+          'the stored original does not open: its sealed bytes were changed or moved from another record',
+      }
+    : originalStatement(record, signedDigest, original);
   const timestamp = ts
     ? {
         ok: ts.valid,
@@ -362,7 +379,7 @@ export async function buildEvidence(
     detail: {
       reportId: evidence.reportId,
       ok: evidence.ok,
-      original: original?.source ?? 'none',
+      original: sealedBroken ? 'stored-broken' : (original?.source ?? 'none'),
     },
   });
   return evidence;
