@@ -4,11 +4,12 @@
  * with the platform key (PAdES B-T, every signature audited by the keystore as `key.sign`) and time-stamp
  * with the in-process TSA. The evidence report and the verification report both go through it.
  *
- * The key is ECDSA P-256 so that ordinary PDF readers (Acrobat, poppler/NSS `pdfsig`) can check the
- * signature cryptographically: NSS has no SM2. Its certificate is an institution certificate (profile
+ * The default key is ECDSA P-256 so that ordinary PDF readers (Acrobat, poppler/NSS `pdfsig`) can check
+ * the signature cryptographically: NSS has no SM2. Its certificate is an institution certificate (profile
  * `department`, "system-level signatures") from the ECDSA issuing CA when the installation has one, else
- * from the SM2 issuing CA. The time-stamp comes from the TSA unit of the same family when there is one
- * (ECDSA, SHA-256 imprint), else the default SM2 unit (SM3 imprint).
+ * from the SM2 issuing CA. An SM2 report key (for GM relying parties) is made on first use under the SM2
+ * issuing CA. The time-stamp comes from the TSA unit of the key's family when there is one (ECDSA: SHA-256
+ * imprint), else the default SM2 unit (SM3 imprint).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -22,10 +23,21 @@ import type { Store } from '@medsign/store';
 import type { TsaUnitId } from '@medsign/tsa';
 import type { TsaService } from './tsa.js';
 
-/** Keystore label of the report-signing key. */
-export const REPORT_SIGNER_LABEL = 'service:report-signer:ecdsa';
-/** Its key type: ECDSA P-256, which PDF readers verify. */
-export const REPORT_SIGNER_KEY_TYPE: KeyType = 'ec-p256';
+/**
+ * The report-signing key families: `ecdsa` (default, P-256: what PDF readers verify) and `sm2` (for GM
+ * relying parties; NSS-based readers cannot check it, the Bouncy Castle peer and medsign can).
+ */
+export type ReportAlgorithm = 'ecdsa' | 'sm2';
+export const REPORT_ALGORITHMS: readonly ReportAlgorithm[] = ['ecdsa', 'sm2'];
+
+/** Keystore label of the report-signing key of a family. */
+export function reportSignerLabel(algorithm: ReportAlgorithm = 'ecdsa'): string {
+  return `service:report-signer:${algorithm}`;
+}
+/** Keystore label of the default (ECDSA) report-signing key. */
+export const REPORT_SIGNER_LABEL = reportSignerLabel('ecdsa');
+/** Key types: ECDSA P-256, which PDF readers verify, or SM2. */
+const KEY_TYPES: Record<ReportAlgorithm, KeyType> = { ecdsa: 'ec-p256', sm2: 'sm2' };
 /** The CA profile its certificate is issued under (institution certificate, system-level signatures). */
 export const REPORT_SIGNER_PROFILE = 'department';
 /** Part of the certificate's CN, used to find it again in the inventory. */
@@ -40,9 +52,11 @@ export type ReportSigner = {
   caId: string;
 };
 
-/** The issuing CA for the report certificate: ECDSA when present (one family end to end), else SM2. */
-function reportCa(cas: readonly IssuingCa[]): IssuingCa | undefined {
-  return cas.find((c) => c.id === 'ecdsa-issuing') ?? cas.find((c) => c.id === 'sm2-issuing') ?? cas[0];
+/** The issuing CA for a report certificate: the key's family when present (one family end to end), else SM2. */
+function reportCa(cas: readonly IssuingCa[], algorithm: ReportAlgorithm): IssuingCa | undefined {
+  return (
+    cas.find((c) => c.id === `${algorithm}-issuing`) ?? cas.find((c) => c.id === 'sm2-issuing') ?? cas[0]
+  );
 }
 
 /** Finds the report-signing key and a good, currently valid certificate for it; undefined if either is missing. */
@@ -51,8 +65,9 @@ export async function findReportSigner(
   keystore: KeyStore,
   cas: readonly IssuingCa[],
   now: () => Date,
+  algorithm: ReportAlgorithm = 'ecdsa',
 ): Promise<ReportSigner | undefined> {
-  const key = (await keystore.list()).find((k) => k.label === REPORT_SIGNER_LABEL);
+  const key = (await keystore.list()).find((k) => k.label === reportSignerLabel(algorithm));
   if (!key) return undefined;
   const spki = bytesToHex(key.publicKeyInfo);
   for (const ca of cas) {
@@ -83,17 +98,21 @@ export async function ensureReportSigner(o: {
   organization: string;
   actor: string;
   now: () => Date;
+  /** Default ecdsa. */
+  algorithm?: ReportAlgorithm;
 }): Promise<{ signer: ReportSigner; steps: string[] }> {
+  const algorithm = o.algorithm ?? 'ecdsa';
+  const label = reportSignerLabel(algorithm);
   const steps: string[] = [];
-  const found = await findReportSigner(o.store, o.keystore, o.ca.cas, o.now);
+  const found = await findReportSigner(o.store, o.keystore, o.ca.cas, o.now, algorithm);
   if (found) return { signer: found, steps };
-  const ca = reportCa(o.ca.cas);
+  const ca = reportCa(o.ca.cas, algorithm);
   if (!ca)
     throw new DomainError('SERVER_NOT_INITIALIZED', 'no issuing CA for the report-signing certificate');
-  let key = (await o.keystore.list()).find((k) => k.label === REPORT_SIGNER_LABEL);
+  let key = (await o.keystore.list()).find((k) => k.label === label);
   if (!key) {
-    key = await o.keystore.generate(REPORT_SIGNER_KEY_TYPE, REPORT_SIGNER_LABEL, { role: 'report-signer' });
-    steps.push(`generated ${REPORT_SIGNER_KEY_TYPE} key "${REPORT_SIGNER_LABEL}"`);
+    key = await o.keystore.generate(KEY_TYPES[algorithm], label, { role: 'report-signer' });
+    steps.push(`generated ${KEY_TYPES[algorithm]} key "${label}"`);
   }
   const r = await caIssue(
     {
@@ -109,7 +128,7 @@ export async function ensureReportSigner(o: {
     },
     o.ca,
   );
-  steps.push(`issued report-signing certificate ${r.serial} under ${ca.id}`);
+  steps.push(`issued ${algorithm} report-signing certificate ${r.serial} under ${ca.id}`);
   return {
     signer: {
       keyId: key.id,
@@ -128,11 +147,17 @@ export type ReportService = {
    * signingCertificateV2, signature time-stamp from the in-process TSA) and returns the PDF bytes.
    * Refuses with SIGN_TIMESTAMP_UNAVAILABLE when the TSA cannot time-stamp (nothing is returned unsigned).
    */
-  signedReport(doc: ReportDocument): Promise<Uint8Array>;
+  signedReport(doc: ReportDocument, opts?: SignedReportOptions): Promise<Uint8Array>;
   /** The report signer (created on first use when an older data directory lacks it). */
-  signer(): Promise<ReportSigner>;
-  /** Creates the report signer if missing; returns what was done (server start logs it). */
-  ensure(): Promise<string[]>;
+  signer(algorithm?: ReportAlgorithm): Promise<ReportSigner>;
+  /** Creates the report signer if missing; returns what was done. */
+  ensure(algorithm?: ReportAlgorithm): Promise<string[]>;
+};
+
+/** Options of signedReport. */
+export type SignedReportOptions = {
+  /** The report key's family: `ecdsa` (default; PDF readers verify it) or `sm2` (GM relying parties). */
+  algorithm?: ReportAlgorithm;
 };
 
 export type ReportServiceDeps = {
@@ -147,23 +172,30 @@ export type ReportServiceDeps = {
 
 /** Builds the report service; the signer is looked up (or created) once, on first use. */
 export function openReports(d: ReportServiceDeps): ReportService {
-  let loading: Promise<{ signer: ReportSigner; steps: string[] }> | undefined;
-  const load = () => {
-    loading ??= ensureReportSigner({
-      store: d.store,
-      keystore: d.keystore,
-      ca: d.ca,
-      organization: d.organization,
-      actor: 'system:reports',
-      now: d.now,
-    });
-    loading.catch(() => (loading = undefined));
-    return loading;
+  const loading = new Map<ReportAlgorithm, Promise<{ signer: ReportSigner; steps: string[] }>>();
+  const load = (algorithm: ReportAlgorithm = 'ecdsa') => {
+    if (!REPORT_ALGORITHMS.includes(algorithm))
+      throw new RangeError(`unknown report algorithm ${JSON.stringify(algorithm)}`);
+    let p = loading.get(algorithm);
+    if (!p) {
+      p = ensureReportSigner({
+        store: d.store,
+        keystore: d.keystore,
+        ca: d.ca,
+        organization: d.organization,
+        actor: 'system:reports',
+        now: d.now,
+        algorithm,
+      });
+      loading.set(algorithm, p);
+      p.catch(() => loading.delete(algorithm));
+    }
+    return p;
   };
 
-  async function timestamp(signatureValue: Uint8Array): Promise<Uint8Array> {
+  async function timestamp(signatureValue: Uint8Array, algorithm: ReportAlgorithm): Promise<Uint8Array> {
     const units = await d.tsa.units();
-    const preferred: TsaUnitId[] = ['ecdsa', d.tsa.defaultUnit];
+    const preferred: TsaUnitId[] = [algorithm, d.tsa.defaultUnit];
     const id = preferred.find((u) => units.has(u));
     const unit = id ? units.get(id) : undefined;
     if (!unit || !id)
@@ -185,14 +217,15 @@ export function openReports(d: ReportServiceDeps): ReportService {
   }
 
   return {
-    async signer() {
-      return (await load()).signer;
+    async signer(algorithm) {
+      return (await load(algorithm)).signer;
     },
-    async ensure() {
-      return (await load()).steps;
+    async ensure(algorithm) {
+      return (await load(algorithm)).steps;
     },
-    async signedReport(doc) {
-      const s = (await load()).signer;
+    async signedReport(doc, opts = {}) {
+      const algorithm = opts.algorithm ?? 'ecdsa';
+      const s = (await load(algorithm)).signer;
       const pdf = await renderPdf(doc);
       return signPdf(pdf, {
         signer: await d.keystore.signer(s.keyId, 'sign a PDF report'),
@@ -204,7 +237,7 @@ export function openReports(d: ReportServiceDeps): ReportService {
         location: d.organization,
         contactInfo: d.publicBaseUrl,
         signingTime: d.now(),
-        timestamp,
+        timestamp: (signatureValue) => timestamp(signatureValue, algorithm),
       });
     },
   };

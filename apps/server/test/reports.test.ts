@@ -3,9 +3,10 @@
 // TSA, audited), and POST /api/v1/verify/report over real HTTP through the SDK — PDF and JSON answers,
 // checked with poppler (pdftotext, pdfsig, pdfdetach) and our reader; bad input as problem+json.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { MedsignClient, type MedsignApiError } from '@medsign/sdk';
 import { createApp, enrolSigner } from '@medsign/sign';
@@ -16,6 +17,19 @@ import { buildApp } from '../src/app.js';
 import { initDataDir } from '../src/init.js';
 import { findReportSigner, REPORT_SIGNER_LABEL } from '../src/reports.js';
 import { openServices, type Services } from '../src/services.js';
+
+const execFileAsync = promisify(execFile);
+
+/** A free loopback port, so the certificates' CRL/OCSP/caIssuers URLs (MEDSIGN_PUBLIC_URL) reach this server. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
 
 function run(cmd: string, args: string[]) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
@@ -35,15 +49,20 @@ describe('signed reports', () => {
 
   before(async () => {
     dir = tempDir('medsign-reports-');
-    const init = await initDataDir({ dataDir: dir.path, algorithms: ['ecdsa'], env: {} });
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const init = await initDataDir({
+      dataDir: dir.path,
+      algorithms: ['ecdsa'],
+      env: { MEDSIGN_PUBLIC_URL: base },
+    });
     assert.ok(
-      init.steps.some((s) => s.startsWith('issued report-signing certificate')),
+      init.steps.some((s) => /^issued ecdsa report-signing certificate .* under ecdsa-issuing$/.test(s)),
       init.steps.join('\n'),
     );
     services = await openServices(init.config);
     app = await buildApp(services, { logger: false });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await app.listen({ host: '127.0.0.1', port });
     const created = await createApp(
       { name: 'HIS', systemType: 'HIS', ipRanges: ['127.0.0.0/8'] },
       'test',
@@ -70,7 +89,7 @@ describe('signed reports', () => {
     assert.equal(s.certificate.publicKey.family, 'ec');
     assert.match(s.certificate.subjectText, /Report Signing/);
     assert.ok(s.certificate.keyUsage?.includes('digitalSignature'));
-    const again = await initDataDir({ dataDir: dir.path, env: {} });
+    const again = await initDataDir({ dataDir: dir.path, env: { MEDSIGN_PUBLIC_URL: base } });
     assert.equal(again.created, false, again.steps.join('\n'));
   });
 
@@ -96,6 +115,20 @@ describe('signed reports', () => {
     const out = run('pdfsig', [dir.file('signed.pdf', pdf)]);
     assert.match(out.stdout, /Signature Validation: Signature is Valid\./);
     assert.match(out.stdout, /Total document signed/);
+    // A reader that trusts our ECDSA root trusts the report certificate: the issuing CA is embedded, and
+    // NSS asks our OCSP responder (AIA) for its status — run asynchronously so this server can answer.
+    if (spawnSync('certutil', ['--help']).error) {
+      if (process.env.CI === 'true') assert.fail('certutil missing: install libnss3-tools');
+    } else {
+      const db = `sql:${dir.file('nss')}`;
+      mkdirSync(dir.file('nss'));
+      const root = services.ca.cas.find((c) => c.id === 'ecdsa-issuing')!.chain.at(-1)!;
+      assert.equal(run('certutil', ['-N', '-d', db, '--empty-password']).code, 0);
+      const pem = dir.file('ecdsa-root.pem', root.toPem());
+      assert.equal(run('certutil', ['-A', '-d', db, '-n', 'root', '-t', 'CT,C,C', '-a', '-i', pem]).code, 0);
+      const trusted = await execFileAsync('pdfsig', ['-nssdir', db, dir.file('signed.pdf')]);
+      assert.match(trusted.stdout, /Certificate Validation: Certificate is Trusted\./, trusted.stdout);
+    }
     const events = (await services.store.audit.list({ limit: 100_000 })).slice(before);
     const use = events.find(
       (e) => e.action === 'key.sign' && JSON.stringify(e.detail).includes('PDF report'),
@@ -160,6 +193,7 @@ describe('signed reports', () => {
       assert.ok(text.includes(s), `missing ${s} in ${text.slice(0, 400)}`);
     const sig = run('pdfsig', [path]);
     assert.match(sig.stdout, /Signature is Valid\./);
+    assert.equal(run('qpdf', ['--check', path]).code, 0);
     const out = dir.file('verification.json');
     assert.equal(run('pdfdetach', ['-save', '1', '-o', out, path]).code, 0);
     const twin = JSON.parse(readFileSync(out, 'utf8')) as { reportId: string; result: { valid: boolean } };
@@ -180,6 +214,20 @@ describe('signed reports', () => {
       bad.result.errors.some((e) => e.includes('messageDigest')),
       bad.result.errors.join('; '),
     );
+  });
+
+  test('signatureAlgorithm sm2: the report is signed by an SM2 report key (made on first use) under the SM2 CA', async () => {
+    const cert = (await services.reports.signer()).certificate.toPem();
+    const pdf = await client.verifyReport({ artifact: cert, signatureAlgorithm: 'sm2' });
+    const [sig] = readPdfSignatures(pdf, { anchors: roots() });
+    assert.deepEqual(sig?.errors, []);
+    assert.equal(sig?.valid, true);
+    const signer = sig?.verification?.signers[0];
+    assert.equal(signer?.signatureAlgorithm, 'SM3withSM2');
+    assert.match(signer?.timestamp?.tsaCertificate?.subjectText ?? '', /TSA \(SM2\)/);
+    assert.equal((await services.reports.signer('sm2')).caId, 'sm2-issuing');
+    // Listed by pdfsig, which cannot check SM2 (NSS) — hence ECDSA by default.
+    assert.match(run('pdfsig', [dir.file('sm2-report.pdf', pdf)]).stdout, /Signature #1:/);
   });
 
   test('verifyReport JSON: the same report; wrong data fails the integrity check', async () => {

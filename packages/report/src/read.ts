@@ -74,7 +74,13 @@ export function readPdfSignatures(pdf: Uint8Array, opts: ReadPdfSignaturesOption
     } catch {
       continue;
     }
-    if (parsed.value.kind !== 'dict' || parsed.value.end < m.index || seen.has(parsed.value.start)) continue;
+    if (
+      parsed.value.kind !== 'dict' ||
+      !parsed.value.entries.has('/ByteRange') ||
+      parsed.value.end < m.index ||
+      seen.has(parsed.value.start)
+    )
+      continue;
     seen.add(parsed.value.start);
     out.push(checkSignature(pdf, parsed.num, parsed.value, opts));
   }
@@ -139,6 +145,9 @@ function checkSignature(
     const covered = Buffer.concat([pdf.subarray(0, b), pdf.subarray(c, c + d)]);
     const cms = trimDer(contents.bytes);
     info.cms = cms;
+    // What follows the CMS in /Contents is not signed: it must be the zero padding and nothing else.
+    if (contents.bytes.subarray(cms.length).some((b) => b !== 0))
+      errors.push('/Contents holds bytes after the CMS signature that are not zero padding');
     const v = verifyCms(cms, {
       content: covered,
       ...(opts.anchors ? { anchors: opts.anchors } : {}),
@@ -152,7 +161,7 @@ function checkSignature(
     if (signer?.timestamp?.valid && signer.timestamp.genTime) info.timestampTime = signer.timestamp.genTime;
     if (v.valid && v.signers.length !== 1) errors.push(`expected one SignerInfo, found ${v.signers.length}`);
     info.padesAttributes = padesAttributes(cms);
-    info.valid = v.valid && v.signers.length === 1;
+    info.valid = v.valid && v.signers.length === 1 && errors.length === 0;
   }
   return info;
 }

@@ -1,6 +1,7 @@
 /** Shared fixtures for the report tests: a sample bilingual document, a test TSA, poppler/qpdf runners. */
 
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { digest, signTimeStampToken, type HashName } from '@medsign/pki';
 import type { TestHierarchy } from '@medsign/testkit';
 import type { ReportDocument } from '../src/index.js';
@@ -87,4 +88,27 @@ export function pdfText(path: string): string {
   const r = run('pdftotext', ['-enc', 'UTF-8', path, '-']);
   if (r.code !== 0) throw new Error(`pdftotext failed: ${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * An NSS certificate database (the one poppler's pdfsig reads) trusting `rootPem`, for `pdfsig -nssdir`;
+ * undefined when certutil (libnss3-tools) is missing outside CI.
+ */
+export function nssTrusting(dir: string, rootPem: string): string | undefined {
+  if (spawnSync('certutil', ['--help']).error) {
+    if (process.env.CI === 'true') throw new Error('certutil missing: install libnss3-tools');
+    return undefined;
+  }
+  mkdirSync(dir, { recursive: true });
+  const db = `sql:${dir}`;
+  const pem = `${dir}/root.pem`;
+  writeFileSync(pem, rootPem);
+  for (const args of [
+    ['-N', '-d', db, '--empty-password'],
+    ['-A', '-d', db, '-n', 'medsign-test-root', '-t', 'CT,C,C', '-a', '-i', pem],
+  ]) {
+    const r = run('certutil', args);
+    if (r.code !== 0) throw new Error(`certutil ${args[0]}: ${r.stderr}`);
+  }
+  return db;
 }

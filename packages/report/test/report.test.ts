@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { after, before, describe, it } from 'node:test';
 import { oids, ParsedCms, verifyTimeStampToken } from '@medsign/pki';
 import { makeHierarchy, peerOrSkip, tempDir, type TestHierarchy } from '@medsign/testkit';
 import { readPdfSignatures, renderPdf, signPdf, signPdfDetailed, type SignPdfOptions } from '../src/index.js';
-import { LONG_HEX, pdfText, run, sampleDocument, testTimestamper } from './helpers.js';
+import { LONG_HEX, nssTrusting, pdfText, run, sampleDocument, testTimestamper } from './helpers.js';
 
 const dir = tempDir('medsign-report-');
 after(() => dir.cleanup());
@@ -133,6 +134,14 @@ describe('signPdf / readPdfSignatures (ECDSA P-256, time-stamped)', () => {
     assert.doesNotMatch(r.stdout, /Signature #2/);
   });
 
+  it('with our root in its NSS database, pdfsig also trusts the certificate (chain embedded)', (t) => {
+    const db = nssTrusting(dir.file('nss-ec'), h.root.cert.toPem());
+    if (!db) return t.skip('certutil (libnss3-tools) not installed');
+    const r = run('pdfsig', ['-nssdir', db, path]);
+    assert.match(r.stdout, /Signature Validation: Signature is Valid\./);
+    assert.match(r.stdout, /Certificate Validation: Certificate is Trusted\./);
+  });
+
   it('still passes qpdf --check and keeps its text and attachment', () => {
     assert.equal(run('qpdf', ['--check', path]).code, 0);
     assert.ok(pdfText(path).includes('签名未改 Signature unaltered'));
@@ -211,6 +220,49 @@ describe('signPdf / readPdfSignatures (ECDSA P-256, time-stamped)', () => {
     assert.equal(s?.byteRangeValid, false);
     assert.equal(s?.valid, false);
     assert.ok(s?.errors.some((e) => e.includes('exclude exactly')));
+  });
+
+  it('non-zero bytes hidden in the /Contents padding are refused', () => {
+    const hex = Buffer.from(cms).toString('hex');
+    const b = Buffer.from(signed);
+    const at = b.indexOf(hex, 0, 'latin1') + hex.length;
+    assert.equal(b.toString('latin1', at, at + 4), '0000');
+    b.write('ff', at + 2, 'latin1');
+    const [s] = readPdfSignatures(new Uint8Array(b));
+    assert.equal(s?.valid, false);
+    assert.ok(s?.errors.some((e) => e.includes('zero padding')));
+  });
+
+  it('property: any changed byte in the signed ranges invalidates; mangled files never throw', () => {
+    const [s0] = readPdfSignatures(signed);
+    const [, b, c] = s0!.byteRange!;
+    const covered = fc.oneof(
+      fc.integer({ min: 0, max: b! - 1 }),
+      fc.integer({ min: c!, max: signed.length - 1 }),
+    );
+    fc.assert(
+      fc.property(covered, fc.integer({ min: 1, max: 255 }), (at, x) => {
+        const m = new Uint8Array(signed);
+        m[at] = m[at]! ^ x;
+        const list = readPdfSignatures(m);
+        return list.every((s) => !(s.valid && s.coversWholeFile));
+      }),
+      { numRuns: 40 },
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: signed.length }),
+        fc.uint8Array({ maxLength: 64 }),
+        (cut, junk) => {
+          const m = new Uint8Array(Buffer.concat([signed.subarray(0, cut), junk]));
+          const list = readPdfSignatures(m);
+          return list.every(
+            (s) => !s.valid || (s.byteRangeValid && !s.coversWholeFile) || cut === signed.length,
+          );
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('a second signature is added as a further revision; both are listed', async () => {

@@ -92,6 +92,8 @@ export type VerifyReportInput = {
   artifact: Uint8Array | string;
   /** Detached content (CMS detached signature, time-stamp token): bytes, or text as UTF-8. */
   data?: Uint8Array | string;
+  /** The PDF report's own signature: `ecdsa` (default; PDF readers verify it) or `sm2`. */
+  signatureAlgorithm?: 'ecdsa' | 'sm2';
 };
 
 /** The JSON verification report (`verifyReport(…, 'json')`; also embedded in the PDF). */
@@ -401,6 +403,7 @@ export class MedsignClient {
     const body = {
       artifact: toBase64(input.artifact, 'utf8'),
       ...(input.data !== undefined ? { data: toBase64(input.data, 'utf8') } : {}),
+      ...(input.signatureAlgorithm ? { signatureAlgorithm: input.signatureAlgorithm } : {}),
       format,
     };
     if (format === 'json') return this.#call<VerificationReport>('POST', '/api/v1/verify/report', body);

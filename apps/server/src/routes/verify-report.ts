@@ -9,6 +9,7 @@
 import { DomainError } from '@medsign/errors';
 import type { ParsedCertificate } from '@medsign/pki';
 import type { FastifyInstance } from 'fastify';
+import { REPORT_ALGORITHMS, type ReportAlgorithm } from '../reports.js';
 import type { Services } from '../services.js';
 import {
   buildVerificationReport,
@@ -17,7 +18,12 @@ import {
 } from '../verification-report.js';
 import { binaryResponse, problemRef } from './schemas.js';
 
-type VerifyReportBody = { artifact: string; data?: string; format?: 'pdf' | 'json' };
+type VerifyReportBody = {
+  artifact: string;
+  data?: string;
+  format?: 'pdf' | 'json';
+  signatureAlgorithm?: ReportAlgorithm;
+};
 
 /** Strict base64 (RFC 4648 §4, padding required, no whitespace). */
 function decodeBase64(text: string, what: string): Uint8Array {
@@ -141,6 +147,12 @@ export function registerVerifyReportRoute(
             },
             data: { type: 'string', description: 'base64 detached content (CMS detached, time-stamp token)' },
             format: { type: 'string', enum: ['pdf', 'json'] },
+            signatureAlgorithm: {
+              type: 'string',
+              enum: [...REPORT_ALGORITHMS],
+              description:
+                "the PDF report's signature: ecdsa (default; PDF readers verify it) or sm2 (GM relying parties; NSS-based readers cannot check SM2)",
+            },
           },
         },
         response: {
@@ -186,12 +198,14 @@ export function registerVerifyReportRoute(
       });
       reply.header('x-medsign-report-id', report.reportId);
       if (wantsJson(request.body.format, request.headers.accept)) return report;
-      const signer = await services.reports.signer();
+      const algorithm = request.body.signatureAlgorithm ?? 'ecdsa';
+      const signer = await services.reports.signer(algorithm);
       const pdf = await services.reports.signedReport(
         verificationReportDocument(report, {
           subject: signer.certificate.subjectText,
           serial: signer.certificate.serialNumber,
         }),
+        { algorithm },
       );
       return reply
         .type('application/pdf')
