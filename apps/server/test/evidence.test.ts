@@ -73,6 +73,20 @@ describe('signature evidence over HTTP', () => {
     dir?.cleanup();
   });
 
+  test('the new routes are in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${base}/api/docs/json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    for (const [p, m] of [
+      ['/api/v1/signatures', 'post'],
+      ['/api/v1/signatures/{id}/original', 'get'],
+      ['/api/v1/signatures/{id}/evidence.json', 'get'],
+      ['/api/v1/signatures/{id}/evidence', 'post'],
+      ['/api/v1/signatures/{id}/evidence.pdf', 'get'],
+    ] as const)
+      assert.ok(doc.paths[p]?.[m], `${m} ${p} missing`);
+  });
+
   test('PIN + time-stamp + stored original: the four statements hold, with their facts', async () => {
     const signed = await client.sign({
       signer: 'D001',
@@ -354,6 +368,11 @@ describe('signature evidence over HTTP', () => {
     assert.equal(twin.schema, 'medsign-evidence/v1');
     assert.equal(twin.signatureId, signed.id);
     assert.equal(twin.ok, true);
+
+    // With the SM2 report key (GM relying parties): pdfsig lists it, our reader verifies it.
+    const sm2Pdf = await client.evidencePdf(signed.id, { signatureAlgorithm: 'sm2' });
+    assert.match(run('pdfsig', [dir.file('evidence-sm2.pdf', sm2Pdf)]).stdout, /Signature #1/);
+    assert.match(run('pdftotext', ['-enc', 'UTF-8', dir.file('evidence-sm2.pdf'), '-']).stdout, /真实意愿/);
 
     // npx medsign evidence --url URL --app-id ID --app-secret S --id SIGNATURE_ID --out report.pdf
     const report = dir.file('report.pdf');

@@ -478,12 +478,14 @@ export class MedsignClient {
 
   /**
    * The evidence report of a signature record as a PDF (Chinese with English labels, evidence.json
-   * embedded), signed by the platform (PAdES) and time-stamped.
+   * embedded), signed by the platform (PAdES) and time-stamped — with the ECDSA report key (default; PDF
+   * readers verify it) or, `signatureAlgorithm: 'sm2'`, the SM2 one.
    */
-  async evidencePdf(id: string): Promise<Uint8Array> {
+  async evidencePdf(id: string, opts: { signatureAlgorithm?: 'ecdsa' | 'sm2' } = {}): Promise<Uint8Array> {
+    const qs = opts.signatureAlgorithm ? `?signatureAlgorithm=${opts.signatureAlgorithm}` : '';
     const response = await this.#call<Response>(
       'GET',
-      `/api/v1/signatures/${encodeURIComponent(id)}/evidence.pdf`,
+      `/api/v1/signatures/${encodeURIComponent(id)}/evidence.pdf${qs}`,
       undefined,
       undefined,
       'application/pdf',

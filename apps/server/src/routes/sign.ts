@@ -928,7 +928,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         ),
     );
 
-    app.get<{ Params: { id: string } }>(
+    app.get<{ Params: { id: string }; Querystring: { signatureAlgorithm?: 'ecdsa' | 'sm2' } }>(
       '/signatures/:id/evidence.pdf',
       {
         config: { operation: 'read' },
@@ -936,6 +936,19 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           tags: ['signing'],
           security: hmacSecurity,
           params: idParams,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              signatureAlgorithm: {
+                type: 'string',
+                enum: ['ecdsa', 'sm2'],
+                default: 'ecdsa',
+                description:
+                  'the report key: ECDSA P-256 (PDF readers verify it) or SM2 (GM relying parties; pdfsig lists but cannot verify it)',
+              },
+            },
+          },
           summary:
             'The evidence report of a signature as a signed PDF (Chinese with English labels, evidence.json embedded)',
           description:
@@ -952,7 +965,8 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           { actor: `app:${appOf(request).id}`, baseUrl: baseUrlOf(request) },
           sign.evidence,
         );
-        const signer = await services.reports.signer();
+        const algorithm = request.query.signatureAlgorithm ?? 'ecdsa';
+        const signer = await services.reports.signer(algorithm);
         const pdf = await services.reports.signedReport(
           evidenceReportDocument(evidence, {
             organization: services.config.organization,
@@ -961,6 +975,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
               serial: signer.certificate.serialNumber,
             },
           }),
+          { algorithm },
         );
         return reply
           .type('application/pdf')
