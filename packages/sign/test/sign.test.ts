@@ -17,6 +17,7 @@ import {
 import { issueTestCertificate, makeHierarchy, peerOrSkip, tempDir } from '@medsign/testkit';
 import {
   authenticateRequest,
+  buildEvidence,
   bodyDigest,
   canonicalRequest,
   createApp,
@@ -31,6 +32,7 @@ import {
   signRequest,
   unlockSigner,
   verifyDocument,
+  type EvidenceDeps,
   type SignRequest,
   type VerifyDeps,
 } from '../src/index.js';
@@ -776,5 +778,132 @@ describe('pre-made (USB-key) signatures', () => {
     // And the genuine one still goes through.
     await recordPremadeSignature(p1, ctx, w.deps, vd);
     assert.equal(w.deps.store.signatures.length, n + 1);
+  });
+});
+
+describe('evidence (memory ports)', () => {
+  let w: MemoryWorld;
+  let broken = 0;
+  const ctx = { appId: 'app_emr', clientIp: '10.3.4.5' };
+  const text = '病程记录 EMR-9';
+
+  /** The memory audit log as a chain reader: seq = position, hash a stand-in; `broken` breaks it there. */
+  function evidenceDeps(): EvidenceDeps {
+    const chained = () =>
+      w.events.map((e, i) => ({
+        seq: i + 1,
+        hash: `h${i + 1}`,
+        prevHash: i ? `h${i}` : '0',
+        time: new Date(0).toISOString(),
+        actor: e.actor,
+        action: e.action,
+        target: e.target ?? null,
+        detail: (e.detail ?? {}) as Record<string, unknown>,
+      }));
+    return {
+      ...w.deps,
+      verify: verifyDeps(w),
+      auditLog: {
+        byTarget: async (target, action) =>
+          chained().filter((e) => e.target === target && (!action || e.action === action)),
+        verifyUpTo: async (seq) =>
+          broken && broken <= seq
+            ? { ok: false, checked: broken, firstBreak: `event ${broken}: edited` }
+            : { ok: true, checked: seq },
+      },
+    };
+  }
+
+  before(async () => {
+    w = await makeWorld();
+    await w.deps.store.insertApp({
+      id: 'app_emr',
+      name: 'EMR',
+      systemType: 'EMR',
+      ownerDepartment: null,
+      operations: ['sign', 'verify', 'read'],
+      ipRanges: [],
+      rateLimit: 100,
+      sealedSecret: new Uint8Array(1),
+      status: 'active',
+      createdAt: new Date(),
+    });
+    await enrolSigner(
+      { name: '吴十', employeeNo: 'E010', departmentCode: '0501', pin: '123456' },
+      'op:bob',
+      w.deps,
+    );
+  });
+
+  test('a PIN signature with its stored original: all four statements, audited', async () => {
+    const r = await signDocument(
+      { signer: 'E010', pin: '123456', data: b64(text), format: 'p1', storeOriginal: true },
+      ctx,
+      w.deps,
+    );
+    const e = await buildEvidence(
+      r.record.id,
+      { actor: 'app:app_emr', baseUrl: 'https://sign.example/' },
+      evidenceDeps(),
+    );
+    assert.equal(e.ok, true, JSON.stringify(e, null, 1));
+    assert.equal(e.identity.review.method, 'signer-enrolment');
+    assert.match(e.identity.review.summary, /op:bob/);
+    assert.equal(e.identity.statusAtSigning.timeSource, 'record');
+    assert.equal(e.intent.method, 'pin');
+    assert.equal(e.intent.clientIp, '10.3.4.5');
+    assert.deepEqual(e.intent.application, { id: 'app_emr', name: 'EMR', systemType: 'EMR' });
+    assert.equal(e.signatureIntact.checkedOver, 'data');
+    assert.equal(e.originalIntact.source, 'stored');
+    assert.equal(e.timestamp, null);
+    assert.equal(e.verification.url, `https://sign.example/api/v1/signatures/${r.record.id}/evidence.json`);
+    assert.equal(w.events.at(-1)!.action, 'sign.evidence');
+    assert.equal(w.events.at(-1)!.detail!.reportId, e.reportId);
+    // A supplied original that differs: the P1 signature does not cover it.
+    const other = await buildEvidence(r.record.id, { actor: 'a', data: b64('别的') }, evidenceDeps());
+    assert.equal(other.originalIntact.ok, false);
+    assert.equal(other.signatureIntact.ok, false);
+    assert.equal(other.ok, false);
+    await rejects(
+      buildEvidence(r.record.id, { actor: 'a', data: 'not base64!' }, evidenceDeps()),
+      'SIGN_DATA_INVALID',
+    );
+    await rejects(buildEvidence('nope', { actor: 'a' }, evidenceDeps()), 'SIGN_SIGNATURE_NOT_FOUND');
+  });
+
+  test('a record from before evidence capture: intent and audit position from its audit event', async () => {
+    const grant = await grantAuthorisation(
+      { signer: 'E010', pin: '123456', durationMinutes: 60 },
+      'app_emr',
+      w.deps,
+    );
+    const r = await signDocument({ signer: 'E010', data: b64(text) }, ctx, w.deps);
+    // As an older release stored it: no intent, client IP or audit position on the record.
+    const legacy = w.deps.store.signatures.find((x) => x.id === r.record.id)!;
+    delete legacy.intent;
+    delete legacy.clientIp;
+    delete legacy.audit;
+    const e = await buildEvidence(r.record.id, { actor: 'a' }, evidenceDeps());
+    assert.equal(e.intent.method, 'authorisation');
+    assert.equal(e.intent.authorisation?.id, grant.id);
+    assert.equal(e.intent.authorisation?.expiresAt, grant.expiresAt.toISOString());
+    assert.equal(e.intent.authorisation?.inForce, true);
+    assert.equal(e.intent.clientIp, null);
+    assert.ok(e.intent.audit.seq);
+    assert.equal(e.intent.audit.matches, true);
+    assert.equal(e.intent.ok, true);
+    // Detached P7 without an original: checked over its signed attributes; 原文未改 not checked.
+    assert.equal(e.signatureIntact.checkedOver, 'signed-attributes');
+    assert.equal(e.signatureIntact.ok, true);
+    assert.equal(e.originalIntact.ok, null);
+    assert.equal(e.ok, true);
+    // The chain breaking before the record's event fails the intent (and the whole).
+    broken = e.intent.audit.seq! - 1;
+    const b = await buildEvidence(r.record.id, { actor: 'a' }, evidenceDeps());
+    broken = 0;
+    assert.equal(b.intent.audit.chainVerified, false);
+    assert.match(b.intent.audit.detail!, /edited/);
+    assert.equal(b.intent.ok, false);
+    assert.equal(b.ok, false);
   });
 });
