@@ -169,6 +169,7 @@ type Prepared = {
   storeOriginal: boolean;
 };
 
+/** Checks business metadata (≤ 128 characters, no control characters, a known document type); SIGN_DATA_INVALID / SIGN_DOC_TYPE_UNKNOWN. */
 export function checkMetadata(m: SignatureMetadata | undefined, types: readonly string[]): SignatureMetadata {
   const out: SignatureMetadata = {};
   for (const k of ['system', 'docType', 'docId', 'departmentCode', 'visitRef'] as const) {
@@ -439,6 +440,7 @@ async function replay(prior: SignatureRecord, requestHash: string, deps: Signing
   return { record: prior, certificate: signerCertificate(signer!.certificate), replayed: true };
 }
 
+/** Time-stamps a signature value; any failure of the TSA is SIGN_TIMESTAMP_UNAVAILABLE. */
 export async function stamp(value: Uint8Array, stamper: TimeStamper): Promise<Uint8Array> {
   try {
     return await stamper.timestamp(value);
@@ -521,6 +523,7 @@ export type VerifyDeps = {
   intermediates: readonly ParsedCertificate[];
 };
 
+/** Reads a certificate given as PEM or base64 DER; SIGN_SIGNATURE_INVALID when it cannot be read. */
 export function readCertificate(text: string): ParsedCertificate {
   try {
     if (text.includes('-----BEGIN')) return ParsedCertificate.parse(text);
