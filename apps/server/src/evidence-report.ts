@@ -131,6 +131,18 @@ export function evidenceReportDocument(
                 ...row('到期时间 Expires at', it.authorisation.expiresAt),
                 ...row('授权应用 Applications', it.authorisation.apps?.join(', ')),
                 { label: '签名时有效 In force when signed', value: yes(it.authorisation.inForce) },
+                ...row(
+                  '授权审计事件 Grant audit event',
+                  it.authorisation.grantEvent
+                    ? `#${it.authorisation.grantEvent.seq} ${it.authorisation.grantEvent.time} ${it.authorisation.grantEvent.actor}`
+                    : null,
+                ),
+                ...row(
+                  '其后撤销 Revoked later',
+                  it.authorisation.revokeEvent
+                    ? `#${it.authorisation.revokeEvent.seq} ${it.authorisation.revokeEvent.time}`
+                    : null,
+                ),
               ]
             : []),
           {

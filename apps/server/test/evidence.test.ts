@@ -199,9 +199,20 @@ describe('signature evidence over HTTP', () => {
     assert.equal(e.intent.authorisation?.grantedAt, grant.createdAt);
     assert.equal(e.intent.authorisation?.expiresAt, grant.expiresAt);
     assert.equal(e.intent.authorisation?.inForce, true);
-    // Revoking the grant later does not change what the record says.
+    const [granted] = await services.store.audit.byTarget(grant.id, { action: 'signer.authorise' });
+    assert.deepEqual(e.intent.authorisation?.grantEvent, {
+      seq: granted!.seq,
+      hash: granted!.hash,
+      time: granted!.time,
+      actor: granted!.actor,
+      action: 'signer.authorise',
+    });
+    // Revoking the grant later does not change what the record says; the revocation is shown.
     await client.revokeAuthorisation(grant.id);
-    assert.equal((await client.evidence(s.id)).intent.authorisation?.inForce, true);
+    const later = await client.evidence(s.id);
+    assert.equal(later.intent.authorisation?.inForce, true);
+    assert.equal(later.intent.ok, true);
+    assert.equal(later.intent.authorisation?.revokeEvent?.action, 'signer.authorisation-revoke');
   });
 
   test('revoked after signing: verify and evidence say good when signed (time-stamp), revoked now', async () => {

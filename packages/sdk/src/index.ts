@@ -180,6 +180,9 @@ export type EvidenceStatement = {
   [fact: string]: unknown;
 };
 
+/** An event of the hash-chained audit log, as evidence cites it. */
+export type EvidenceEventRef = { seq: number; hash: string; time: string; actor: string; action: string };
+
 /** The evidence of a signature record (schema medsign-evidence/v1). */
 export type Evidence = {
   schema: 'medsign-evidence/v1';
@@ -223,6 +226,9 @@ export type Evidence = {
       apps?: string[];
       grantedVia?: string;
       inForce: boolean | null;
+      /** The grant's audit event (the PIN was entered then) and, if revoked later, the revocation's. */
+      grantEvent?: EvidenceEventRef;
+      revokeEvent?: EvidenceEventRef;
     };
     application: { id: string; name: string | null; systemType: string | null };
     clientIp: string | null;

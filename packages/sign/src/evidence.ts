@@ -150,6 +150,10 @@ export type Evidence = {
       grantedVia?: string;
       /** The record's time lies within the grant. */
       inForce: boolean | null;
+      /** The grant's own audit event (`signer.authorise`: the PIN was entered then). */
+      grantEvent?: EventRef;
+      /** Its revocation's, if it was revoked later (after the record, or the record would not exist). */
+      revokeEvent?: EventRef;
     };
     application: { id: string; name: string | null; systemType: string | null };
     clientIp: string | null;
@@ -573,6 +577,10 @@ async function intentStatement(
     const expiresAt = intent.expiresAt || stored?.expiresAt.toISOString();
     const t = record.createdAt.toISOString();
     const inForce = grantedAt && expiresAt ? grantedAt <= t && t <= expiresAt : null;
+    const grantEvent = (await deps.auditLog.byTarget(intent.authorisationId, 'signer.authorise'))[0];
+    const revokeEvent = (
+      await deps.auditLog.byTarget(intent.authorisationId, 'signer.authorisation-revoke')
+    )[0];
     authorisation = {
       id: intent.authorisationId,
       ...(grantedAt ? { grantedAt } : {}),
@@ -584,6 +592,8 @@ async function intentStatement(
           ? { grantedVia: stored.grantedVia }
           : {}),
       inForce,
+      ...(grantEvent ? { grantEvent: eventRef(grantEvent) } : {}),
+      ...(revokeEvent ? { revokeEvent: eventRef(revokeEvent) } : {}),
     };
     if (inForce === false) intentDetail = 'signed outside the authorisation’s time';
   }
