@@ -1,7 +1,8 @@
-// 移动护理批量签名 (mobile nursing batch signing): at the start of the shift the nurse grants the nursing
-// system a time-boxed signing authorisation with the PIN once; the PDA then signs every record of the shift
-// without a PIN (P1, no time-stamp: small and fast), and the authorisation is revoked at hand-over.
-// A batch-jobs endpoint does not exist yet: the client loops over the records itself.
+// 移动护理批量签名 (mobile nursing batch signing): at the end of the shift the nursing system sends every record
+// of the shift as ONE sign job, keyed by the records' ids, without a PIN; the nurse enters the PIN once on the
+// PDA (`authorise`), the server signs all of them in the background (P1: small and fast), and the system
+// reads the results per record id — by polling here; a real system also gives a `callbackUrl` and checks the
+// webhook with `verifyWebhook`. A job that is never authorised can be cancelled (or expires).
 import { MedsignApiError } from '@medsign/sdk';
 import { exampleContext, runIfMain, type ExampleEnv, type Log } from './env.js';
 
@@ -13,54 +14,62 @@ export async function main(env: ExampleEnv, log: Log = () => {}) {
     '静脉输液 0.9% NaCl 250 ml 已完成',
     '翻身、皮肤完好',
     '夜间睡眠可',
-  ].map((text, i) => ({ docId: `${shift}-${i + 1}`, text: `${shift} ${text}` }));
+  ].map((text, i) => ({ businessId: `${shift}-${i + 1}`, text: `${shift} ${text}` }));
 
-  const grant = await client.authorise({ signer, pin, durationMinutes: 8 * 60 });
-  log(`authorisation ${grant.id} for ${grant.signer} until ${grant.expiresAt}`);
-
-  const signed = [];
-  try {
-    for (const r of records) {
-      // docId as Idempotency-Key: a PDA that re-sends after a dropped connection gets the same signature back.
-      const s = await client.sign(
-        {
-          signer,
-          data: r.text,
-          format: 'p1',
-          metadata: { system: 'nursing', docType: 'nursing-record', docId: r.docId },
-        },
-        { idempotencyKey: r.docId },
-      );
-      signed.push({ ...r, ...s });
-      log(`signed ${r.docId} under the authorisation: signature ${s.id}`);
-    }
-  } finally {
-    await client.revokeAuthorisation(grant.id);
-    log(`authorisation ${grant.id} revoked at hand-over`);
-  }
-
-  // P1 needs the signer's certificate to verify (it is in the sign answer and in the record's cert serial).
-  let valid = 0;
-  for (const s of signed)
-    if ((await client.verify({ data: s.text, signature: s.signature, certificate: s.certificate })).valid)
-      valid++;
-  log(`verified ${valid}/${signed.length} records`);
-
-  let afterRevoke = '';
-  try {
-    await client.sign({
+  // The shift's id as Idempotency-Key: a PDA that re-sends after a dropped connection gets the same job back.
+  const created = await client.createSignJob(
+    {
       signer,
-      data: 'after hand-over',
       format: 'p1',
-      metadata: { docType: 'nursing-record' },
-    });
-    afterRevoke = 'signed (another authorisation is still live)';
+      metadata: { system: 'nursing', docType: 'nursing-record' },
+      documents: records.map((r) => ({ businessId: r.businessId, docId: r.businessId, data: r.text })),
+    },
+    { idempotencyKey: shift },
+  );
+  log(`sign job ${created.id}: ${created.documents} records, ${created.state} until ${created.expiresAt}`);
+
+  // A wrong PIN is refused (and counted toward the lock like any PIN); the job keeps waiting.
+  let wrongPin = '';
+  try {
+    await client.authoriseSignJob(created.id, `${pin}0`);
   } catch (e) {
     if (!(e instanceof MedsignApiError)) throw e;
-    afterRevoke = e.code ?? String(e.status);
+    wrongPin = e.code ?? String(e.status);
   }
-  log(`signing without PIN after revocation: ${afterRevoke}`);
-  return { authorisation: grant.id, signed: signed.length, valid, afterRevoke };
+  log(`authorise with a wrong PIN: ${wrongPin}`);
+
+  await client.authoriseSignJob(created.id, pin);
+  const job = await client.waitForSignJob(created.id, { intervalMs: 100 });
+  log(`job ${job.id} ${job.state}: ${job.signed} signed, ${job.failed} failed`);
+
+  // Results per record id, with the signatures; P1 verifies with the nurse's certificate from the job.
+  const page = await client.signJobResults(job.id, { include: 'signature' });
+  let valid = 0;
+  for (const r of page.items) {
+    const text = records.find((x) => x.businessId === r.businessId)!.text;
+    const v = await client.verify({ data: text, signature: r.signature!, certificate: job.certificate! });
+    if (v.valid) valid++;
+    log(`${r.businessId}: ${r.state} signature ${r.signatureId} valid=${v.valid}`);
+  }
+  log(`verified ${valid}/${page.total} records`);
+
+  // A job nobody authorises is cancelled at hand-over (otherwise it expires after sign.jobExpiryMinutes).
+  const stray = await client.createSignJob({
+    signer,
+    format: 'p1',
+    documents: [{ businessId: `${shift}-late`, data: `${shift} 交班后补记`, docType: 'nursing-record' }],
+  });
+  const cancelled = await client.cancelSignJob(stray.id);
+  log(`job ${stray.id} not authorised at hand-over: ${cancelled.state}`);
+
+  return {
+    job: job.id,
+    state: job.state,
+    signed: job.signed,
+    valid,
+    wrongPin,
+    cancelled: cancelled.state,
+  };
 }
 
 runIfMain(import.meta.url, main);

@@ -80,6 +80,20 @@ export type SignConfig = {
    * default: the URL of the request that asked for the report. MEDSIGN_SIGN_PUBLIC_URL.
    */
   publicUrl?: string;
+  /** Documents per sign job (1–100 000, default 1000). */
+  maxJobDocuments: number;
+  /** Data per sign job, bytes (1 KiB–1 GiB, default 64 MiB). */
+  maxJobBytes: number;
+  /** How long a sign job waits for its authorisation, minutes (1–10 080, default 60). */
+  jobExpiryMinutes: number;
+  /** Documents signed at once for sign jobs, per server process (1–64, default 2). */
+  jobConcurrency: number;
+  /** Webhook delivery attempts in all (1–20, default 6). */
+  webhookMaxAttempts: number;
+  /** Wait before the first webhook retry, seconds, doubled per retry (1–3600, default 30). */
+  webhookRetrySeconds: number;
+  /** Timeout of one webhook attempt, seconds (1–120, default 10). */
+  webhookTimeoutSeconds: number;
 };
 
 /** The validated configuration the server and the CLI run with. */
@@ -538,6 +552,18 @@ const SIGN_LIMITS = {
     max: 64 * 1024 * 1024,
     default: 4 * 1024 * 1024,
   },
+  maxJobDocuments: { env: 'MEDSIGN_SIGN_MAX_JOB_DOCUMENTS', min: 1, max: 100_000, default: 1000 },
+  maxJobBytes: {
+    env: 'MEDSIGN_SIGN_MAX_JOB_BYTES',
+    min: 1024,
+    max: 1024 * 1024 * 1024,
+    default: 64 * 1024 * 1024,
+  },
+  jobExpiryMinutes: { env: 'MEDSIGN_SIGN_JOB_EXPIRY_MINUTES', min: 1, max: 10_080, default: 60 },
+  jobConcurrency: { env: 'MEDSIGN_SIGN_JOB_CONCURRENCY', min: 1, max: 64, default: 2 },
+  webhookMaxAttempts: { env: 'MEDSIGN_SIGN_WEBHOOK_MAX_ATTEMPTS', min: 1, max: 20, default: 6 },
+  webhookRetrySeconds: { env: 'MEDSIGN_SIGN_WEBHOOK_RETRY_SECONDS', min: 1, max: 3600, default: 30 },
+  webhookTimeoutSeconds: { env: 'MEDSIGN_SIGN_WEBHOOK_TIMEOUT_SECONDS', min: 1, max: 120, default: 10 },
 } as const;
 
 /** The `sign:` mapping (integers may also come from MEDSIGN_SIGN_* variables). */

@@ -74,11 +74,11 @@ describe('examples/ against a running server', () => {
     assert.ok(r.valid && r.timestamped);
   });
 
-  test('nursing: a shift signed under one authorisation, refused after revocation', async () => {
+  test('nursing: a shift signed as one job authorised once, a wrong PIN refused, a stray job cancelled', async () => {
     const r = await nursing.main(env, log);
     assert.deepEqual(
-      { signed: r.signed, valid: r.valid, afterRevoke: r.afterRevoke },
-      { signed: 4, valid: 4, afterRevoke: 'SIGN_AUTHORISATION_EXPIRED' },
+      { state: r.state, signed: r.signed, valid: r.valid, wrongPin: r.wrongPin, cancelled: r.cancelled },
+      { state: 'completed', signed: 4, valid: 4, wrongPin: 'SIGN_PIN_WRONG', cancelled: 'cancelled' },
     );
   });
 

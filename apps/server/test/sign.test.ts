@@ -682,6 +682,13 @@ describe('sign: configuration', () => {
         maxPinFailures: 5,
         replayWindowSeconds: 300,
         maxDataBytes: 4 * 1024 * 1024,
+        maxJobDocuments: 1000,
+        maxJobBytes: 64 * 1024 * 1024,
+        jobExpiryMinutes: 60,
+        jobConcurrency: 2,
+        webhookMaxAttempts: 6,
+        webhookRetrySeconds: 30,
+        webhookTimeoutSeconds: 10,
       });
       const file = dir.file(
         'c.yaml',

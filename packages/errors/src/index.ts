@@ -304,6 +304,34 @@ export const ERROR_CODES = {
     meaning:
       'The certificate of a pre-made (USB-key) signature was not issued to the named signer (employee number, or name in the subject); nothing was recorded.',
   },
+  SIGN_JOB_NOT_FOUND: {
+    kind: 'notFound',
+    meaning: 'No sign job has this id for the calling application.',
+  },
+  SIGN_JOB_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'The sign job is not acceptable: no documents, a business id missing, malformed or used twice in the job, or a callback URL that is not http/https.',
+  },
+  SIGN_JOB_TOO_LARGE: {
+    kind: 'tooLarge',
+    meaning:
+      'The sign job has more documents or more data than the configured limits (sign.maxJobDocuments, sign.maxJobBytes); split it.',
+  },
+  SIGN_JOB_STATE: {
+    kind: 'conflict',
+    meaning:
+      'The sign job is not in a state that allows this: it can be authorised only while awaiting authorisation, and cancelled only before signing starts.',
+  },
+  SIGN_JOB_EXPIRED: {
+    kind: 'conflict',
+    meaning: 'The sign job waited longer than allowed for the authorisation and expired; nothing was signed.',
+  },
+  SIGN_JOB_DOCUMENT_FAILED: {
+    kind: 'internal',
+    meaning:
+      "An unexpected error stopped one document's signature in a sign job (recorded per document; quote the job id to the administrator).",
+  },
   TSA_UNIT_NOT_FOUND: {
     kind: 'notFound',
     meaning:

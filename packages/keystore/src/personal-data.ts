@@ -22,10 +22,12 @@ import { wipe } from './bytes.js';
 import { KeyStoreError } from './errors.js';
 
 /**
- * The fields medsign stores encrypted: applicants' personal data, and the secrets of applications registered
- * with the signing API (which the server must read back to check their HMAC signatures, unlike passwords).
+ * The fields medsign stores encrypted: applicants' personal data, the secrets of applications registered
+ * with the signing API (which the server must read back to check their HMAC signatures, unlike passwords),
+ * the documents of sign jobs while they wait to be signed, and the signed originals kept with signature
+ * records (storeOriginal).
  */
-export type PersonalField = 'idNumber' | 'phone' | 'appSecret' | 'signedOriginal';
+export type PersonalField = 'idNumber' | 'phone' | 'appSecret' | 'signJobDocument' | 'signedOriginal';
 
 /** Encrypts, decrypts and indexes personal fields; implemented by every keystore (software, HSM later). */
 export interface PersonalDataCipher {

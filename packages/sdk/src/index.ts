@@ -9,6 +9,9 @@
  */
 
 import { AUTH_HEADERS, bodyDigest, signRequest } from '@medsign/sign/auth';
+import { checkWebhook, type WebhookHeaderSource } from '@medsign/sign/webhook';
+
+export { WEBHOOK_HEADERS, type WebhookHeaderSource } from '@medsign/sign/webhook';
 
 export type SignatureFormat = 'p1' | 'p7-detached' | 'p7-attached';
 
@@ -291,6 +294,123 @@ export type SignatureSearch = {
   offset?: number;
 };
 
+/** One document of a sign job. */
+export type SignJobDocumentInput = {
+  /** The hospital system's id of the document, unique in the job. */
+  businessId: string;
+  /** The data (bytes, or text as UTF-8) — or `digest`. */
+  data?: Uint8Array | string;
+  digest?: string;
+  digestAlgorithm?: 'sm3' | 'sha256';
+} & SignatureMetadata;
+
+export type SignJobInput = {
+  signer: string;
+  /** Signs at once; leave out to use a live authorisation, or to authorise later (`authoriseSignJob`). */
+  pin?: string;
+  format?: SignatureFormat;
+  oids?: 'rfc5652' | 'gm';
+  timestamp?: boolean;
+  /** Metadata common to every document (a document's own fields take precedence). */
+  metadata?: SignatureMetadata;
+  documents: SignJobDocumentInput[];
+  /** http(s) URL that gets an HMAC-SM3 signed webhook when the job ends (check it with `verifyWebhook`). */
+  callbackUrl?: string;
+};
+
+export type SignJobState =
+  'awaiting-authorisation' | 'signing' | 'completed' | 'completed-with-errors' | 'expired' | 'cancelled';
+
+/** One document's outcome. */
+export type SignJobResult = {
+  businessId: string;
+  state: 'pending' | 'signed' | 'failed';
+  signatureId: string | null;
+  errorCode: string | null;
+  errorDetail: string | null;
+  /** With `include: 'signature'`: base64 signature, token and hex digest. */
+  signature?: string;
+  token?: string | null;
+  digest?: string;
+};
+
+export type SignJob = {
+  id: string;
+  state: SignJobState;
+  signer: string;
+  format: SignatureFormat;
+  oids: 'rfc5652' | 'gm';
+  timestamp: boolean;
+  metadata: SignatureMetadata;
+  callbackUrl: string | null;
+  /** `pin` or `authorisation`; null while awaiting. */
+  authorisation: string | null;
+  documents: number;
+  pending: number;
+  signed: number;
+  failed: number;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string;
+  authorisedAt: string | null;
+  completedAt: string | null;
+  /** The signer's certificate (PEM): P1 signatures verify with it. */
+  certificate?: string;
+  webhook: {
+    state: 'none' | 'pending' | 'delivered' | 'failed';
+    deliveryId: string | null;
+    attempts: {
+      attempt: number;
+      at: string;
+      status: number | null;
+      error: string | null;
+      durationMs: number;
+    }[];
+  } | null;
+  /** The first 100 documents' results in request order (`signJobResults` pages through all). */
+  results: SignJobResult[];
+};
+
+/** The body of a sign-job webhook. */
+export type SignJobWebhook = {
+  type: 'sign-job.finished';
+  deliveryId: string;
+  job: {
+    id: string;
+    state: SignJobState;
+    signer: string;
+    documents: number;
+    signed: number;
+    failed: number;
+    createdAt: string;
+    completedAt: string | null;
+  };
+};
+
+const FINISHED_JOB_STATES: readonly SignJobState[] = [
+  'completed',
+  'completed-with-errors',
+  'expired',
+  'cancelled',
+];
+
+/**
+ * Checks a sign-job webhook as received: the headers X-Medsign-Webhook-Id, -Timestamp and -Signature, the
+ * timestamp within `toleranceSeconds` (default 300) of now, and the HMAC-SM3 signature over the exact body
+ * bytes with the application's secret. Pass the raw body (before any JSON parsing). True when it verified.
+ */
+export function verifyWebhook(
+  headers: WebhookHeaderSource,
+  body: Uint8Array | string,
+  secret: string,
+  options: { toleranceSeconds?: number; now?: () => number } = {},
+): boolean {
+  return checkWebhook(headers, body, secret, {
+    ...(options.toleranceSeconds !== undefined ? { toleranceSeconds: options.toleranceSeconds } : {}),
+    nowSeconds: Math.floor((options.now?.() ?? Date.now()) / 1000),
+  }).ok;
+}
+
 /** An RFC 9457 problem answered by the server; `code` is a medsign error code (docs/errors.md). */
 export class MedsignApiError extends Error {
   override readonly name = 'MedsignApiError';
@@ -502,6 +622,74 @@ export class MedsignClient {
   /** The stored original of a record (signed with `storeOriginal`); the read is audited. */
   original(id: string): Promise<StoredOriginal> {
     return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}/original`);
+  }
+
+  /**
+   * Creates a sign job; retries reuse `idempotencyKey` (a random one when not given), so a lost answer
+   * never makes a second job.
+   */
+  createSignJob(input: SignJobInput, opts: { idempotencyKey?: string } = {}): Promise<SignJob> {
+    const body = {
+      ...input,
+      documents: input.documents.map(({ data, ...rest }) => ({
+        ...rest,
+        ...(data !== undefined ? { data: toBase64(data, 'utf8') } : {}),
+      })),
+    };
+    return this.#call<SignJob>('POST', '/api/v1/sign-jobs', body, opts.idempotencyKey ?? crypto.randomUUID());
+  }
+
+  /** Authorises a job awaiting authorisation: with the PIN, or without under a live authorisation. */
+  authoriseSignJob(id: string, pin?: string): Promise<SignJob> {
+    return this.#call<SignJob>(
+      'POST',
+      `/api/v1/sign-jobs/${encodeURIComponent(id)}/authorise`,
+      pin !== undefined ? { pin } : {},
+    );
+  }
+
+  /** A job: state, counts, the first results. */
+  getSignJob(id: string): Promise<SignJob> {
+    return this.#call<SignJob>('GET', `/api/v1/sign-jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** Cancels a job that awaits authorisation. */
+  cancelSignJob(id: string): Promise<SignJob> {
+    return this.#call<SignJob>('DELETE', `/api/v1/sign-jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** One page of a job's per-document results (in request order). */
+  signJobResults(
+    id: string,
+    query: {
+      offset?: number;
+      limit?: number;
+      state?: 'pending' | 'signed' | 'failed';
+      include?: 'signature';
+    } = {},
+  ): Promise<{ total: number; offset: number; items: SignJobResult[] }> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.#call('GET', `/api/v1/sign-jobs/${encodeURIComponent(id)}/results${qs ? `?${qs}` : ''}`);
+  }
+
+  /**
+   * Polls a job until it leaves `signing` (or, with `untilFinished`, any non-terminal state) or `timeoutMs`
+   * passes (then the last state is returned). Prefer the webhook for long jobs.
+   */
+  async waitForSignJob(
+    id: string,
+    opts: { intervalMs?: number; timeoutMs?: number; untilFinished?: boolean } = {},
+  ): Promise<SignJob> {
+    const interval = opts.intervalMs ?? 1000;
+    const deadline = this.#o.now() + (opts.timeoutMs ?? 120_000);
+    for (;;) {
+      const job = await this.getSignJob(id);
+      const done = opts.untilFinished ? FINISHED_JOB_STATES.includes(job.state) : job.state !== 'signing';
+      if (done || this.#o.now() >= deadline) return job;
+      await sleep(interval);
+    }
   }
 
   async #call<T>(

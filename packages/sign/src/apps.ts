@@ -163,8 +163,9 @@ export class RateLimiter {
   take(appId: string, perMinute: number, now: Date): number {
     const t = now.getTime();
     const b = this.#buckets.get(appId) ?? { tokens: perMinute, at: t };
-    b.tokens = Math.min(perMinute, b.tokens + ((t - b.at) / 60_000) * perMinute);
-    b.at = t;
+    // A clock stepped back (NTP, an operator) must not drain the bucket: only elapsed time refills it.
+    b.tokens = Math.min(perMinute, b.tokens + (Math.max(0, t - b.at) / 60_000) * perMinute);
+    b.at = Math.max(b.at, t);
     this.#buckets.set(appId, b);
     if (b.tokens >= 1) {
       b.tokens -= 1;

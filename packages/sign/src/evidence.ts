@@ -34,6 +34,7 @@ import { recordCertificate } from './premade.js';
 import {
   decodeBase64,
   DEFAULT_MAX_DATA_BYTES,
+  intentOfText,
   openOriginal,
   statusOf,
   type SigningDeps,
@@ -155,6 +156,8 @@ export type Evidence = {
       /** Its revocation's, if it was revoked later (after the record, or the record would not exist). */
       revokeEvent?: EventRef;
     };
+    /** The sign job this signature was made in: the intent was shown once for the job (its event). */
+    job?: { id: string; authoriseEvent?: EventRef };
     application: { id: string; name: string | null; systemType: string | null };
     clientIp: string | null;
     audit: {
@@ -241,21 +244,9 @@ function messageDigestOf(cms: ParsedCms): string | undefined {
   return bytesToHex(v.subarray(2));
 }
 
-/** The intent of records made before evidence capture: the audit event says `pin` / `authorisation:<id>`. */
+/** The intent of records made before evidence capture: their audit event words it (`pin`, `authorisation:<id>`…). */
 function intentOf(record: SignatureRecord, event: ChainedEvent | undefined): SignatureIntent | null {
-  if (record.intent) return record.intent;
-  const text = event?.detail.intent;
-  if (text === 'pin' || text === 'usbkey') return { method: text };
-  if (typeof text === 'string' && text.startsWith('authorisation:'))
-    return {
-      method: 'authorisation',
-      authorisationId: text.slice('authorisation:'.length),
-      grantedAt: '',
-      expiresAt: '',
-      apps: [],
-      grantedVia: '',
-    };
-  return null;
+  return record.intent ?? intentOfText(event?.detail.intent);
 }
 
 /** Builds the evidence of signature record `id` (see the module comment). SIGN_SIGNATURE_NOT_FOUND if none. */
@@ -573,8 +564,8 @@ async function intentStatement(
   if (intent?.method === 'authorisation') {
     // Facts captured at signing time; for older records, the authorisation as stored now.
     const stored = intent.grantedAt ? undefined : await deps.store.getAuthorisation(intent.authorisationId);
-    const grantedAt = intent.grantedAt || stored?.createdAt.toISOString();
-    const expiresAt = intent.expiresAt || stored?.expiresAt.toISOString();
+    const grantedAt = intent.grantedAt ?? stored?.createdAt.toISOString();
+    const expiresAt = intent.expiresAt ?? stored?.expiresAt.toISOString();
     const t = record.createdAt.toISOString();
     const inForce = grantedAt && expiresAt ? grantedAt <= t && t <= expiresAt : null;
     const grantEvent = (await deps.auditLog.byTarget(intent.authorisationId, 'signer.authorise'))[0];
@@ -585,7 +576,7 @@ async function intentStatement(
       id: intent.authorisationId,
       ...(grantedAt ? { grantedAt } : {}),
       ...(expiresAt ? { expiresAt } : {}),
-      ...(intent.apps.length ? { apps: intent.apps } : stored ? { apps: stored.appIds } : {}),
+      ...(intent.apps ? { apps: intent.apps } : stored ? { apps: stored.appIds } : {}),
       ...(intent.grantedVia
         ? { grantedVia: intent.grantedVia }
         : stored
@@ -598,6 +589,11 @@ async function intentStatement(
     if (inForce === false) intentDetail = 'signed outside the authorisation’s time';
   }
   if (!intent) intentDetail = 'the intent was not recorded';
+  let job: Evidence['intent']['job'];
+  if (intent && 'job' in intent && intent.job) {
+    const authorised = (await deps.auditLog.byTarget(intent.job, 'sign.job-authorise'))[0];
+    job = { id: intent.job, ...(authorised ? { authoriseEvent: eventRef(authorised) } : {}) };
+  }
   const auditOk = matches && chainVerified;
   return {
     statement: '真实意愿',
@@ -606,6 +602,7 @@ async function intentStatement(
     method: intent?.method ?? null,
     time: record.createdAt.toISOString(),
     ...(authorisation ? { authorisation } : {}),
+    ...(job ? { job } : {}),
     application: { id: record.appId, name: app?.name ?? null, systemType: app?.systemType ?? null },
     clientIp: record.clientIp ?? null,
     audit: {

@@ -13,3 +13,5 @@ export * from './authorisations.js';
 export * from './signing.js';
 export * from './premade.js';
 export * from './evidence.js';
+export * from './jobs.js';
+export * from './webhook.js';

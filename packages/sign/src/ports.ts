@@ -212,18 +212,25 @@ export type SignatureMetadata = {
  * How the signer expressed the intent to sign (真实意愿): the PIN with this request, a time-boxed signing
  * authorisation granted earlier with the PIN (its facts copied at signing time, so later revocation or
  * expiry cannot blur them), or a signature made on the client with a USB key and recorded as pre-made.
+ * A sign job's signatures carry the job id: the PIN or authorisation was shown once for the whole job.
  * Times are ISO-8601 UTC (the value is stored as JSON).
  */
 export type SignatureIntent =
-  | { method: 'pin' }
+  | {
+      method: 'pin';
+      /** The sign job the PIN was entered for once (its `sign.job-authorise` event), if any. */
+      job?: string;
+    }
   | {
       method: 'authorisation';
       authorisationId: string;
-      grantedAt: string;
-      expiresAt: string;
-      apps: string[];
+      /** The grant's facts at signing time (absent for sign jobs: evidence looks the grant up). */
+      grantedAt?: string;
+      expiresAt?: string;
+      apps?: string[];
       /** The application through which the signer granted it. */
-      grantedVia: string;
+      grantedVia?: string;
+      job?: string;
     }
   | { method: 'usbkey' };
 

@@ -112,6 +112,14 @@ export type SignContext = {
   clientIp?: string;
   /** Idempotency-Key and the SM3 (hex) of the request body, when the caller sent the header. */
   idempotency?: { key: string; requestHash: string };
+  /**
+   * The signer's intent, already established for this request (a sign job, authorised once with the PIN or
+   * under a signing authorisation — jobs.ts): the per-request PIN/authorisation check is skipped and
+   * `intent` is recorded instead. Never set from request input.
+   */
+  authorised?: { intent: string };
+  /** The sign job and business id this signature is made for (recorded in its audit event). */
+  job?: { id: string; businessId: string };
 };
 
 export type SignResult = { record: SignatureRecord; certificate: ParsedCertificate; replayed: boolean };
@@ -230,6 +238,16 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
   };
 }
 
+/**
+ * Checks a request as {@link signDocument} does before it looks at the signer (format, OIDs, data or digest,
+ * size, metadata, document type); throws the same errors. Returns the size of what would be signed (data
+ * bytes, or the digest's). Sign jobs check every document with it before anything is signed.
+ */
+export function checkSignRequest(req: SignRequest, deps: SigningDeps): { bytes: number } {
+  const p = prepare(req, deps);
+  return { bytes: p.data?.length ?? p.digest?.length ?? 0 };
+}
+
 const signerCertificates = new Map<string, ParsedCertificate>();
 const SIGNER_CERTIFICATE_CACHE_SIZE = 512;
 
@@ -277,7 +295,9 @@ export async function signDocument(
   if (p.gm && cert.publicKey.family !== 'sm2')
     throw dataInvalid('GM/T 0010 object identifiers need an SM2 signer');
   let intent: SignatureIntent;
-  if (req.pin !== undefined) {
+  if (ctx.authorised) {
+    intent = intentOfText(ctx.authorised.intent) ?? { method: 'pin' };
+  } else if (req.pin !== undefined) {
     await checkSignerPin(signer, req.pin, `app:${ctx.appId}`, deps);
     intent = { method: 'pin' };
   } else {
@@ -353,12 +373,14 @@ export async function signDocument(
       employeeNo: signer.employeeNo,
       format: p.format,
       digest: record.digest,
-      intent: intentText(intent),
+      // A sign job's signatures keep the job's own wording (`job:<id>/pin`, `job:<id>/authorisation:<id>`).
+      intent: ctx.authorised?.intent ?? intentText(intent),
       ...(ctx.clientIp ? { clientIp: ctx.clientIp } : {}),
       ...(p.metadata.docType ? { docType: p.metadata.docType } : {}),
       ...(p.metadata.docId ? { docId: p.metadata.docId } : {}),
       timestamped: token !== null,
       ...(p.storeOriginal ? { originalStored: true } : {}),
+      ...(ctx.job ? { job: ctx.job.id, businessId: ctx.job.businessId } : {}),
     },
   };
   const original = p.storeOriginal ? await sealOriginal(record.id, p.data!, deps.originals!) : undefined;
@@ -371,9 +393,25 @@ export async function signDocument(
   return { record, certificate: cert, replayed: false };
 }
 
-/** The intent as the audit event has always said it: `pin`, `authorisation:<id>` or `usbkey`. */
+/** The intent as the audit event has always said it: `pin`, `authorisation:<id>` or `usbkey` (jobs: `job:<id>/…`). */
 export function intentText(intent: SignatureIntent): string {
-  return intent.method === 'authorisation' ? `authorisation:${intent.authorisationId}` : intent.method;
+  const own = intent.method === 'authorisation' ? `authorisation:${intent.authorisationId}` : intent.method;
+  return 'job' in intent && intent.job ? `job:${intent.job}/${own}` : own;
+}
+
+/**
+ * Reads an intent as audit events word it (`pin`, `authorisation:<id>`, `usbkey`, and a sign job's
+ * `job:<id>/pin` / `job:<id>/authorisation:<id>`); null for anything else. The grant's facts are not in
+ * the words: evidence looks the authorisation up.
+ */
+export function intentOfText(text: unknown): SignatureIntent | null {
+  if (typeof text !== 'string') return null;
+  const m = /^(?:job:([^/]+)\/)?(pin|usbkey|authorisation:(.+))$/.exec(text);
+  if (!m) return null;
+  const job = m[1] ? { job: m[1] } : {};
+  if (m[2] === 'usbkey') return m[1] ? null : { method: 'usbkey' };
+  if (m[2] === 'pin') return { method: 'pin', ...job };
+  return { method: 'authorisation', authorisationId: m[3]!, ...job };
 }
 
 /** Seals a signed original bound to its record id (a sealed original moved to another record does not open). */

@@ -74,6 +74,13 @@ export {
   type SignatureOriginalRow,
 } from './repositories/signing.js';
 export {
+  SignJobRepository,
+  type SignJobRow,
+  type SignJobDocumentRow,
+  type SignJobWebhookAttemptRow,
+  type SignJobUpdate,
+} from './repositories/sign-jobs.js';
+export {
   TsaTokenRepository,
   type TsaTokenRecord,
   type TsaTokenRepositoryOptions,

@@ -588,6 +588,101 @@ function signing(dialect: DialectName): Migration {
   };
 }
 
+/** 0008: batch sign jobs, their documents and the webhook delivery attempts. */
+function signJobs(dialect: DialectName): Migration {
+  const bin = bytes(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('sign_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('sign_apps.id'))
+        .addColumn('signer_id', 'text', (c) => c.notNull().references('signers.id'))
+        .addColumn('employee_no', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('oids', 'text', (c) => c.notNull())
+        .addColumn('timestamped', 'integer', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('callback_url', 'text')
+        .addColumn('intent', 'text')
+        .addColumn('document_count', 'integer', (c) => c.notNull())
+        .addColumn('total_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text')
+        .addColumn('request_hash', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('authorised_at', 'text')
+        .addColumn('completed_at', 'text')
+        .addColumn('webhook_state', 'text', (c) => c.notNull().defaultTo('none'))
+        .addColumn('webhook_delivery_id', 'text')
+        .addColumn('webhook_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('webhook_next_at', 'text')
+        .addUniqueConstraint('sign_jobs_idempotency_uq', ['app_id', 'idempotency_key'])
+        .addCheckConstraint(
+          'sign_jobs_state_ck',
+          sql`state in ('awaiting-authorisation', 'signing', 'completed', 'completed-with-errors', 'expired', 'cancelled')`,
+        )
+        .addCheckConstraint('sign_jobs_format_ck', sql`format in ('p1', 'p7-detached', 'p7-attached')`)
+        .addCheckConstraint('sign_jobs_oids_ck', sql`oids in ('rfc5652', 'gm')`)
+        .addCheckConstraint('sign_jobs_timestamp_ck', sql`timestamped in (0, 1)`)
+        .addCheckConstraint(
+          'sign_jobs_webhook_ck',
+          sql`webhook_state in ('none', 'pending', 'delivered', 'failed')`,
+        )
+        .execute();
+      await db.schema
+        .createIndex('sign_jobs_state_ix')
+        .on('sign_jobs')
+        .columns(['state', 'expires_at'])
+        .execute();
+      await db.schema
+        .createIndex('sign_jobs_webhook_ix')
+        .on('sign_jobs')
+        .columns(['webhook_state', 'webhook_next_at'])
+        .execute();
+
+      await db.schema
+        .createTable('sign_job_documents')
+        .addColumn('job_id', 'text', (c) => c.notNull().references('sign_jobs.id'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('business_id', 'text', (c) => c.notNull())
+        .addColumn('payload', bin)
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('signature_id', 'text', (c) => c.references('signatures.id'))
+        .addColumn('error_code', 'text')
+        .addColumn('error_detail', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sign_job_documents_pk', ['job_id', 'seq'])
+        .addUniqueConstraint('sign_job_documents_business_uq', ['job_id', 'business_id'])
+        .addCheckConstraint('sign_job_documents_state_ck', sql`state in ('pending', 'signed', 'failed')`)
+        .execute();
+      await db.schema
+        .createIndex('sign_job_documents_state_ix')
+        .on('sign_job_documents')
+        .columns(['job_id', 'state', 'seq'])
+        .execute();
+
+      await db.schema
+        .createTable('sign_job_webhook_attempts')
+        .addColumn('job_id', 'text', (c) => c.notNull().references('sign_jobs.id'))
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('delivery_id', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sign_job_webhook_attempts_pk', ['job_id', 'attempt'])
+        .execute();
+    },
+    async down(db: AnyDb) {
+      for (const table of ['sign_job_webhook_attempts', 'sign_job_documents', 'sign_jobs'])
+        await db.schema.dropTable(table).execute();
+    },
+  };
+}
+
 /**
  * What a signature record must prove years later (电子签名法 §13): the client IP the server saw, the
  * signer's intent (JSON: method pin | authorisation with its grant | usbkey), and the position (seq, hash)
@@ -656,6 +751,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0005_applications': applications(dialect),
     '0006_crls': crls(dialect),
     '0007_signing': signing(dialect),
+    '0008_sign_jobs': signJobs(dialect),
     '0009_signature_evidence': signatureEvidence(dialect),
   };
 }

@@ -287,6 +287,60 @@ export interface CrlsTable {
   created_at: IsoText;
 }
 
+/** `sign_jobs`: batch signing jobs (0008): one signer, many documents, one authorisation. */
+export interface SignJobsTable {
+  id: string;
+  app_id: string;
+  signer_id: string;
+  employee_no: string;
+  state: string;
+  format: string;
+  oids: string;
+  /** 0 or 1. */
+  timestamped: number;
+  /** JSON of the common metadata. */
+  metadata: string;
+  callback_url: string | null;
+  intent: string | null;
+  document_count: number;
+  total_bytes: number;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: IsoText;
+  updated_at: IsoText;
+  expires_at: IsoText;
+  authorised_at: IsoText | null;
+  completed_at: IsoText | null;
+  webhook_state: string;
+  webhook_delivery_id: string | null;
+  webhook_attempts: number;
+  webhook_next_at: IsoText | null;
+}
+
+/** `sign_job_documents`: the documents of a job, their sealed data until signed, and their outcome. */
+export interface SignJobDocumentsTable {
+  job_id: string;
+  seq: number;
+  business_id: string;
+  payload: Uint8Array | null;
+  state: string;
+  signature_id: string | null;
+  error_code: string | null;
+  error_detail: string | null;
+  updated_at: IsoText;
+}
+
+/** `sign_job_webhook_attempts`: every delivery attempt of a job's webhook. */
+export interface SignJobWebhookAttemptsTable {
+  job_id: string;
+  attempt: number;
+  delivery_id: string;
+  at: IsoText;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
 /** The whole schema, for `Kysely<Schema>`. */
 export interface Schema {
   cas: CasTable;
@@ -308,4 +362,7 @@ export interface Schema {
   signature_originals: SignatureOriginalsTable;
   tsa_tokens: TsaTokensTable;
   crls: CrlsTable;
+  sign_jobs: SignJobsTable;
+  sign_job_documents: SignJobDocumentsTable;
+  sign_job_webhook_attempts: SignJobWebhookAttemptsTable;
 }

@@ -11,6 +11,7 @@ import { SerialRepository } from './repositories/serials.js';
 import { SessionRepository } from './repositories/sessions.js';
 import { TimeSourceHistoryRepository } from './repositories/time-source-history.js';
 import { SigningRepository } from './repositories/signing.js';
+import { SignJobRepository } from './repositories/sign-jobs.js';
 import { TsaTokenRepository } from './repositories/tsa-tokens.js';
 import { UserRepository } from './repositories/users.js';
 
@@ -30,6 +31,8 @@ export interface Store {
   readonly timeSourceHistory: TimeSourceHistoryRepository;
   /** Signing service: applications, nonces, signers, signature records. */
   readonly signing: SigningRepository;
+  /** Batch sign jobs, their documents and webhook attempts (migration 0008). */
+  readonly signJobs: SignJobRepository;
   /** The TSA's token archive (group-committed inserts). */
   readonly tsaTokens: TsaTokenRepository;
   readonly crls: CrlRepository;
@@ -58,6 +61,7 @@ export async function openStore(
     applications: new ApplicationRepository(database, options.now),
     timeSourceHistory: new TimeSourceHistoryRepository(database),
     signing: new SigningRepository(database, audit),
+    signJobs: new SignJobRepository(database, audit),
     tsaTokens,
     crls: new CrlRepository(database),
     close: async () => {

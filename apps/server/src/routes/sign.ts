@@ -41,6 +41,7 @@ import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
 import { binaryResponse, problemRef } from './schemas.js';
 import { registerVerifyReportRoute } from './verify-report.js';
+import { signJobRoutes } from './sign-jobs.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -1028,5 +1029,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         };
       },
     );
+    // Sign jobs (routes/sign-jobs.ts): inside this plugin, so the same authentication and metrics apply.
+    await app.register(signJobRoutes(services));
   };
 }
