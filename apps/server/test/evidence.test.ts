@@ -215,6 +215,33 @@ describe('signature evidence over HTTP', () => {
     assert.equal(later.intent.authorisation?.revokeEvent?.action, 'signer.authorisation-revoke');
   });
 
+  test('a sign job: each document’s record names the job, its evidence cites the job’s authorisation', async () => {
+    const job = await client.createSignJob({
+      signer: 'D001',
+      pin: '123456',
+      documents: [
+        { businessId: 'NR-1', data: '护理记录 1' },
+        { businessId: 'NR-2', data: '护理记录 2' },
+      ],
+    });
+    const done = await client.waitForSignJob(job.id, { intervalMs: 50, timeoutMs: 30_000 });
+    assert.equal(done.state, 'completed');
+    const results = await client.signJobResults(job.id);
+    const id = results.items[0]!.signatureId!;
+    const record = (await services.store.signing.getSignature(id))!;
+    assert.deepEqual(record.intent, { method: 'pin', job: job.id });
+    const e = await client.evidence(id, { data: '护理记录 1' });
+    assert.equal(e.ok, true, JSON.stringify(e.intent, null, 1));
+    assert.equal(e.intent.method, 'pin');
+    const [authorised] = await services.store.audit.byTarget(job.id, { action: 'sign.job-authorise' });
+    assert.equal(
+      (e.intent as unknown as { job: { id: string; authoriseEvent: { seq: number } } }).job.authoriseEvent
+        .seq,
+      authorised!.seq,
+    );
+    assert.equal(e.originalIntact.ok, true);
+  });
+
   test('revoked after signing: verify and evidence say good when signed (time-stamp), revoked now', async () => {
     await enrolSigner(
       { name: '王五', employeeNo: 'D003', departmentCode: '0102', pin: '123456' },

@@ -233,6 +233,8 @@ export type Evidence = {
       grantEvent?: EvidenceEventRef;
       revokeEvent?: EvidenceEventRef;
     };
+    /** The sign job this signature was made in (the intent was shown once for the job). */
+    job?: { id: string; authoriseEvent?: EvidenceEventRef };
     application: { id: string; name: string | null; systemType: string | null };
     clientIp: string | null;
     audit: {
