@@ -23,6 +23,8 @@ import {
   createApp,
   enrolSigner,
   grantAuthorisation,
+  intentOfText,
+  intentText,
   openOriginal,
   recordPremadeSignature,
   revokeAuthorisation,
@@ -906,4 +908,20 @@ describe('evidence (memory ports)', () => {
     assert.equal(b.intent.ok, false);
     assert.equal(b.ok, false);
   });
+});
+
+test('intentOfText reads the audit wording of every intent, and nothing else', () => {
+  assert.deepEqual(intentOfText('pin'), { method: 'pin' });
+  assert.deepEqual(intentOfText('usbkey'), { method: 'usbkey' });
+  assert.deepEqual(intentOfText('authorisation:a-1'), { method: 'authorisation', authorisationId: 'a-1' });
+  assert.deepEqual(intentOfText('job:j-9/pin'), { method: 'pin', job: 'j-9' });
+  assert.deepEqual(intentOfText('job:j-9/authorisation:a-1'), {
+    method: 'authorisation',
+    authorisationId: 'a-1',
+    job: 'j-9',
+  });
+  for (const bad of [undefined, 42, '', 'PIN', 'authorisation:', 'job:/pin', 'job:j-9/usbkey', 'pin '])
+    assert.equal(intentOfText(bad), null, String(bad));
+  for (const text of ['pin', 'usbkey', 'authorisation:a-1', 'job:j-9/pin', 'job:j-9/authorisation:a-1'])
+    assert.equal(intentText(intentOfText(text)!), text);
 });
