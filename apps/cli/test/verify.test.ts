@@ -65,3 +65,53 @@ describe('medsign verify / cert show on certificates', () => {
     assert.equal(json[0]!.signatureAlgorithm, 'SM3withSM2');
   });
 });
+
+describe('medsign verify on signed PDFs (e.g. medsign reports)', () => {
+  before(async () => {
+    const { renderPdf, signPdf } = await import('@medsign/report');
+    const h = await makeHierarchy('ec-p256');
+    writeFileSync(p('pdf-root.pem'), h.root.cert.toPem());
+    const unsigned = await renderPdf({
+      title: '验证报告 Report',
+      sections: [{ heading: '结论 Conclusion', statements: [{ ok: true, text: '通过' }] }],
+    });
+    writeFileSync(p('unsigned.pdf'), unsigned);
+    const signed = await signPdf(unsigned, {
+      signer: h.leaf.key.signer(),
+      certificate: h.leaf.cert,
+      chain: [h.intermediate.cert],
+    });
+    writeFileSync(p('signed.pdf'), signed);
+    const tampered = Buffer.from(signed);
+    const at = tampered.indexOf('/MediaBox [0 0 595.28 841.89]', 0, 'latin1');
+    tampered.write('/MediaBox [0 0 595.28 841.88]', at, 'latin1');
+    writeFileSync(p('tampered.pdf'), tampered);
+  });
+
+  test('a signed PDF: exit 0, its signature, chain and coverage in the report', () => {
+    const r = medsign(['verify', p('signed.pdf'), '--ca', p('pdf-root.pem')]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /类型 Type: 签名 PDF 文档 Signed PDF/);
+    assert.match(r.stdout, /签名者 Signer: C=CN, O=测试医院, OU=心内科, CN=张三/);
+    assert.match(r.stdout, /签名格式 SubFilter: ETSI\.CAdES\.detached/);
+    assert.match(r.stdout, /通过 PASS {2}\[C=CN, O=测试医院, OU=心内科, CN=张三\] covers the whole document/);
+    assert.match(r.stdout, /结果 Result: 有效 VALID/);
+    const json = JSON.parse(
+      medsign(['verify', p('signed.pdf'), '--ca', p('pdf-root.pem'), '--json']).stdout,
+    ) as {
+      kind: string;
+      valid: boolean;
+    };
+    assert.deepEqual([json.kind, json.valid], ['pdf', true]);
+  });
+
+  test('a changed byte, no trust anchor, or no signature: exit 1', () => {
+    const bad = medsign(['verify', p('tampered.pdf'), '--ca', p('pdf-root.pem')]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /失败 FAIL .*messageDigest attribute/);
+    assert.equal(medsign(['verify', p('signed.pdf')]).code, 1);
+    const none = medsign(['verify', p('unsigned.pdf'), '--ca', p('pdf-root.pem')]);
+    assert.equal(none.code, 1);
+    assert.match(none.stdout, /PDF signatures present — the PDF carries no signature/);
+  });
+});

@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { DomainError } from '@medsign/errors';
 import { bytesToHex, sm3 } from '@medsign/gm';
 import {
-  Checks,
   DecodeError,
   digest,
   verifyArtifact,
@@ -17,7 +16,7 @@ import {
   type ParsedCertificate,
   type ReportField,
 } from '@medsign/pki';
-import { readPdfSignatures, type ReportDocument, type ReportRow } from '@medsign/report';
+import { verifyPdfSignatures, type ReportDocument, type ReportRow } from '@medsign/report';
 
 /** What was verified: a verifier artifact kind, or `pdf` for a signed PDF. */
 export type VerifiedKind =
@@ -57,53 +56,6 @@ function isPdf(b: Uint8Array): boolean {
   return Buffer.from(b.subarray(0, 1024)).includes('%PDF-', 0, 'latin1');
 }
 
-/** Verifies a signed PDF's signatures in the verifier's report shape. */
-function verifyPdf(
-  pdf: Uint8Array,
-  trusted: readonly ParsedCertificate[],
-  at: Date,
-): { valid: boolean; fields: ReportField[]; checks: Check[]; errors: string[] } {
-  const sigs = readPdfSignatures(pdf, { anchors: trusted, at });
-  const checks = new Checks({ wording: 'colon' });
-  const fields: ReportField[] = [{ key: 'signatures', value: String(sigs.length) }];
-  if (sigs.length === 0) checks.add('PDF signatures present', false, 'the PDF carries no signature');
-  sigs.forEach((s, i) => {
-    const n = sigs.length > 1 ? `signature${i + 1}.` : '';
-    const f = (key: string, value: string | undefined) => {
-      if (value !== undefined) fields.push({ key: n + key, value });
-    };
-    f('signer', s.signer);
-    f('subFilter', s.subFilter);
-    f('signingTime', s.signingTime?.toISOString());
-    f('genTime', s.timestampTime?.toISOString());
-    f('reason', s.reason);
-    f('location', s.location);
-    f('byteRange', s.byteRange ? `[${s.byteRange.join(' ')}]` : undefined);
-    const who = s.signer ?? `signature ${i + 1}`;
-    checks.add(
-      'ByteRange',
-      s.byteRangeValid,
-      s.byteRangeValid ? 'excludes exactly /Contents' : s.errors[0],
-      who,
-    );
-    const signer = s.verification?.signers[0];
-    if (signer) checks.include(signer.checks, who);
-    for (const e of s.verification?.errors.filter((e) => !signer?.errors.includes(e)) ?? [])
-      checks.add('signed data', false, e, who);
-    // Only the last signature may cover the whole file; an earlier one covers its own revision.
-    if (i === sigs.length - 1)
-      checks.add(
-        'covers the whole document',
-        s.coversWholeFile,
-        s.coversWholeFile
-          ? 'no byte was added after the last signature'
-          : 'bytes were added after the last signature',
-        who,
-      );
-  });
-  return { valid: checks.valid, fields, checks: checks.list, errors: checks.errors };
-}
-
 /**
  * Verifies `artifact` (with optional detached `data`) against `trusted` and returns the JSON report.
  * Refuses input that is no artifact medsign knows with REPORT_ARTIFACT_INVALID.
@@ -120,7 +72,8 @@ export function buildVerificationReport(o: {
   let result: VerificationReportJson['result'];
   if (isPdf(o.artifact)) {
     kind = 'pdf';
-    result = verifyPdf(o.artifact, o.trusted, o.now);
+    const r = verifyPdfSignatures(o.artifact, { anchors: o.trusted, at: o.now });
+    result = { valid: r.valid, fields: r.fields, checks: r.checks, errors: r.errors };
   } else {
     try {
       const r = verifyArtifact(o.artifact, {

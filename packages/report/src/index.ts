@@ -14,5 +14,11 @@ export {
   type SignPdfOptions,
   type SignedPdf,
 } from './sign.js';
-export { readPdfSignatures, type PdfSignatureInfo, type ReadPdfSignaturesOptions } from './read.js';
+export {
+  readPdfSignatures,
+  verifyPdfSignatures,
+  type PdfSignatureInfo,
+  type PdfVerificationReport,
+  type ReadPdfSignaturesOptions,
+} from './read.js';
 export { PdfSyntaxError } from './pdf-syntax.js';

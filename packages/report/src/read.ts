@@ -7,7 +7,16 @@
  * Never throws on the PDF's bytes: problems come back as errors.
  */
 
-import { oids, ParsedCms, verifyCms, type CmsVerifyResult, type ParsedCertificate } from '@medsign/pki';
+import {
+  Checks,
+  oids,
+  ParsedCms,
+  verifyCms,
+  type Check,
+  type CmsVerifyResult,
+  type ParsedCertificate,
+  type ReportField,
+} from '@medsign/pki';
 import { parsePdfDate } from './sign.js';
 import { decodeText, PdfReader, type PdfValue } from './pdf-syntax.js';
 
@@ -54,37 +63,48 @@ export type PdfSignatureInfo = {
   errors: string[];
 };
 
-/** Finds and verifies every PDF signature; an empty list when the PDF has none. */
+/**
+ * Finds and verifies every PDF signature; an empty list when the PDF has none. Signature dictionaries are
+ * the indirect objects whose dictionary has a /ByteRange entry: one pass finds every "n g obj" header, one
+ * every /ByteRange, and each object is parsed at most once (linear in the file, whatever it holds).
+ */
 export function readPdfSignatures(pdf: Uint8Array, opts: ReadPdfSignaturesOptions = {}): PdfSignatureInfo[] {
   if (!(pdf instanceof Uint8Array)) throw new TypeError('pdf must be a Uint8Array');
   const r = new PdfReader(pdf);
+  const headers: number[] = [];
+  for (const h of r.src.matchAll(/(?<![0-9])\d{1,10}[\0\t\n\f\r ]+\d{1,5}[\0\t\n\f\r ]+obj\b/g))
+    headers.push(h.index);
   const out: PdfSignatureInfo[] = [];
-  const seen = new Set<number>();
-  const re = /\/ByteRange\b/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(r.src))) {
-    const objStart = r.src.lastIndexOf(' obj', m.index);
-    if (objStart < 0) continue;
-    const head = /(\d+)\s+(\d+)\s+obj$/.exec(r.src.slice(Math.max(0, objStart - 24), objStart + 4));
-    if (!head) continue;
-    const at = objStart + 4 - head[0].length;
+  const tried = new Set<number>();
+  for (const m of r.src.matchAll(/\/ByteRange\b/g)) {
+    const at = lastAtOrBefore(headers, m.index);
+    if (at === undefined || tried.has(at)) continue;
+    tried.add(at);
     let parsed: { num: number; value: PdfValue };
     try {
       parsed = r.objectAt(at);
     } catch {
       continue;
     }
-    if (
-      parsed.value.kind !== 'dict' ||
-      !parsed.value.entries.has('/ByteRange') ||
-      parsed.value.end < m.index ||
-      seen.has(parsed.value.start)
-    )
-      continue;
-    seen.add(parsed.value.start);
+    if (parsed.value.kind !== 'dict' || !parsed.value.entries.has('/ByteRange')) continue;
     out.push(checkSignature(pdf, parsed.num, parsed.value, opts));
   }
   return out;
+}
+
+/** The largest element of the ascending `list` that is at most `x`. */
+function lastAtOrBefore(list: readonly number[], x: number): number | undefined {
+  let lo = 0;
+  let hi = list.length - 1;
+  let found: number | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]! <= x) {
+      found = list[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
 }
 
 function checkSignature(
@@ -195,4 +215,68 @@ function padesAttributes(cms: Uint8Array): boolean {
   } catch {
     return false;
   }
+}
+
+/** A PDF's signatures in the universal verifier's report shape (pki VerificationReport, kind `pdf`). */
+export type PdfVerificationReport = {
+  kind: 'pdf';
+  valid: boolean;
+  fields: ReportField[];
+  checks: Check[];
+  errors: string[];
+};
+
+/**
+ * Verifies every signature of a PDF (readPdfSignatures) and reports it like pki's verifyArtifact: fields
+ * per signature (signer, SubFilter, /M, time-stamp time, reason, location, ByteRange), the CMS checks of
+ * each signer, and whether the last signature covers the whole document. Valid only when the PDF has at
+ * least one signature and every check passes. Never throws on the PDF's bytes.
+ */
+export function verifyPdfSignatures(
+  pdf: Uint8Array,
+  opts: ReadPdfSignaturesOptions = {},
+): PdfVerificationReport {
+  const sigs = readPdfSignatures(pdf, opts);
+  const checks = new Checks({ wording: 'colon' });
+  const fields: ReportField[] = [{ key: 'signatures', value: String(sigs.length) }];
+  if (sigs.length === 0) checks.add('PDF signatures present', false, 'the PDF carries no signature');
+  sigs.forEach((s, i) => {
+    const n = sigs.length > 1 ? `signature${i + 1}.` : '';
+    const f = (key: string, value: string | undefined) => {
+      if (value !== undefined) fields.push({ key: n + key, value });
+    };
+    f('signer', s.signer);
+    f('subFilter', s.subFilter);
+    f('signingTime', s.signingTime?.toISOString());
+    f('genTime', s.timestampTime?.toISOString());
+    f('reason', s.reason);
+    f('location', s.location);
+    f('byteRange', s.byteRange ? `[${s.byteRange.join(' ')}]` : undefined);
+    const who = s.signer ?? `signature ${i + 1}`;
+    checks.add(
+      'ByteRange',
+      s.byteRangeValid,
+      s.byteRangeValid ? 'excludes exactly /Contents' : s.errors[0],
+      who,
+    );
+    const signer = s.verification?.signers[0];
+    if (signer) checks.include(signer.checks, who);
+    const own = s.errors.filter(
+      (e) => !(s.verification?.errors.includes(e) ?? false) && (s.byteRangeValid || e !== s.errors[0]),
+    );
+    for (const e of own) checks.add('PDF signature', false, e, who);
+    for (const e of s.verification?.errors.filter((e) => !e.startsWith('signer[')) ?? [])
+      checks.add('signed data', false, e, who);
+    // Only the last signature can cover the whole file; an earlier one covers its own revision.
+    if (i === sigs.length - 1)
+      checks.add(
+        'covers the whole document',
+        s.coversWholeFile,
+        s.coversWholeFile
+          ? 'no byte was added after the last signature'
+          : 'bytes were added after the last signature',
+        who,
+      );
+  });
+  return { kind: 'pdf', valid: checks.valid, fields, checks: checks.list, errors: checks.errors };
 }

@@ -91,6 +91,37 @@ export async function renderPdf(doc: ReportDocument): Promise<Uint8Array> {
   const ensure = (h: number) => {
     if (pdf.y + h > bottom()) pdf.addPage();
   };
+  /**
+   * Cuts every run without spaces that is wider than `w` (hex, base64) into lines that fit, in the current
+   * font: PDFKit would otherwise cut it one character at a time, measuring the rest each time (quadratic:
+   * tens of seconds for a 15 000-digit value). Widths are summed per character (measured once each), with
+   * a small allowance for kerning.
+   */
+  const prewrap = (text: string, w: number): string =>
+    text.replace(/[^\s]{16,}/g, (run) => {
+      const widths = new Map<string, number>();
+      const widthOf = (ch: string) => {
+        let x = widths.get(ch);
+        if (x === undefined) widths.set(ch, (x = pdf.widthOfString(ch)));
+        return x;
+      };
+      const limit = w * 0.95;
+      const lines: string[] = [];
+      let line = '';
+      let lineWidth = 0;
+      for (const ch of run) {
+        const cw = widthOf(ch);
+        if (line && lineWidth + cw > limit) {
+          lines.push(line);
+          line = '';
+          lineWidth = 0;
+        }
+        line += ch;
+        lineWidth += cw;
+      }
+      if (line) lines.push(line);
+      return lines.join('\n');
+    });
 
   // --- Header: title, subtitle, meta rows, QR code at the right.
   const qr = doc.qr ? qrMatrix(doc.qr.payload) : undefined;
@@ -145,8 +176,9 @@ export async function renderPdf(doc: ReportDocument): Promise<Uint8Array> {
     for (const row of section.rows ?? []) drawRow(row, width, 9, true);
     if (section.note) {
       pdf.font('body').fontSize(8.5).fillColor(COLOR.muted);
-      ensure(pdf.heightOfString(section.note, { width }) + 4);
-      pdf.text(section.note, left, pdf.y + 2, { width });
+      const note = prewrap(section.note, width - 1);
+      ensure(pdf.heightOfString(note, { width }) + 4);
+      pdf.text(note, left, pdf.y + 2, { width });
     }
     pdf.y += 12;
   }
@@ -191,18 +223,19 @@ export async function renderPdf(doc: ReportDocument): Promise<Uint8Array> {
 
   function drawRow(row: ReportRow, w: number, size: number, ruled: boolean): void {
     const valueWidth = w - LABEL_WIDTH - GAP;
-    const value = row.value === '' ? '—' : row.value;
     pdf.font('body').fontSize(size);
+    const value = prewrap(row.value === '' ? '—' : row.value, valueWidth - 1);
     const hLabel = pdf.heightOfString(row.label, { width: LABEL_WIDTH });
     const hValue = pdf.heightOfString(value, { width: valueWidth });
     const h = Math.max(hLabel, hValue);
     if (h < bottom() - pdf.page.margins.top) ensure(h + 4);
     const y = pdf.y;
+    const page = pdf.page;
     pdf.fillColor(COLOR.muted).text(row.label, left, y, { width: LABEL_WIDTH });
     const afterLabel = pdf.y;
     pdf.fillColor(COLOR.text).text(value, left + LABEL_WIDTH + GAP, y, { width: valueWidth });
-    // A value longer than a page flows onto the next page(s); continue below whichever ended lower.
-    pdf.y = Math.max(pdf.y, pdf.page === undefined ? afterLabel : afterLabel) + 3;
+    // A value longer than a page flows onto the next page(s): then continue below it, on its last page.
+    pdf.y = (pdf.page === page ? Math.max(pdf.y, afterLabel) : pdf.y) + 3;
     if (ruled) {
       pdf
         .moveTo(left, pdf.y - 1.5)
@@ -219,14 +252,15 @@ export async function renderPdf(doc: ReportDocument): Promise<Uint8Array> {
     const badgeWidth = 62;
     const textWidth = width - badgeWidth - GAP;
     pdf.font('body').fontSize(9.5);
-    const h = Math.max(pdf.heightOfString(s.text, { width: textWidth }), 14);
+    const text = prewrap(s.text, textWidth - 1);
+    const h = Math.max(pdf.heightOfString(text, { width: textWidth }), 14);
     ensure(h + 6);
     const y = pdf.y;
     pdf.roundedRect(left, y, badgeWidth, 14, 3).fill(st.color);
     pdf.font('bold').fontSize(7.5).fillColor('#ffffff');
     pdf.text(st.text, left, y + 2.2, { width: badgeWidth, align: 'center', lineBreak: false });
     pdf.font('body').fontSize(9.5).fillColor(COLOR.text);
-    pdf.text(s.text, left + badgeWidth + GAP, y + 0.5, { width: textWidth });
+    pdf.text(text, left + badgeWidth + GAP, y + 0.5, { width: textWidth });
     pdf.y = Math.max(pdf.y, y + 14) + 5;
   }
 

@@ -78,6 +78,7 @@ const BYTE_RANGE_WIDTH = 48; // "[0 n n n]" padded with spaces: 3 × 10-digit nu
 async function signOnce(input: Uint8Array, opts: SignPdfOptions, contentsSize: number): Promise<Attempt> {
   const r = new PdfReader(input);
   const x = readXref(r);
+  if (x.trailer.has('/Encrypt')) throw new RangeError('encrypted PDFs are not supported');
   const rootRef = x.trailer.get('/Root');
   if (rootRef?.kind !== 'ref') throw new RangeError('PDF trailer has no /Root reference');
   const load = (ref: PdfValue | undefined, what: string) => {

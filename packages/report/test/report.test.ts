@@ -91,6 +91,38 @@ describe('renderPdf', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
 
+  it('a value longer than a page flows onto the next pages intact, fast', async () => {
+    const t0 = performance.now();
+    const huge = LONG_HEX.repeat(80); // 15 360 hex digits
+    const doc = sampleDocument();
+    const p = dir.file(
+      'huge.pdf',
+      await renderPdf({
+        ...doc,
+        sections: [
+          {
+            heading: '长值 Long value',
+            rows: [
+              { label: '证书 Certificate', value: huge },
+              { label: '之后 After', value: 'END-OF-ROWS' },
+            ],
+          },
+        ],
+      }),
+    );
+    const text = pdfText(p);
+    // Every piece, in order, across the page breaks (the footers stand between the pages' pieces).
+    const pieces = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^[0-9a-f]+$/.test(l));
+    assert.equal(pieces.join(''), huge);
+    assert.ok(performance.now() - t0 < 8_000, 'long values are cut in O(n log n), not per character');
+    assert.ok(text.includes('END-OF-ROWS'));
+    assert.match(text.replace(/\s+/g, ' '), /Page 1 of [2-9]/);
+    assert.equal(run('qpdf', ['--check', p]).code, 0);
+  });
+
   it('rejects documents it cannot draw', async () => {
     await assert.rejects(renderPdf({} as never), TypeError);
     await assert.rejects(renderPdf({ ...sampleDocument(), qr: { payload: '' } }), RangeError);
@@ -293,6 +325,11 @@ describe('signPdf / readPdfSignatures (ECDSA P-256, time-stamped)', () => {
     assert.deepEqual(readPdfSignatures(unsigned), []);
     assert.deepEqual(readPdfSignatures(new TextEncoder().encode('/ByteRange [0 1 2 3] garbage')), []);
     assert.throws(() => readPdfSignatures('x' as never), TypeError);
+    // Linear in the file: many /ByteRange tokens inside one object are read once.
+    const hostile = `1 0 obj\n<< /A [${'/ByteRange [0 1 2 3] '.repeat(50_000)}] >>\nendobj\n`;
+    const t0 = performance.now();
+    assert.deepEqual(readPdfSignatures(new TextEncoder().encode(hostile)), []);
+    assert.ok(performance.now() - t0 < 5_000);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   certificateFields,
   type VerificationReport,
 } from '@medsign/pki';
+import { verifyPdfSignatures, type PdfVerificationReport } from '@medsign/report';
 import { parse, required } from '../args.js';
 import { CliError, EXIT, readInput, writeOutput } from '../io.js';
 
@@ -20,8 +21,9 @@ export const VERIFY_USAGE = `Usage:
   medsign cert show FILE [--json]
 
 verify recognises certificates and chains, CSRs, CRLs, OCSP responses, CMS/PKCS#7 signatures and RFC 3161
-time-stamps (PEM or DER) and checks them against the trust anchors given with --ca (repeatable; PEM bundles
-allowed). Exit codes: 0 valid, 1 invalid, 2 not a recognised or readable artifact.`;
+time-stamps (PEM or DER), and signed PDFs (their PDF signatures, e.g. medsign's reports), and checks them
+against the trust anchors given with --ca (repeatable; PEM bundles allowed). Exit codes: 0 valid,
+1 invalid, 2 not a recognised or readable artifact.`;
 
 /** Bilingual labels for report keys. */
 const LABELS: Record<string, string> = {
@@ -33,6 +35,12 @@ const LABELS: Record<string, string> = {
   cms: 'CMS/PKCS#7 签名 Signed data',
   'timestamp-response': '时间戳响应 Time-stamp response',
   'timestamp-token': '时间戳 Time-stamp token',
+  pdf: '签名 PDF 文档 Signed PDF',
+  signatures: '签名个数 Signatures',
+  subFilter: '签名格式 SubFilter',
+  reason: '签名原因 Reason',
+  location: '签名地点 Location',
+  byteRange: '签名范围 ByteRange',
   subject: '主题 Subject',
   issuer: '颁发者 Issuer',
   serialNumber: '序列号 Serial number',
@@ -67,7 +75,7 @@ const label = (key: string) => {
 };
 
 /** The bilingual text form of a report. */
-export function renderReport(report: VerificationReport): string {
+export function renderReport(report: VerificationReport | PdfVerificationReport): string {
   const lines = [`类型 Type: ${label(report.kind)}`];
   for (const f of report.fields) lines.push(`${label(f.key)}: ${f.value}`);
   lines.push('检查 Checks:');
@@ -113,13 +121,15 @@ export function verifyCommand(argv: string[]): number {
   const input = readInput(file, 'file');
   const trusted = loadTrusted(values.ca ?? []);
   const at = parseAt(values.at);
-  let report: VerificationReport;
+  let report: VerificationReport | PdfVerificationReport;
   try {
-    report = verifyArtifact(input, {
-      trusted,
-      ...(values.data !== undefined ? { data: readInput(values.data, 'data') } : {}),
-      ...(at ? { at } : {}),
-    });
+    report = isPdf(input)
+      ? verifyPdfSignatures(input, { anchors: trusted, ...(at ? { at } : {}) })
+      : verifyArtifact(input, {
+          trusted,
+          ...(values.data !== undefined ? { data: readInput(values.data, 'data') } : {}),
+          ...(at ? { at } : {}),
+        });
   } catch (e) {
     if (e instanceof DecodeError || e instanceof UnsupportedError)
       throw new CliError(`${file}: ${e.message}`);
@@ -127,6 +137,11 @@ export function verifyCommand(argv: string[]): number {
   }
   writeOutput(undefined, values.json ? JSON.stringify(report) + '\n' : renderReport(report));
   return report.valid ? EXIT.ok : EXIT.invalid;
+}
+
+/** A PDF file: `%PDF-` in its first kilobyte (ISO 32000 §7.5.2 allows leading bytes). */
+function isPdf(input: Uint8Array): boolean {
+  return Buffer.from(input.subarray(0, 1024)).includes('%PDF-', 0, 'latin1');
 }
 
 export function certCommand(argv: string[]): number {
