@@ -26,6 +26,7 @@ import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
 import { timeSourceRoutes } from './routes/time-source.js';
 import { hmacSecuritySchemes, signRoutes } from './routes/sign.js';
 import { signAdminRoutes } from './routes/sign-admin.js';
+import { signCors } from './routes/sign-cors.js';
 import { tsaRoutes } from './routes/tsa.js';
 import type { Services } from './services.js';
 
@@ -132,6 +133,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // Browser pages of the listed origins may call the signing API (off by default).
+  if (roles.has('sign')) signCors(app, services.config.sign.corsOrigins ?? []);
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       {

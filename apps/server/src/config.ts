@@ -94,6 +94,11 @@ export type SignConfig = {
   webhookRetrySeconds: number;
   /** Timeout of one webhook attempt, seconds (1–120, default 10). */
   webhookTimeoutSeconds: number;
+  /**
+   * Web origins (scheme://host[:port], exact) whose pages may call the signing API from a browser (CORS);
+   * empty (the default): no CORS headers at all. MEDSIGN_SIGN_CORS_ORIGINS: the same, comma-separated.
+   */
+  corsOrigins: string[];
 };
 
 /** The validated configuration the server and the CLI run with. */
@@ -576,10 +581,10 @@ function asSignConfig(
     throw invalid('sign', 'must be a mapping', fileSource);
   const m = (value ?? {}) as Record<string, unknown>;
   for (const k of Object.keys(m))
-    if (!['documentTypes', 'storeOriginals', 'publicUrl'].includes(k) && !(k in SIGN_LIMITS))
+    if (!['documentTypes', 'corsOrigins', 'storeOriginals', 'publicUrl'].includes(k) && !(k in SIGN_LIMITS))
       throw invalid(
         `sign.${k}`,
-        `unknown key (known: ${[...Object.keys(SIGN_LIMITS), 'documentTypes', 'storeOriginals', 'publicUrl'].join(', ')})`,
+        `unknown key (known: ${[...Object.keys(SIGN_LIMITS), 'documentTypes', 'corsOrigins', 'storeOriginals', 'publicUrl'].join(', ')})`,
         fileSource,
       );
   const out = {} as SignConfig;
@@ -605,6 +610,7 @@ function asSignConfig(
       throw invalid('sign.documentTypes', 'must be a non-empty list of names [A-Za-z0-9._-]', fileSource);
     out.documentTypes = [...new Set(list as string[])];
   }
+  out.corsOrigins = corsOrigins(m.corsOrigins, env, fileSource);
   const storeEnv = env.MEDSIGN_SIGN_STORE_ORIGINALS;
   const [store, storeSource] =
     storeEnv !== undefined && storeEnv !== ''
@@ -624,6 +630,36 @@ function asSignConfig(
     out.publicUrl = url.replace(/\/+$/, '');
   }
   return out;
+}
+
+/** `sign.corsOrigins` (or MEDSIGN_SIGN_CORS_ORIGINS, comma-separated): exact http(s) origins, no wildcard. */
+function corsOrigins(
+  value: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  fileSource: string,
+): string[] {
+  const fromEnv = env.MEDSIGN_SIGN_CORS_ORIGINS;
+  const [list, source] =
+    fromEnv !== undefined && fromEnv.trim() !== ''
+      ? [fromEnv.split(',').map((o) => o.trim()), 'MEDSIGN_SIGN_CORS_ORIGINS']
+      : [value ?? [], fileSource];
+  const why =
+    'must be a list of web origins such as https://his.hospital.local (scheme, host, port; no path)';
+  if (!Array.isArray(list)) throw invalid('sign.corsOrigins', why, source);
+  const out = new Set<string>();
+  for (const o of list) {
+    let origin: string | undefined;
+    try {
+      if (typeof o === 'string') origin = new URL(o).origin;
+    } catch {
+      // not a URL: refused below
+    }
+    if (typeof o !== 'string' || origin === undefined || origin === 'null' || origin !== o.replace(/\/$/, ''))
+      throw invalid('sign.corsOrigins', `${why}: ${JSON.stringify(o)}`, source);
+    if (!/^https?:$/.test(new URL(origin).protocol)) throw invalid('sign.corsOrigins', why, source);
+    out.add(origin);
+  }
+  return [...out];
 }
 
 /**

@@ -689,6 +689,7 @@ describe('sign: configuration', () => {
         webhookMaxAttempts: 6,
         webhookRetrySeconds: 30,
         webhookTimeoutSeconds: 10,
+        corsOrigins: [],
       });
       const file = dir.file(
         'c.yaml',
@@ -711,6 +712,28 @@ describe('sign: configuration', () => {
       bad('sign:\n  pinTries: 3\n');
       bad('sign:\n  documentTypes: []\n');
       bad('{}', { MEDSIGN_SIGN_MAX_DATA_BYTES: '12' });
+      // CORS origins: exact http(s) origins from the file, or the environment variable (which wins).
+      const cors = (yaml: string, env: Record<string, string> = {}) =>
+        loadConfig({ dataDir: dir.path, configFile: dir.file('cors.yaml', yaml), env }).sign.corsOrigins;
+      assert.deepEqual(
+        cors(
+          'sign:\n  corsOrigins: [https://his.hospital.local, "http://10.1.2.3:8080/", https://his.hospital.local]\n',
+        ),
+        ['https://his.hospital.local', 'http://10.1.2.3:8080'],
+      );
+      assert.deepEqual(
+        cors('sign:\n  corsOrigins: [https://a.test]\n', {
+          MEDSIGN_SIGN_CORS_ORIGINS: 'https://b.test, http://localhost:5173',
+        }),
+        ['https://b.test', 'http://localhost:5173'],
+      );
+      bad('sign:\n  corsOrigins: "*"\n');
+      bad('sign:\n  corsOrigins: ["*"]\n');
+      bad('sign:\n  corsOrigins: [https://his.hospital.local/app]\n');
+      bad('sign:\n  corsOrigins: [his.hospital.local]\n');
+      bad('sign:\n  corsOrigins: [ftp://his.hospital.local]\n');
+      bad('sign:\n  corsOrigins: [42]\n');
+      bad('{}', { MEDSIGN_SIGN_CORS_ORIGINS: 'https://ok.test,null' });
     } finally {
       dir.cleanup();
     }

@@ -1,6 +1,6 @@
 /**
  * SM3 (GB/T 32905-2016) in plain TypeScript. Used as an independent oracle in tests and where no
- * platform SM3 exists; on Node the `sm3` module uses OpenSSL's implementation instead.
+ * platform SM3 exists (browsers: sm3-browser.ts); on Node the `sm3` module uses OpenSSL's implementation.
  */
 
 const IV = [0x7380166f, 0x4914b2b9, 0x172442d7, 0xda8a0600, 0xa96f30bc, 0x163138aa, 0xe38dee4d, 0xb0fb0e4e];
@@ -43,23 +43,53 @@ function compress(v: Uint32Array, block: Uint8Array, offset: number, w: Uint32Ar
   for (let i = 0; i < 8; i++) v[i] = (v[i]! ^ out[i]!) >>> 0;
 }
 
+/** Incremental SM3 without platform crypto: 64-byte blocks are compressed as they fill. */
+export class SM3Pure {
+  readonly #v = Uint32Array.from(IV);
+  readonly #w = new Uint32Array(68);
+  readonly #w1 = new Uint32Array(64);
+  readonly #block = new Uint8Array(64);
+  #fill = 0;
+  #length = 0;
+  #done = false;
+
+  update(data: Uint8Array): this {
+    if (this.#done) throw new Error('SM3: update after digest');
+    this.#length += data.length;
+    let off = 0;
+    if (this.#fill > 0) {
+      const take = Math.min(64 - this.#fill, data.length);
+      this.#block.set(data.subarray(0, take), this.#fill);
+      this.#fill += take;
+      off = take;
+      if (this.#fill < 64) return this;
+      compress(this.#v, this.#block, 0, this.#w, this.#w1);
+      this.#fill = 0;
+    }
+    for (; off + 64 <= data.length; off += 64) compress(this.#v, data, off, this.#w, this.#w1);
+    this.#block.set(data.subarray(off));
+    this.#fill = data.length - off;
+    return this;
+  }
+
+  digest(): Uint8Array {
+    if (this.#done) throw new Error('SM3: digest called twice');
+    this.#done = true;
+    const restLen = this.#fill;
+    const tail = new Uint8Array(restLen < 56 ? 64 : 128);
+    tail.set(this.#block.subarray(0, restLen));
+    tail[restLen] = 0x80;
+    new DataView(tail.buffer).setBigUint64(tail.length - 8, BigInt(this.#length) * 8n);
+    for (let off = 0; off < tail.length; off += 64) compress(this.#v, tail, off, this.#w, this.#w1);
+    const out = new Uint8Array(32);
+    const outView = new DataView(out.buffer);
+    for (let i = 0; i < 8; i++) outView.setUint32(4 * i, this.#v[i]!);
+    this.#block.fill(0);
+    return out;
+  }
+}
+
 /** SM3 digest (32 bytes) of `data`, computed without any platform crypto. */
 export function sm3Pure(data: Uint8Array): Uint8Array {
-  const v = Uint32Array.from(IV);
-  const w = new Uint32Array(68);
-  const w1 = new Uint32Array(64);
-  const full = data.length - (data.length % 64);
-  for (let off = 0; off < full; off += 64) compress(v, data, off, w, w1);
-  const restLen = data.length - full;
-  const tail = new Uint8Array(restLen < 56 ? 64 : 128);
-  tail.set(data.subarray(full));
-  tail[restLen] = 0x80;
-  const bits = BigInt(data.length) * 8n;
-  const view = new DataView(tail.buffer);
-  view.setBigUint64(tail.length - 8, bits);
-  for (let off = 0; off < tail.length; off += 64) compress(v, tail, off, w, w1);
-  const out = new Uint8Array(32);
-  const outView = new DataView(out.buffer);
-  for (let i = 0; i < 8; i++) outView.setUint32(4 * i, v[i]!);
-  return out;
+  return new SM3Pure().update(data).digest();
 }

@@ -3,15 +3,32 @@
  * `fetch`, Web Crypto's `getRandomValues`/`randomUUID` and SM3 from @medsign/gm). Every request is signed
  * with HMAC-SM3 as docs/integration/auth.md defines (the same code as the server checks: @medsign/sign/auth).
  *
+ * In a browser the application secret must not be in the page: give the client a `sign` hook instead, which
+ * asks the page's own backend to sign each request (`signRequestParts` there, `backendSigner` here).
+ *
  * Retries: network failures, 429 (after Retry-After) and 502/503/504 are retried with a fresh timestamp and
  * nonce. A signing request always carries an Idempotency-Key (the caller's, or a random one per call), so a
  * retry after a lost answer returns the first signature instead of signing twice.
  */
 
-import { AUTH_HEADERS, bodyDigest, signRequest } from '@medsign/sign/auth';
+import {
+  AUTH_HEADERS,
+  bodyDigest,
+  canonicalRequest,
+  NONCE_PATTERN,
+  signRequest,
+  type RequestParts,
+} from '@medsign/sign/auth';
 import { checkWebhook, type WebhookHeaderSource } from '@medsign/sign/webhook';
 
 export { WEBHOOK_HEADERS, type WebhookHeaderSource } from '@medsign/sign/webhook';
+export {
+  AUTH_HEADERS,
+  bodyDigest,
+  canonicalRequest,
+  signRequest,
+  type RequestParts,
+} from '@medsign/sign/auth';
 
 export type SignatureFormat = 'p1' | 'p7-detached' | 'p7-attached';
 
@@ -434,11 +451,79 @@ export class MedsignApiError extends Error {
   }
 }
 
+/** A request to be signed: the parts the signature covers, and the exact body text (undefined: no body). */
+export type SignableRequest = RequestParts & { body: string | undefined };
+
+/**
+ * Signs a request without the secret in this process: gets the canonical string (docs/integration/auth.md)
+ * and the request it stands for, answers the lower-case hex HMAC-SM3 signature (normally from a backend that
+ * checks the request against its own rules and calls {@link signRequestParts}).
+ */
+export type RequestSigner = (canonical: string, request: SignableRequest) => Promise<string>;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const METHODS = new Set(['GET', 'POST', 'DELETE']);
+
+/**
+ * Backend side of the `sign` hook: checks that `request` is a well-formed signing-API request (method, a path
+ * under /api/v1/, whole-second timestamp, nonce, and a body digest that matches `body`) and returns its
+ * signature under `secret`. Check your own rules first (which paths, which signer the logged-in user may
+ * act for — the body is there to read), and the application id, before calling it.
+ */
+export function signRequestParts(secret: string, request: SignableRequest): string {
+  const { method, path, timestamp, nonce: n, appId, body } = request;
+  if (typeof method !== 'string' || !METHODS.has(method))
+    throw new TypeError('method must be GET, POST or DELETE');
+  if (typeof path !== 'string' || !path.startsWith('/api/v1/') || /[\s#]/.test(path))
+    throw new TypeError('path must be a signing-API path (/api/v1/…)');
+  if (!Number.isSafeInteger(timestamp) || timestamp <= 0)
+    throw new TypeError('timestamp must be Unix seconds');
+  if (typeof n !== 'string' || !NONCE_PATTERN.test(n))
+    throw new TypeError('nonce must match [A-Za-z0-9_-]{16,64}');
+  if (typeof appId !== 'string' || appId === '') throw new TypeError('appId is required');
+  if (body !== undefined && typeof body !== 'string') throw new TypeError('body must be text or undefined');
+  const digest = bodyDigest(body);
+  if (request.bodyDigest !== undefined && request.bodyDigest !== digest)
+    throw new TypeError('bodyDigest does not match the body');
+  return signRequest(secret, { method, path, bodyDigest: digest, timestamp, nonce: n, appId });
+}
+
+/**
+ * A `sign` hook for a web page: POSTs each {@link SignableRequest} as JSON to `endpoint` (the page's own
+ * backend, with the user's session cookie) and takes the `signature` of the JSON answer.
+ */
+export function backendSigner(
+  endpoint: string,
+  init: {
+    headers?: Record<string, string>;
+    credentials?: 'omit' | 'same-origin' | 'include';
+    fetch?: typeof fetch;
+  } = {},
+): RequestSigner {
+  const f = init.fetch ?? ((...args: Parameters<typeof fetch>) => fetch(...args));
+  return async (_canonical, request) => {
+    const response = await f(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...init.headers },
+      credentials: init.credentials ?? 'same-origin',
+      body: JSON.stringify(request),
+    });
+    if (!response.ok) throw new Error(`the signing backend answered HTTP ${response.status}`);
+    const { signature } = (await response.json()) as { signature?: unknown };
+    if (typeof signature !== 'string' || !HEX64.test(signature))
+      throw new Error('the signing backend answered no signature');
+    return signature;
+  };
+}
+
 export type ClientOptions = {
   /** Base URL of the server, e.g. http://medsign.hospital.local:8080 */
   url: string;
   appId: string;
-  appSecret: string;
+  /** The application secret (Node.js, servers). Never put it in a web page: use `sign` there. */
+  appSecret?: string;
+  /** Signs each request instead of `appSecret` (e.g. {@link backendSigner}); one of the two is required. */
+  sign?: RequestSigner;
   /** Retries after the first attempt (default 2). */
   retries?: number;
   /** Per-attempt timeout (default 30 s). */
@@ -464,6 +549,16 @@ function toBase64(value: Uint8Array | string, text: 'utf8' | 'base64'): string {
   return text === 'base64' ? value : base64(new TextEncoder().encode(value));
 }
 
+/** A random UUID v4; randomUUID exists only in secure contexts (https, localhost), getRandomValues always. */
+function uuid(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const x = Array.from(b, (v) => v.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
 function nonce(): string {
   const b = new Uint8Array(18);
   crypto.getRandomValues(b);
@@ -474,15 +569,26 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The signing API client. */
 export class MedsignClient {
-  readonly #o: Required<Omit<ClientOptions, 'fetch' | 'now'>> & { fetch: typeof fetch; now: () => number };
+  readonly #o: Required<Omit<ClientOptions, 'fetch' | 'now' | 'appSecret' | 'sign'>> & {
+    fetch: typeof fetch;
+    now: () => number;
+    /** The request signature: with the secret, or through the caller's hook. */
+    sign: (parts: RequestParts, body: string | undefined) => Promise<string>;
+  };
 
   constructor(options: ClientOptions) {
-    if (!options.url || !options.appId || !options.appSecret)
-      throw new TypeError('url, appId and appSecret are required');
+    if (!options.url || !options.appId) throw new TypeError('url and appId are required');
+    const { appSecret, sign } = options;
+    if ((appSecret ? 1 : 0) + (sign ? 1 : 0) !== 1)
+      throw new TypeError(
+        'give exactly one of appSecret (Node.js) or sign (a signing hook, e.g. in a browser)',
+      );
     this.#o = {
       url: options.url.replace(/\/+$/, ''),
       appId: options.appId,
-      appSecret: options.appSecret,
+      sign: appSecret
+        ? async (parts) => signRequest(appSecret, parts)
+        : async (parts, body) => sign!(canonicalRequest(parts), { ...parts, body }),
       retries: options.retries ?? 2,
       timeoutMs: options.timeoutMs ?? 30_000,
       maxBackoffMs: options.maxBackoffMs ?? 5_000,
@@ -495,7 +601,7 @@ export class MedsignClient {
   sign(input: SignInput, opts: { idempotencyKey?: string } = {}): Promise<SignResponse> {
     const { data, ...rest } = input;
     const body = { ...rest, ...(data !== undefined ? { data: toBase64(data, 'utf8') } : {}) };
-    return this.#call<SignResponse>('POST', '/api/v1/sign', body, opts.idempotencyKey ?? crypto.randomUUID());
+    return this.#call<SignResponse>('POST', '/api/v1/sign', body, opts.idempotencyKey ?? uuid());
   }
 
   /** The signer grants a time-boxed signing authorisation (with the PIN, once). */
@@ -589,7 +695,7 @@ export class MedsignClient {
         signature: toBase64(signature, 'base64'),
         ...(data !== undefined ? { data: toBase64(data, 'utf8') } : {}),
       },
-      opts.idempotencyKey ?? crypto.randomUUID(),
+      opts.idempotencyKey ?? uuid(),
     );
   }
 
@@ -638,7 +744,7 @@ export class MedsignClient {
         ...(data !== undefined ? { data: toBase64(data, 'utf8') } : {}),
       })),
     };
-    return this.#call<SignJob>('POST', '/api/v1/sign-jobs', body, opts.idempotencyKey ?? crypto.randomUUID());
+    return this.#call<SignJob>('POST', '/api/v1/sign-jobs', body, opts.idempotencyKey ?? uuid());
   }
 
   /** Authorises a job awaiting authorisation: with the PIN, or without under a live authorisation. */
@@ -707,18 +813,12 @@ export class MedsignClient {
     for (let attempt = 0; ; attempt++) {
       const timestamp = Math.floor(this.#o.now() / 1000);
       const n = nonce();
+      const parts = { method, path, bodyDigest: digest, timestamp, nonce: n, appId: this.#o.appId };
       const headers: Record<string, string> = {
         [AUTH_HEADERS.appId]: this.#o.appId,
         [AUTH_HEADERS.timestamp]: String(timestamp),
         [AUTH_HEADERS.nonce]: n,
-        [AUTH_HEADERS.signature]: signRequest(this.#o.appSecret, {
-          method,
-          path,
-          bodyDigest: digest,
-          timestamp,
-          nonce: n,
-          appId: this.#o.appId,
-        }),
+        [AUTH_HEADERS.signature]: await this.#o.sign(parts, body),
         accept: raw || 'application/json',
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),

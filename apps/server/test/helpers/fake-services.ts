@@ -237,6 +237,7 @@ export async function makeFakeServices(
         webhookMaxAttempts: 6,
         webhookRetrySeconds: 30,
         webhookTimeoutSeconds: 10,
+        corsOrigins: [],
       },
     },
     tsa: {
