@@ -13,6 +13,7 @@ import { LIFECYCLE_USAGE } from './commands/lifecycle.js';
 import { START_USAGE, startCommand } from './commands/start.js';
 import { USER_USAGE, userCommand } from './commands/users.js';
 import { appCommand, SIGN_USAGE, signCommand, signerCommand } from './commands/sign.js';
+import { EVIDENCE_USAGE, evidenceCommand } from './commands/evidence.js';
 import { TS_USAGE, tsCommand } from './commands/ts.js';
 import { CliError, EXIT } from './io.js';
 
@@ -36,6 +37,7 @@ Commands:
   app     register a hospital system with the signing service (medsign app create …)
   signer  add a signer with a server-held key, unlock a locked key
   sign    sign a file through a running server's signing API
+  evidence  the evidence report (PDF or JSON) of a signature, through a running server's API
   cms     make a CMS / PKCS#7 signature (medsign cms sign …)
   ts      time-stamps: query a TSA, verify a token offline, export the trust bundle
   gm      SM2 / SM3 / SM4 operations
@@ -52,6 +54,8 @@ ${LIFECYCLE_USAGE}
 
 ${USER_USAGE}
 ${SIGN_USAGE}
+
+${EVIDENCE_USAGE}
 
 ${VERIFY_USAGE}
 
@@ -97,6 +101,8 @@ async function run(argv: string[]): Promise<number> {
       return rest[0] === 'show' ? certCommand(rest) : caCertCommand(rest);
     case 'cms':
       return cmsCommand(rest);
+    case 'evidence':
+      return evidenceCommand(rest);
     case 'app':
       return appCommand(rest);
     case 'signer':

@@ -70,6 +70,16 @@ export type SignConfig = {
   maxDataBytes: number;
   /** Document types a signature may be made for (default: the built-in list of @medsign/sign). */
   documentTypes?: string[];
+  /**
+   * Keep the original of every data signing request, sealed (SM4-GCM), unless the request says
+   * `storeOriginal: false` (default false: only requests with `storeOriginal: true`). MEDSIGN_SIGN_STORE_ORIGINALS.
+   */
+  storeOriginals?: boolean;
+  /**
+   * The public base URL evidence reports point to for online verification (e.g. https://sign.example.org);
+   * default: the URL of the request that asked for the report. MEDSIGN_SIGN_PUBLIC_URL.
+   */
+  publicUrl?: string;
   /** Documents per sign job (1–100 000, default 1000). */
   maxJobDocuments: number;
   /** Data per sign job, bytes (1 KiB–1 GiB, default 64 MiB). */
@@ -623,10 +633,10 @@ function asSignConfig(
     throw invalid('sign', 'must be a mapping', fileSource);
   const m = (value ?? {}) as Record<string, unknown>;
   for (const k of Object.keys(m))
-    if (k !== 'documentTypes' && k !== 'corsOrigins' && !(k in SIGN_LIMITS))
+    if (!['documentTypes', 'corsOrigins', 'storeOriginals', 'publicUrl'].includes(k) && !(k in SIGN_LIMITS))
       throw invalid(
         `sign.${k}`,
-        `unknown key (known: ${[...Object.keys(SIGN_LIMITS), 'documentTypes', 'corsOrigins'].join(', ')})`,
+        `unknown key (known: ${[...Object.keys(SIGN_LIMITS), 'documentTypes', 'corsOrigins', 'storeOriginals', 'publicUrl'].join(', ')})`,
         fileSource,
       );
   const out = {} as SignConfig;
@@ -653,6 +663,24 @@ function asSignConfig(
     out.documentTypes = [...new Set(list as string[])];
   }
   out.corsOrigins = corsOrigins(m.corsOrigins, env, fileSource);
+  const storeEnv = env.MEDSIGN_SIGN_STORE_ORIGINALS;
+  const [store, storeSource] =
+    storeEnv !== undefined && storeEnv !== ''
+      ? [storeEnv === 'true' ? true : storeEnv === 'false' ? false : storeEnv, 'MEDSIGN_SIGN_STORE_ORIGINALS']
+      : [m.storeOriginals, fileSource];
+  if (store !== undefined) {
+    if (typeof store !== 'boolean')
+      throw invalid('sign.storeOriginals', 'must be true or false', storeSource);
+    out.storeOriginals = store;
+  }
+  const urlEnv = env.MEDSIGN_SIGN_PUBLIC_URL;
+  const [url, urlSource] =
+    urlEnv !== undefined && urlEnv !== '' ? [urlEnv, 'MEDSIGN_SIGN_PUBLIC_URL'] : [m.publicUrl, fileSource];
+  if (url !== undefined) {
+    if (typeof url !== 'string' || !/^https?:\/\/[^\s/?#]+[^\s?#]*$/.test(url))
+      throw invalid('sign.publicUrl', 'must be an http(s) URL without query or fragment', urlSource);
+    out.publicUrl = url.replace(/\/+$/, '');
+  }
   return out;
 }
 

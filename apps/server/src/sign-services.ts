@@ -21,6 +21,7 @@ import {
   type TimeStamper,
   type VerifyDeps,
   type AppRecord,
+  type EvidenceDeps,
 } from '@medsign/sign';
 import type { Store } from '@medsign/store';
 import { hashPassword, verifyPassword } from './adapters/admin-auth.js';
@@ -31,6 +32,8 @@ import type { SignConfig } from './config.js';
 export type SignServices = {
   deps: SigningDeps & AppDeps & CredentialDeps;
   verify: VerifyDeps;
+  /** Evidence reports of signature records. */
+  evidence: EvidenceDeps;
   limiter: RateLimiter;
 };
 
@@ -55,13 +58,13 @@ export function signStoreOf(store: Store): SignStore {
     getAuthorisation: (id) => s.getAuthorisation(id),
     listAuthorisations: (signerId, limit) => s.listAuthorisations(signerId, limit),
     revokeAuthorisation: (id, now) => s.revokeAuthorisation(id, now),
-    insertSignature: (r, e) =>
-      s.insertSignature(r, {
-        actor: e.actor,
-        action: e.action,
-        target: e.target ?? null,
-        detail: maskDetail(e.detail),
-      }),
+    insertSignature: (r, e, original) =>
+      s.insertSignature(
+        r,
+        { actor: e.actor, action: e.action, target: e.target ?? null, detail: maskDetail(e.detail) },
+        original,
+      ),
+    getOriginal: (id) => s.getOriginal(id),
     getSignature: async (id) => (await s.getSignature(id)) as SignatureRecord | undefined,
     findSignatureByIdempotencyKey: async (appId, key) =>
       (await s.findSignatureByIdempotencyKey(appId, key)) as SignatureRecord | undefined,
@@ -150,6 +153,15 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
     async status(caId: string, serial: string) {
       return (await o.ca.store.getCertificate(caId, serial))?.status ?? ('unknown' as const);
     },
+    async revocation(caId: string, serial: string) {
+      const c = await o.ca.store.getCertificate(caId, serial);
+      if (!c) return { status: 'unknown' as const };
+      return {
+        status: c.status,
+        ...(c.revokedAt ? { revokedAt: c.revokedAt } : {}),
+        ...(c.revocationReason ? { reason: c.revocationReason } : {}),
+      };
+    },
   };
   const { anchors, intermediates } = trust(o.ca);
   const deps: SignServices['deps'] = {
@@ -177,6 +189,26 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
     },
     credentials: credentialStoreOf(o.store),
     clientCertificates: clientCertificateAuthority(o.ca, { anchors, intermediates }, status.status),
+    originals: {
+      // Signed originals: the keystore's field cipher on bytes, bound to the record id (context).
+      seal: async (plaintext, context) =>
+        o.keystore.personalData.sealBytes('signedOriginal', plaintext, context),
+      open: async (sealed, context) => o.keystore.personalData.openBytes('signedOriginal', sealed, context),
+    },
+    certificates: {
+      async get(caId, serial) {
+        const c = await o.ca.store.getCertificate(caId, serial);
+        return (
+          c && {
+            der: c.der,
+            status: c.status,
+            ...(c.employeeNo ? { employeeNo: c.employeeNo } : {}),
+            ...(c.revokedAt ? { revokedAt: c.revokedAt } : {}),
+          }
+        );
+      },
+    },
+    ...(o.config.sign.storeOriginals !== undefined ? { storeOriginals: o.config.sign.storeOriginals } : {}),
     ...(o.timeStamper ? { timeStamper: o.timeStamper } : {}),
     maxPinFailures: o.config.sign.maxPinFailures,
     replayWindowSeconds: o.config.sign.replayWindowSeconds,
@@ -192,5 +224,44 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
     anchors,
     intermediates,
   };
-  return { deps, verify, limiter: new RateLimiter() };
+  const evidence: EvidenceDeps = {
+    clock,
+    store: deps.store,
+    audit: deps.audit,
+    ...(deps.originals ? { originals: deps.originals } : {}),
+    ...(deps.certificates ? { certificates: deps.certificates } : {}),
+    maxDataBytes: o.config.sign.maxDataBytes,
+    verify,
+    auditLog: {
+      byTarget: async (target, action) =>
+        (await o.store.audit.byTarget(target, action === undefined ? {} : { action })).map((e) => ({
+          ...e,
+          detail: e.detail as Record<string, unknown>,
+        })),
+      async verifyUpTo(seq) {
+        const v = await o.store.audit.verify({ upTo: seq });
+        return {
+          ok: v.ok,
+          checked: v.checked,
+          ...(v.firstBreak ? { firstBreak: v.firstBreak.message } : {}),
+        };
+      },
+    },
+    identity: {
+      async applicationOf(caId, serial) {
+        const a = await o.store.applications.findByCertificate(caId, serial);
+        return (
+          a && {
+            id: a.id,
+            profile: a.profile,
+            state: a.state,
+            submittedBy: a.submittedBy,
+            submittedAt: a.submittedAt,
+            ...(a.review ? { reviewedBy: a.review.by, reviewedAt: a.review.at } : {}),
+          }
+        );
+      },
+    },
+  };
+  return { deps, verify, evidence, limiter: new RateLimiter() };
 }

@@ -298,6 +298,31 @@ export const ERROR_CODES = {
     kind: 'conflict',
     meaning: 'This Idempotency-Key was already used by the application with a different request.',
   },
+  SIGN_ORIGINAL_NOT_STORED: {
+    kind: 'notFound',
+    meaning:
+      'The signature record has no stored original (it was not asked for with storeOriginal, or only a digest was signed).',
+  },
+  SIGN_ORIGINALS_UNAVAILABLE: {
+    kind: 'unavailable',
+    meaning:
+      'Storing originals was asked for but this server has no cipher to seal them; nothing was signed.',
+  },
+  SIGN_PREMADE_SIGNATURE_INVALID: {
+    kind: 'malformed',
+    meaning:
+      'The pre-made (USB-key) signature does not verify over the data with its certificate, or cannot be read; nothing was recorded.',
+  },
+  SIGN_PREMADE_CERT_UNTRUSTED: {
+    kind: 'forbidden',
+    meaning:
+      'The certificate of a pre-made (USB-key) signature does not chain to a CA of this platform, or the CA does not know it; nothing was recorded.',
+  },
+  SIGN_PREMADE_SIGNER_MISMATCH: {
+    kind: 'forbidden',
+    meaning:
+      'The certificate of a pre-made (USB-key) signature was not issued to the named signer (employee number, or name in the subject); nothing was recorded.',
+  },
   SIGN_JOB_NOT_FOUND: {
     kind: 'notFound',
     meaning: 'No sign job has this id for the calling application.',

@@ -24,9 +24,10 @@ import { KeyStoreError } from './errors.js';
 /**
  * The fields medsign stores encrypted: applicants' personal data, the secrets of applications registered
  * with the signing API (which the server must read back to check their HMAC signatures, unlike passwords),
- * and the documents of sign jobs while they wait to be signed.
+ * the documents of sign jobs while they wait to be signed, and the signed originals kept with signature
+ * records (storeOriginal).
  */
-export type PersonalField = 'idNumber' | 'phone' | 'appSecret' | 'signJobDocument';
+export type PersonalField = 'idNumber' | 'phone' | 'appSecret' | 'signJobDocument' | 'signedOriginal';
 
 /** Encrypts, decrypts and indexes personal fields; implemented by every keystore (software, HSM later). */
 export interface PersonalDataCipher {
@@ -36,6 +37,10 @@ export interface PersonalDataCipher {
   open(field: PersonalField, sealed: Uint8Array, context: string): string;
   /** The keyed hash (hex) for exact search of `value` (trimmed, upper-cased first). */
   index(field: PersonalField, value: string): string;
+  /** {@link seal} for bytes (signed originals: no base64 detour for megabytes). Same format and AAD. */
+  sealBytes(field: PersonalField, value: Uint8Array, context: string): Uint8Array;
+  /** Opens what {@link sealBytes} made for the same field and context; KEYSTORE_CORRUPT_RECORD otherwise. */
+  openBytes(field: PersonalField, sealed: Uint8Array, context: string): Uint8Array;
 }
 
 const VERSION = 0x01;
@@ -64,54 +69,65 @@ function aad(field: PersonalField, context: string): Uint8Array {
  * (KEYSTORE_CLOSED), after which the keys are wiped.
  */
 export function personalDataCipher(keys: PersonalDataKeys, checkOpen: () => void): PersonalDataCipher {
+  const sealBytes = (field: PersonalField, plaintext: Uint8Array, context: string): Uint8Array => {
+    checkOpen();
+    if (!(plaintext instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array');
+    const iv = new Uint8Array(randomBytes(IV_LENGTH));
+    const body = sm4Encrypt(plaintext, { mode: 'gcm', key: keys.cipher, iv, aad: aad(field, context) });
+    const out = new Uint8Array(1 + IV_LENGTH + body.length);
+    out[0] = VERSION;
+    out.set(iv, 1);
+    out.set(body, 1 + IV_LENGTH);
+    return out;
+  };
+  const failed = (field: PersonalField, context: string, cause?: unknown) =>
+    new KeyStoreError(
+      'KEYSTORE_CORRUPT_RECORD',
+      `the sealed ${field} of ${context} does not open (tampered, moved from another row, or sealed under another KEK)`,
+      cause === undefined ? undefined : { cause },
+    );
+  const openBytes = (field: PersonalField, sealed: Uint8Array, context: string): Uint8Array => {
+    checkOpen();
+    if (
+      !(sealed instanceof Uint8Array) ||
+      sealed.length < 1 + IV_LENGTH + TAG_LENGTH ||
+      sealed[0] !== VERSION
+    )
+      throw failed(field, context);
+    try {
+      return sm4Decrypt(sealed.subarray(1 + IV_LENGTH), {
+        mode: 'gcm',
+        key: keys.cipher,
+        iv: sealed.subarray(1, 1 + IV_LENGTH),
+        aad: aad(field, context),
+      });
+    } catch (e) {
+      if (e instanceof DecryptError || e instanceof RangeError) throw failed(field, context, e);
+      throw e;
+    }
+  };
   return Object.freeze({
     seal(field: PersonalField, value: string, context: string): Uint8Array {
-      checkOpen();
       if (typeof value !== 'string') throw new TypeError('value must be a string');
-      const iv = new Uint8Array(randomBytes(IV_LENGTH));
       const plaintext = enc.encode(value);
-      const body = sm4Encrypt(plaintext, { mode: 'gcm', key: keys.cipher, iv, aad: aad(field, context) });
-      wipe(plaintext);
-      const out = new Uint8Array(1 + IV_LENGTH + body.length);
-      out[0] = VERSION;
-      out.set(iv, 1);
-      out.set(body, 1 + IV_LENGTH);
-      return out;
-    },
-    open(field: PersonalField, sealed: Uint8Array, context: string): string {
-      checkOpen();
-      const failed = (cause?: unknown) =>
-        new KeyStoreError(
-          'KEYSTORE_CORRUPT_RECORD',
-          `the sealed ${field} of ${context} does not open (tampered, moved from another row, or sealed under another KEK)`,
-          cause === undefined ? undefined : { cause },
-        );
-      if (
-        !(sealed instanceof Uint8Array) ||
-        sealed.length < 1 + IV_LENGTH + TAG_LENGTH ||
-        sealed[0] !== VERSION
-      )
-        throw failed();
-      let plaintext: Uint8Array;
       try {
-        plaintext = sm4Decrypt(sealed.subarray(1 + IV_LENGTH), {
-          mode: 'gcm',
-          key: keys.cipher,
-          iv: sealed.subarray(1, 1 + IV_LENGTH),
-          aad: aad(field, context),
-        });
-      } catch (e) {
-        if (e instanceof DecryptError || e instanceof RangeError) throw failed(e);
-        throw e;
-      }
-      try {
-        return dec.decode(plaintext);
-      } catch (e) {
-        throw failed(e);
+        return sealBytes(field, plaintext, context);
       } finally {
         wipe(plaintext);
       }
     },
+    open(field: PersonalField, sealed: Uint8Array, context: string): string {
+      const plaintext = openBytes(field, sealed, context);
+      try {
+        return dec.decode(plaintext);
+      } catch (e) {
+        throw failed(field, context, e);
+      } finally {
+        wipe(plaintext);
+      }
+    },
+    sealBytes,
+    openBytes,
     index(field: PersonalField, value: string): string {
       checkOpen();
       if (typeof value !== 'string') throw new TypeError('value must be a string');

@@ -65,3 +65,35 @@ test('index: keyed, deterministic, normalised (trim, case); differs per field an
     (e: unknown) => (e as { code?: string }).code === 'KEYSTORE_CLOSED',
   );
 });
+
+test('sealBytes / openBytes: binary originals round-trip, bound to field and context, the same format as seal', async () => {
+  const ks = await open();
+  const data = new Uint8Array(70_000).map((_, i) => (i * 31) & 0xff);
+  const sealed = ks.personalData.sealBytes('signedOriginal', data, 'signature:r1');
+  assert.equal(sealed.length, 1 + 12 + data.length + 16);
+  assert.deepEqual(ks.personalData.openBytes('signedOriginal', sealed, 'signature:r1'), data);
+  assert.deepEqual(
+    ks.personalData.openBytes(
+      'signedOriginal',
+      ks.personalData.sealBytes('signedOriginal', new Uint8Array(), 'c'),
+      'c',
+    ),
+    new Uint8Array(),
+  );
+  const corrupt = (f: () => unknown) =>
+    assert.throws(f, (e: unknown) => (e as { code?: string }).code === 'KEYSTORE_CORRUPT_RECORD');
+  corrupt(() => ks.personalData.openBytes('signedOriginal', sealed, 'signature:r2'));
+  corrupt(() => ks.personalData.openBytes('appSecret', sealed, 'signature:r1'));
+  const flipped = new Uint8Array(sealed);
+  flipped[100]! ^= 1;
+  corrupt(() => ks.personalData.openBytes('signedOriginal', flipped, 'signature:r1'));
+  // Text sealed with seal() opens as its UTF-8 bytes.
+  const text = ks.personalData.seal('phone', '电话', 'x');
+  assert.equal(Buffer.from(ks.personalData.openBytes('phone', text, 'x')).toString(), '电话');
+  assert.throws(() => ks.personalData.sealBytes('signedOriginal', 'text' as never, 'x'), TypeError);
+  await ks.close();
+  assert.throws(
+    () => ks.personalData.sealBytes('signedOriginal', data, 'x'),
+    (e: unknown) => (e as { code?: string }).code === 'KEYSTORE_CLOSED',
+  );
+});

@@ -58,6 +58,8 @@ export type SignInput = {
   oids?: 'rfc5652' | 'gm';
   timestamp?: boolean;
   metadata?: SignatureMetadata;
+  /** Keep the data sealed with the record, for preview and evidence (not with `digest`). */
+  storeOriginal?: boolean;
 };
 
 export type SignResponse = {
@@ -99,6 +101,8 @@ export type VerifyInput = {
   signature: Uint8Array | string;
   /** P1: the signer's certificate (PEM). */
   certificate?: string;
+  /** P1: the RFC 3161 TimeStampToken over the signature value (bytes, or base64 text). */
+  token?: Uint8Array | string;
 };
 
 export type VerifyAspect = { ok: boolean; detail?: string };
@@ -140,10 +144,148 @@ export type VerifyResponse = {
   signature: VerifyAspect;
   dataIntegrity: VerifyAspect;
   chain: VerifyAspect;
-  certificateStatus: VerifyAspect & { status: string };
-  timestamp?: VerifyAspect & { time?: string };
+  /** The certificate's status at our CA now. */
+  certificateStatus: VerifyAspect & {
+    status: 'good' | 'revoked' | 'hold' | 'unknown';
+    revokedAt?: string;
+    reason?: string;
+  };
+  /** Its status when it signed (time-stamp genTime, else CMS signingTime, else our record's time). */
+  statusAtSigning: StatusAtSigning;
+  timestamp?: VerifyAspect & { time?: string; serial?: string; tsa?: string };
   checks: { check: string; ok: boolean; detail?: string; subject?: string }[];
   errors: string[];
+};
+
+/** A certificate's status at the signing time. */
+export type StatusAtSigning = VerifyAspect & {
+  status: 'good' | 'revoked' | 'hold' | 'unknown' | 'expired' | 'not-yet-valid';
+  time?: string;
+  timeSource?: 'timestamp' | 'signingTime' | 'record';
+  revokedAt?: string;
+};
+
+/** A stored original (GET /signatures/{id}/original). */
+export type StoredOriginal = {
+  id: string;
+  size: number;
+  /** base64 */
+  data: string;
+  digestAlgorithm: 'sm3' | 'sha256';
+  digest: string;
+  /** The original's digest equals the signed digest. */
+  digestMatches: boolean;
+};
+
+/** A signature made on the client (USB key: SKF / PKCS#11) to be checked and recorded. */
+export type PremadeInput = {
+  /** The signer's employee number. */
+  signer: string;
+  format: SignatureFormat;
+  /** The signed data (bytes, or text as UTF-8); a p7-attached signature may carry it instead. */
+  data?: Uint8Array | string;
+  /** The signature: P1 value (SM2 DER or r‖s as SKF returns it) or the CMS SignedData — bytes or base64 text. */
+  signature: Uint8Array | string;
+  /** The signer certificate, PEM (P1: required). */
+  certificate?: string;
+  timestamp?: boolean;
+  metadata?: SignatureMetadata;
+  storeOriginal?: boolean;
+};
+
+/** One statement of the evidence; its other facts depend on the statement (docs/integration/evidence.md). */
+export type EvidenceStatement = {
+  statement: '真实身份' | '真实意愿' | '签名未改' | '原文未改';
+  label: string;
+  /** null: not checked (no original stored or supplied). */
+  ok: boolean | null;
+  detail?: string;
+  [fact: string]: unknown;
+};
+
+/** An event of the hash-chained audit log, as evidence cites it. */
+export type EvidenceEventRef = { seq: number; hash: string; time: string; actor: string; action: string };
+
+/** The evidence of a signature record (schema medsign-evidence/v1). */
+export type Evidence = {
+  schema: 'medsign-evidence/v1';
+  reportId: string;
+  generatedAt: string;
+  signatureId: string;
+  ok: boolean;
+  record: {
+    id: string;
+    format: SignatureFormat;
+    digestAlgorithm: string;
+    digest: string;
+    createdAt: string;
+    metadata: SignatureMetadata;
+  };
+  identity: EvidenceStatement & {
+    signer: { name: string; employeeNo: string; departmentCode: string } | null;
+    certificate: {
+      subject: string;
+      issuer: string;
+      serial: string;
+      notBefore: string;
+      notAfter: string;
+      keyAlgorithm: string;
+      fingerprintSha256: string;
+      fingerprintSm3: string;
+    };
+    chain: { ok: boolean; at: string; path: { subject: string; serial: string }[]; root: string | null };
+    issuingCa: { id: string; subject: string | null };
+    review: { ok: boolean; method: string; summary: string; [fact: string]: unknown };
+    statusAtSigning: StatusAtSigning;
+    statusNow: VerifyResponse['certificateStatus'];
+  };
+  intent: EvidenceStatement & {
+    method: 'pin' | 'authorisation' | 'usbkey' | null;
+    time: string;
+    authorisation?: {
+      id: string;
+      grantedAt?: string;
+      expiresAt?: string;
+      apps?: string[];
+      grantedVia?: string;
+      inForce: boolean | null;
+      /** The grant's audit event (the PIN was entered then) and, if revoked later, the revocation's. */
+      grantEvent?: EvidenceEventRef;
+      revokeEvent?: EvidenceEventRef;
+    };
+    /** The sign job this signature was made in (the intent was shown once for the job). */
+    job?: { id: string; authoriseEvent?: EvidenceEventRef };
+    application: { id: string; name: string | null; systemType: string | null };
+    clientIp: string | null;
+    audit: {
+      ok: boolean;
+      seq: number | null;
+      hash: string | null;
+      matches: boolean;
+      chainVerified: boolean;
+      checked: number;
+      detail?: string;
+    };
+  };
+  signatureIntact: EvidenceStatement & { format: string; checkedOver: 'data' | 'signed-attributes' | null };
+  originalIntact: EvidenceStatement & {
+    source: 'supplied' | 'stored' | 'embedded' | null;
+    size?: number;
+    digestAlgorithm: string;
+    signedDigest: string;
+    digest?: string;
+    sm3?: string;
+    sha256?: string;
+  };
+  timestamp: {
+    ok: boolean;
+    time?: string;
+    tsa?: string;
+    serial?: string;
+    policy?: string;
+    detail?: string;
+  } | null;
+  verification: { id: string; url: string | null };
 };
 
 export type SignatureRecord = {
@@ -508,6 +650,7 @@ export class MedsignClient {
       signature: toBase64(input.signature, 'base64'),
       ...(input.data !== undefined ? { data: toBase64(input.data, 'utf8') } : {}),
       ...(input.certificate !== undefined ? { certificate: input.certificate } : {}),
+      ...(input.token !== undefined ? { token: toBase64(input.token, 'base64') } : {}),
     });
   }
 
@@ -572,6 +715,57 @@ export class MedsignClient {
   /** One signature record. */
   signature(id: string): Promise<SignatureRecord> {
     return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Records a signature made on the client with a USB key after the server checked it (signature,
+   * certificate from our CA and good, issued to the signer); retries reuse `idempotencyKey`.
+   */
+  recordPremade(input: PremadeInput, opts: { idempotencyKey?: string } = {}): Promise<SignResponse> {
+    const { data, signature, ...rest } = input;
+    return this.#call<SignResponse>(
+      'POST',
+      '/api/v1/signatures',
+      {
+        ...rest,
+        signature: toBase64(signature, 'base64'),
+        ...(data !== undefined ? { data: toBase64(data, 'utf8') } : {}),
+      },
+      opts.idempotencyKey ?? uuid(),
+    );
+  }
+
+  /**
+   * The evidence of a signature record (JSON). With `data` (an original you hold), 原文未改 is checked
+   * against it instead of the stored original.
+   */
+  evidence(id: string, opts: { data?: Uint8Array | string } = {}): Promise<Evidence> {
+    const path = `/api/v1/signatures/${encodeURIComponent(id)}`;
+    return opts.data === undefined
+      ? this.#call('GET', `${path}/evidence.json`)
+      : this.#call('POST', `${path}/evidence`, { data: toBase64(opts.data, 'utf8') });
+  }
+
+  /**
+   * The evidence report of a signature record as a PDF (Chinese with English labels, evidence.json
+   * embedded), signed by the platform (PAdES) and time-stamped — with the ECDSA report key (default; PDF
+   * readers verify it) or, `signatureAlgorithm: 'sm2'`, the SM2 one.
+   */
+  async evidencePdf(id: string, opts: { signatureAlgorithm?: 'ecdsa' | 'sm2' } = {}): Promise<Uint8Array> {
+    const qs = opts.signatureAlgorithm ? `?signatureAlgorithm=${opts.signatureAlgorithm}` : '';
+    const response = await this.#call<Response>(
+      'GET',
+      `/api/v1/signatures/${encodeURIComponent(id)}/evidence.pdf${qs}`,
+      undefined,
+      undefined,
+      'application/pdf',
+    );
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** The stored original of a record (signed with `storeOriginal`); the read is audited. */
+  original(id: string): Promise<StoredOriginal> {
+    return this.#call('GET', `/api/v1/signatures/${encodeURIComponent(id)}/original`);
   }
 
   /**

@@ -134,3 +134,60 @@ test('GET with a query: the signed path carries the query string', async () => {
   assert.equal(seen[0]!.url, 'http://m.test/api/v1/signatures?docId=RX+1&signer=D001');
   assert.equal(seen[0]!.body, undefined);
 });
+
+test('recordPremade, evidence, evidencePdf, original: paths, methods, base64 bodies, retries keep one key', async () => {
+  const seen: Seen[] = [];
+  const json = (v: unknown) => () => new Response(JSON.stringify(v), { status: 200 });
+  const client = new MedsignClient({
+    url: 'http://medsign.test',
+    appId: 'app_x',
+    appSecret: 'secret',
+    maxBackoffMs: 1,
+    fetch: fakeFetch(
+      [
+        problem(503, 'SIGN_TIMESTAMP_UNAVAILABLE'),
+        json({ id: 'sig-u' }),
+        json({ schema: 'medsign-evidence/v1', ok: true }),
+        json({ schema: 'medsign-evidence/v1', ok: false }),
+        () => new Response(new Uint8Array([0x25, 0x50, 0x44, 0x46]), { status: 200 }),
+        json({ id: 'sig-u', data: 'YQ==' }),
+      ],
+      seen,
+    ),
+  });
+  const raw = new Uint8Array(64).fill(7);
+  assert.equal(
+    (
+      await client.recordPremade({
+        signer: 'D001',
+        format: 'p1',
+        data: '医嘱',
+        signature: raw,
+        certificate: 'PEM',
+      })
+    ).id,
+    'sig-u',
+  );
+  // The 503 was retried with the same Idempotency-Key and body.
+  assert.equal(seen[0]!.url, 'http://medsign.test/api/v1/signatures');
+  assert.equal(seen[0]!.headers['idempotency-key'], seen[1]!.headers['idempotency-key']);
+  assert.deepEqual(JSON.parse(seen[1]!.body!), {
+    signer: 'D001',
+    format: 'p1',
+    certificate: 'PEM',
+    signature: Buffer.from(raw).toString('base64'),
+    data: Buffer.from('医嘱').toString('base64'),
+  });
+  assert.equal((await client.evidence('a/b')).ok, true);
+  assert.equal(seen[2]!.url, 'http://medsign.test/api/v1/signatures/a%2Fb/evidence.json');
+  assert.equal(seen[2]!.body, undefined);
+  assert.equal((await client.evidence('a', { data: '原文' })).ok, false);
+  assert.equal(seen[3]!.url, 'http://medsign.test/api/v1/signatures/a/evidence');
+  assert.deepEqual(JSON.parse(seen[3]!.body!), { data: Buffer.from('原文').toString('base64') });
+  const pdf = await client.evidencePdf('a', { signatureAlgorithm: 'sm2' });
+  assert.equal(Buffer.from(pdf).toString(), '%PDF');
+  assert.equal(seen[4]!.url, 'http://medsign.test/api/v1/signatures/a/evidence.pdf?signatureAlgorithm=sm2');
+  assert.equal(seen[4]!.headers.accept, 'application/pdf');
+  assert.equal((await client.original('a')).data, 'YQ==');
+  assert.equal(seen[5]!.url, 'http://medsign.test/api/v1/signatures/a/original');
+});

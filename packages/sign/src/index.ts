@@ -12,5 +12,7 @@ export * from './credentials.js';
 export * from './signers.js';
 export * from './authorisations.js';
 export * from './signing.js';
+export * from './premade.js';
+export * from './evidence.js';
 export * from './jobs.js';
 export * from './webhook.js';

@@ -46,8 +46,33 @@ export interface CertificateIssuer {
 /** A certificate's status at the CA now; `unknown` when the CA does not know the certificate. */
 export type CertificateStatus = 'good' | 'revoked' | 'hold' | 'unknown';
 
+/** A certificate's status now with, when revoked or on hold, since when (the CA's record). */
+export type RevocationInfo = { status: CertificateStatus; revokedAt?: Date; reason?: string };
+
 export interface CertificateStatusSource {
   status(caId: string, serial: string): Promise<CertificateStatus>;
+  /**
+   * The status with the revocation time and reason, to judge the status at a past signing time. Without
+   * it, a revoked certificate counts as revoked at any time (the safe side).
+   */
+  revocation?(caId: string, serial: string): Promise<RevocationInfo>;
+}
+
+/** A certificate our CA issued, as the CA's records hold it. */
+export type IssuedCertificate = {
+  der: Uint8Array;
+  /** The employee number it was issued for, when the CA recorded one. */
+  employeeNo?: string;
+  status: CertificateStatus;
+  revokedAt?: Date;
+};
+
+/**
+ * The certificates our CA issued (the CA's store): pre-made (USB-key) signatures are checked against the
+ * CA's record of their certificate, and evidence shows the certificate a record was made with.
+ */
+export interface CertificateDirectory {
+  get(caId: string, serial: string): Promise<IssuedCertificate | undefined>;
 }
 
 /**
@@ -57,6 +82,42 @@ export interface CertificateStatusSource {
  */
 export interface TimeStamper {
   timestamp(signatureValue: Uint8Array): Promise<Uint8Array>;
+}
+
+/** An event of the hash-chained audit log as stored. */
+export type ChainedEvent = {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+};
+
+/** Reads the hash-chained audit log (the store's), for evidence. */
+export interface AuditChainReader {
+  /** The events about `target`, oldest first, optionally of one action. */
+  byTarget(target: string, action?: string): Promise<ChainedEvent[]>;
+  /** Verifies the chain from its first event up to and including `seq`. */
+  verifyUpTo(seq: number): Promise<{ ok: boolean; checked: number; firstBreak?: string }>;
+}
+
+/** The certificate application a certificate was issued for, as the CA's registration records hold it. */
+export type ApplicationReview = {
+  id: string;
+  profile: string;
+  state: string;
+  submittedBy: string;
+  submittedAt: Date;
+  reviewedBy?: string;
+  reviewedAt?: Date;
+};
+
+/** How the identity behind a certificate was reviewed (the CA's application records). */
+export interface IdentityReviewSource {
+  applicationOf(caId: string, serial: string): Promise<ApplicationReview | undefined>;
 }
 
 /** Slow salted PIN hashes (scrypt in the server). */
@@ -147,6 +208,38 @@ export type SignatureMetadata = {
   visitRef?: string;
 };
 
+/**
+ * How the signer expressed the intent to sign (真实意愿): the PIN with this request, a time-boxed signing
+ * authorisation granted earlier with the PIN (its facts copied at signing time, so later revocation or
+ * expiry cannot blur them), or a signature made on the client with a USB key and recorded as pre-made.
+ * A sign job's signatures carry the job id: the PIN or authorisation was shown once for the whole job.
+ * Times are ISO-8601 UTC (the value is stored as JSON).
+ */
+export type SignatureIntent =
+  | {
+      method: 'pin';
+      /** The sign job the PIN was entered for once (its `sign.job-authorise` event), if any. */
+      job?: string;
+    }
+  | {
+      method: 'authorisation';
+      authorisationId: string;
+      /** The grant's facts at signing time (absent for sign jobs: evidence looks the grant up). */
+      grantedAt?: string;
+      expiresAt?: string;
+      apps?: string[];
+      /** The application through which the signer granted it. */
+      grantedVia?: string;
+      job?: string;
+    }
+  | { method: 'usbkey' };
+
+/** Where an event sits in the hash-chained audit log. */
+export type AuditPosition = { seq: number; hash: string };
+
+/** A signed original as stored: sealed (SecretBox, context = the record id); `size` of the clear bytes. */
+export type SealedOriginal = { size: number; sealed: Uint8Array };
+
 /** One signature: append-only. */
 export type SignatureRecord = {
   id: string;
@@ -167,6 +260,12 @@ export type SignatureRecord = {
   /** SM3 (hex) of the request that made it: a replay with the same key must carry the same request. */
   requestHash: string | null;
   createdAt: Date;
+  /** The client IP the server saw (records made before evidence capture have none). */
+  clientIp?: string | null;
+  /** The signer's intent (see SignatureIntent). */
+  intent?: SignatureIntent | null;
+  /** The record's audit event in the hash chain: set by the store when it writes the record. */
+  audit?: AuditPosition | null;
 };
 
 export type SignatureQuery = {
@@ -212,11 +311,15 @@ export interface SignStore {
   revokeAuthorisation(id: string, now: Date): Promise<boolean>;
 
   /**
-   * Writes the record and its audit event (`event`, masked like AuditSink's) in one transaction: both or
-   * neither, durable when this resolves. False when (appId, idempotencyKey) is taken; neither is written then.
+   * Writes the record, its audit event (`event`, masked like AuditSink's) and — when given — its sealed
+   * original in one transaction: all or nothing, durable when this resolves. The stored record carries
+   * its audit event's position (`audit`, read back by getSignature). False when (appId, idempotencyKey)
+   * is taken; nothing is written then.
    */
-  insertSignature(record: SignatureRecord, event: AuditEvent): Promise<boolean>;
+  insertSignature(record: SignatureRecord, event: AuditEvent, original?: SealedOriginal): Promise<boolean>;
   getSignature(id: string): Promise<SignatureRecord | undefined>;
+  /** The sealed original of a record, if one was stored. */
+  getOriginal(id: string): Promise<SealedOriginal | undefined>;
   findSignatureByIdempotencyKey(appId: string, key: string): Promise<SignatureRecord | undefined>;
   searchSignatures(q: SignatureQuery): Promise<{ total: number; items: SignatureRecord[] }>;
 }

@@ -19,7 +19,9 @@ import {
   verifyCertificateChain,
   verifyCms,
   verifySignature,
+  verifyTimeStampToken,
   type Check,
+  type TimeStampVerifyResult,
   type SignatureAlgorithmName,
 } from '@medsign/pki';
 import { usableAuthorisation } from './authorisations.js';
@@ -27,11 +29,15 @@ import { checkSignerPin, findSigner, type SignerDeps } from './signers.js';
 import {
   SIGNATURE_FORMATS,
   type AuditEvent,
+  type CertificateDirectory,
   type CertificateStatus,
   type CertificateStatusSource,
   type DigestAlgorithm,
   type SignatureFormat,
   type SignatureMetadata,
+  type SealedOriginal,
+  type SecretBox,
+  type SignatureIntent,
   type SignatureRecord,
   type SignerRecord,
   type TimeStamper,
@@ -65,6 +71,15 @@ export type SigningDeps = SignerDeps & {
    * P7 signatures so a relying party needs only the root it trusts to build the path.
    */
   issuerChain?: (caId: string) => readonly ParsedCertificate[];
+  /**
+   * Seals signed originals (SM4-GCM, context = the record id) for `storeOriginal`; absent, asking to
+   * store one is SIGN_ORIGINALS_UNAVAILABLE.
+   */
+  originals?: SecretBox;
+  /** Store the original of every data request unless it says `storeOriginal: false` (default false). */
+  storeOriginals?: boolean;
+  /** The CA's records of the certificates it issued (pre-made signatures need it). */
+  certificates?: CertificateDirectory;
 };
 
 /** One signing request as the API receives it (binary values base64, digests hex). */
@@ -83,11 +98,18 @@ export type SignRequest = {
   oids?: 'rfc5652' | 'gm';
   timestamp?: boolean;
   metadata?: SignatureMetadata;
+  /**
+   * Keep the data, sealed, for preview and evidence (default: the deployment's setting). A digest
+   * request has no original: `true` with a digest is SIGN_DATA_INVALID.
+   */
+  storeOriginal?: boolean;
 };
 
 /** The transport's facts about the request. */
 export type SignContext = {
   appId: string;
+  /** The client IP the server saw (recorded as evidence of intent). */
+  clientIp?: string;
   /** Idempotency-Key and the SM3 (hex) of the request body, when the caller sent the header. */
   idempotency?: { key: string; requestHash: string };
   /**
@@ -108,7 +130,8 @@ const dataInvalid = (detail: string) => new DomainError('SIGN_DATA_INVALID', det
 export function decodeBase64(
   text: unknown,
   what: string,
-  code: 'SIGN_DATA_INVALID' | 'SIGN_SIGNATURE_INVALID' = 'SIGN_DATA_INVALID',
+  code:
+    'SIGN_DATA_INVALID' | 'SIGN_SIGNATURE_INVALID' | 'SIGN_PREMADE_SIGNATURE_INVALID' = 'SIGN_DATA_INVALID',
 ): Uint8Array {
   if (typeof text !== 'string' || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text))
     throw new DomainError(code, `${what} is not valid base64`);
@@ -118,7 +141,7 @@ export function decodeBase64(
 }
 
 /** The CMS digest (and P1 record digest) of a signer key: SM3 for SM2, SHA-256 for RSA/ECDSA. */
-function hashOf(cert: ParsedCertificate): DigestAlgorithm {
+export function hashOf(cert: ParsedCertificate): DigestAlgorithm {
   return cert.publicKey.family === 'sm2' ? 'sm3' : 'sha256';
 }
 
@@ -150,9 +173,12 @@ type Prepared = {
   digestAlgorithm?: DigestAlgorithm;
   gm: boolean;
   metadata: SignatureMetadata;
+  /** Seal and keep the data with the record. */
+  storeOriginal: boolean;
 };
 
-function checkMetadata(m: SignatureMetadata | undefined, types: readonly string[]): SignatureMetadata {
+/** Checks business metadata (≤ 128 characters, no control characters, a known document type); SIGN_DATA_INVALID / SIGN_DOC_TYPE_UNKNOWN. */
+export function checkMetadata(m: SignatureMetadata | undefined, types: readonly string[]): SignatureMetadata {
   const out: SignatureMetadata = {};
   for (const k of ['system', 'docType', 'docId', 'departmentCode', 'visitRef'] as const) {
     const v = m?.[k];
@@ -179,6 +205,13 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
   const metadata = checkMetadata(req.metadata, deps.documentTypes ?? DEFAULT_DOCUMENT_TYPES);
   if ((req.data === undefined) === (req.digest === undefined))
     throw dataInvalid('give exactly one of data (base64) and digest (hex)');
+  if (req.storeOriginal !== undefined && typeof req.storeOriginal !== 'boolean')
+    throw dataInvalid('storeOriginal must be true or false');
+  if (req.storeOriginal === true && req.data === undefined)
+    throw dataInvalid('storeOriginal needs the data: a digest request has no original to store');
+  const storeOriginal = req.data !== undefined && (req.storeOriginal ?? deps.storeOriginals ?? false);
+  if (storeOriginal && !deps.originals)
+    throw new DomainError('SIGN_ORIGINALS_UNAVAILABLE', 'this server has no cipher to seal originals');
   const max = deps.maxDataBytes ?? DEFAULT_MAX_DATA_BYTES;
   if (req.data !== undefined) {
     if (typeof req.data === 'string' && req.data.length > Math.ceil(max / 3) * 4)
@@ -187,7 +220,7 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
     if (data.length > max) throw new DomainError('SIGN_PAYLOAD_TOO_LARGE', `the data exceeds ${max} bytes`);
     if (req.digestAlgorithm !== undefined)
       throw dataInvalid('digestAlgorithm goes with digest, not with data');
-    return { format, data, gm, metadata };
+    return { format, data, gm, metadata, storeOriginal };
   }
   if (format !== 'p7-detached')
     throw dataInvalid(`${format} needs the data itself; a digest can be signed as p7-detached only`);
@@ -195,7 +228,14 @@ function prepare(req: SignRequest, deps: SigningDeps): Prepared {
   if (alg !== 'sm3' && alg !== 'sha256') throw dataInvalid('digestAlgorithm must be sm3 or sha256');
   if (typeof req.digest !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(req.digest) || req.digest.length !== 64)
     throw dataInvalid(`the ${alg} digest must be 64 hex digits`);
-  return { format, digest: hexToBytes(req.digest.toLowerCase()), digestAlgorithm: alg, gm, metadata };
+  return {
+    format,
+    digest: hexToBytes(req.digest.toLowerCase()),
+    digestAlgorithm: alg,
+    gm,
+    metadata,
+    storeOriginal: false,
+  };
 }
 
 /**
@@ -215,7 +255,7 @@ const SIGNER_CERTIFICATE_CACHE_SIZE = 512;
  * A signer's certificate parsed, from a small LRU cache keyed by its DER: the same doctors sign again and
  * again, and parsing a certificate cost more of a request's time than anything else but the signature.
  */
-function signerCertificate(der: Uint8Array): ParsedCertificate {
+export function signerCertificate(der: Uint8Array): ParsedCertificate {
   const id = bytesToHex(der);
   let cert = signerCertificates.get(id);
   if (cert) signerCertificates.delete(id);
@@ -254,14 +294,22 @@ export async function signDocument(
     );
   if (p.gm && cert.publicKey.family !== 'sm2')
     throw dataInvalid('GM/T 0010 object identifiers need an SM2 signer');
-  let intent: string;
+  let intent: SignatureIntent;
   if (ctx.authorised) {
-    intent = ctx.authorised.intent;
+    intent = intentOfText(ctx.authorised.intent) ?? { method: 'pin' };
   } else if (req.pin !== undefined) {
     await checkSignerPin(signer, req.pin, `app:${ctx.appId}`, deps);
-    intent = 'pin';
+    intent = { method: 'pin' };
   } else {
-    intent = `authorisation:${(await usableAuthorisation(signer, ctx.appId, deps)).id}`;
+    const a = await usableAuthorisation(signer, ctx.appId, deps);
+    intent = {
+      method: 'authorisation',
+      authorisationId: a.id,
+      grantedAt: a.createdAt.toISOString(),
+      expiresAt: a.expiresAt.toISOString(),
+      apps: [...a.appIds],
+      grantedVia: a.grantedVia,
+    };
   }
 
   const contentDigest = p.digest ?? hashData(hash, p.data!);
@@ -315,6 +363,8 @@ export async function signDocument(
     idempotencyKey: ctx.idempotency?.key ?? null,
     requestHash: ctx.idempotency?.requestHash ?? null,
     createdAt: deps.clock.now(),
+    clientIp: ctx.clientIp ?? null,
+    intent,
   };
   const event: AuditEvent = {
     actor: `app:${ctx.appId}`,
@@ -324,20 +374,99 @@ export async function signDocument(
       employeeNo: signer.employeeNo,
       format: p.format,
       digest: record.digest,
-      intent,
+      // A sign job's signatures keep the job's own wording (`job:<id>/pin`, `job:<id>/authorisation:<id>`).
+      intent: ctx.authorised?.intent ?? intentText(intent),
+      ...(ctx.clientIp ? { clientIp: ctx.clientIp } : {}),
       ...(p.metadata.docType ? { docType: p.metadata.docType } : {}),
       ...(p.metadata.docId ? { docId: p.metadata.docId } : {}),
       timestamped: token !== null,
+      ...(p.storeOriginal ? { originalStored: true } : {}),
       ...(ctx.job ? { job: ctx.job.id, businessId: ctx.job.businessId } : {}),
     },
   };
-  if (!(await deps.store.insertSignature(record, event))) {
+  const original = p.storeOriginal ? await sealOriginal(record.id, p.data!, deps.originals!) : undefined;
+  if (!(await deps.store.insertSignature(record, event, original))) {
     // A concurrent request with the same Idempotency-Key won: answer what it recorded.
     const prior = await deps.store.findSignatureByIdempotencyKey(ctx.appId, ctx.idempotency!.key);
     if (prior) return replay(prior, ctx.idempotency!.requestHash, deps);
     throw new DomainError('SIGN_IDEMPOTENCY_CONFLICT');
   }
   return { record, certificate: cert, replayed: false };
+}
+
+/** The intent as the audit event has always said it: `pin`, `authorisation:<id>` or `usbkey` (jobs: `job:<id>/…`). */
+export function intentText(intent: SignatureIntent): string {
+  const own = intent.method === 'authorisation' ? `authorisation:${intent.authorisationId}` : intent.method;
+  return 'job' in intent && intent.job ? `job:${intent.job}/${own}` : own;
+}
+
+/**
+ * Reads an intent as audit events word it (`pin`, `authorisation:<id>`, `usbkey`, and a sign job's
+ * `job:<id>/pin` / `job:<id>/authorisation:<id>`); null for anything else. The grant's facts are not in
+ * the words: evidence looks the authorisation up.
+ */
+export function intentOfText(text: unknown): SignatureIntent | null {
+  if (typeof text !== 'string') return null;
+  const m = /^(?:job:([^/]+)\/)?(pin|usbkey|authorisation:(.+))$/.exec(text);
+  if (!m) return null;
+  const job = m[1] ? { job: m[1] } : {};
+  if (m[2] === 'usbkey') return m[1] ? null : { method: 'usbkey' };
+  if (m[2] === 'pin') return { method: 'pin', ...job };
+  return { method: 'authorisation', authorisationId: m[3]!, ...job };
+}
+
+/** Seals a signed original bound to its record id (a sealed original moved to another record does not open). */
+export async function sealOriginal(
+  recordId: string,
+  data: Uint8Array,
+  box: SecretBox,
+): Promise<SealedOriginal> {
+  return { size: data.length, sealed: await box.seal(data, `signature:${recordId}`) };
+}
+
+/** Opens a record's sealed original (see sealOriginal). */
+export function openOriginal(
+  recordId: string,
+  original: SealedOriginal,
+  box: SecretBox,
+): Promise<Uint8Array> {
+  return box.open(original.sealed, `signature:${recordId}`);
+}
+
+/** A stored original opened for preview, with the check that it is what was signed. */
+export type OriginalView = {
+  record: SignatureRecord;
+  data: Uint8Array;
+  /** The original's digest (record's algorithm) equals the signed digest. */
+  digestMatches: boolean;
+};
+
+/**
+ * Opens the stored original of a signature record for `actor` (audited `sign.original-read`, with the
+ * record id and size only). SIGN_SIGNATURE_NOT_FOUND / SIGN_ORIGINAL_NOT_STORED otherwise.
+ */
+export async function readOriginal(
+  id: string,
+  actor: string,
+  deps: Pick<SigningDeps, 'store' | 'audit' | 'originals'>,
+): Promise<OriginalView> {
+  const record = await deps.store.getSignature(id);
+  if (!record) throw new DomainError('SIGN_SIGNATURE_NOT_FOUND', `no signature ${id}`);
+  const sealed = await deps.store.getOriginal(id);
+  if (!sealed || !deps.originals)
+    throw new DomainError('SIGN_ORIGINAL_NOT_STORED', `signature ${id} has no stored original`);
+  const data = await openOriginal(id, sealed, deps.originals);
+  await deps.audit.append({
+    actor,
+    action: 'sign.original-read',
+    target: id,
+    detail: { size: data.length },
+  });
+  return {
+    record,
+    data,
+    digestMatches: bytesToHex(hashData(record.digestAlgorithm, data)) === record.digest,
+  };
 }
 
 async function replay(prior: SignatureRecord, requestHash: string, deps: SigningDeps): Promise<SignResult> {
@@ -350,7 +479,8 @@ async function replay(prior: SignatureRecord, requestHash: string, deps: Signing
   return { record: prior, certificate: signerCertificate(signer!.certificate), replayed: true };
 }
 
-async function stamp(value: Uint8Array, stamper: TimeStamper): Promise<Uint8Array> {
+/** Time-stamps a signature value; any failure of the TSA is SIGN_TIMESTAMP_UNAVAILABLE. */
+export async function stamp(value: Uint8Array, stamper: TimeStamper): Promise<Uint8Array> {
   try {
     return await stamper.timestamp(value);
   } catch (e) {
@@ -372,6 +502,30 @@ export type VerifyRequest = {
   signature: string;
   /** P1 only: the signer's certificate, PEM or base64 DER. */
   certificate?: string;
+  /** P1 only: base64 RFC 3161 TimeStampToken over the signature value (P7 carries its own). */
+  token?: string;
+};
+
+/** Where the signing time a status is judged at came from. */
+export type SigningTimeSource = 'timestamp' | 'signingTime' | 'record';
+
+/**
+ * The certificate's status at the signing time: the time-stamp token's genTime when there is a valid one,
+ * else the CMS signingTime attribute (the signer's own claim), else — for our own records — the record
+ * time; compared with the certificate's validity and the revocation time in our CA's records.
+ */
+export type StatusAtSigning = VerifyAspect & {
+  status: CertificateStatus | 'expired' | 'not-yet-valid';
+  time?: string;
+  timeSource?: SigningTimeSource;
+  /** When the certificate was revoked or put on hold (it is now), if the CA recorded it. */
+  revokedAt?: string;
+};
+
+/** Options of verifyDocument. */
+export type VerifyOptions = {
+  /** The time our own record of the signature was made (the last resort for the signing time). */
+  recordTime?: Date;
 };
 
 /** One summarised aspect of a verification. */
@@ -388,9 +542,11 @@ export type VerifyResult = {
   /** The certificate chains to one of our roots (now). */
   chain: VerifyAspect;
   /** The certificate's status at our CA now. */
-  certificateStatus: VerifyAspect & { status: CertificateStatus };
+  certificateStatus: VerifyAspect & { status: CertificateStatus; revokedAt?: string; reason?: string };
+  /** The certificate's status when the signature was made (see StatusAtSigning). */
+  statusAtSigning: StatusAtSigning;
   /** The signature time-stamp, when the signature carries one. */
-  timestamp?: VerifyAspect & { time?: string };
+  timestamp?: VerifyAspect & { time?: string; serial?: string; tsa?: string };
   checks: Check[];
   errors: string[];
 };
@@ -406,7 +562,8 @@ export type VerifyDeps = {
   intermediates: readonly ParsedCertificate[];
 };
 
-function readCertificate(text: string): ParsedCertificate {
+/** Reads a certificate given as PEM or base64 DER; SIGN_SIGNATURE_INVALID when it cannot be read. */
+export function readCertificate(text: string): ParsedCertificate {
   try {
     if (text.includes('-----BEGIN')) return ParsedCertificate.parse(text);
     return ParsedCertificate.parse(decodeBase64(text, 'certificate', 'SIGN_SIGNATURE_INVALID'));
@@ -427,30 +584,101 @@ function aspect(checks: readonly Check[], names: readonly string[]): VerifyAspec
   return failed ? { ok: false, ...(failed.detail ? { detail: failed.detail } : {}) } : { ok: true };
 }
 
-async function statusOf(
+/** A certificate's status at our CA now (VerifyResult.certificateStatus). */
+export type StatusNow = VerifyAspect & { status: CertificateStatus; revokedAt?: string; reason?: string };
+
+/** The certificate's status at our CA now, and at the signing time `at` (see StatusAtSigning). */
+export async function statusOf(
   cert: ParsedCertificate,
   path: readonly ParsedCertificate[],
   deps: VerifyDeps,
-): Promise<VerifyAspect & { status: CertificateStatus }> {
+  at: { time: Date; source: SigningTimeSource } | undefined,
+): Promise<{ now: StatusNow; atSigning: StatusAtSigning }> {
   const issuer = path[1];
   const caId = issuer ? deps.status.caIdOf(issuer) : undefined;
-  const status: CertificateStatus = caId ? await deps.status.status(caId, cert.serialNumber) : 'unknown';
-  return {
+  const info = caId
+    ? deps.status.revocation
+      ? await deps.status.revocation(caId, cert.serialNumber)
+      : { status: await deps.status.status(caId, cert.serialNumber) }
+    : { status: 'unknown' as const };
+  const status = info.status;
+  const revokedAt = info.revokedAt?.toISOString();
+  const now: StatusNow = {
     ok: status === 'good',
     status,
+    ...(revokedAt && status !== 'good' ? { revokedAt } : {}),
+    ...(info.reason && status !== 'good' ? { reason: info.reason } : {}),
     ...(status === 'good'
       ? {}
       : { detail: caId ? `the certificate is ${status}` : 'not issued by a CA of this platform' }),
   };
+  const when = at ? { time: at.time.toISOString(), timeSource: at.source } : {};
+  const judged = (s: StatusAtSigning['status'], detail?: string): StatusAtSigning => ({
+    ok: s === 'good',
+    status: s,
+    ...when,
+    ...(revokedAt && status !== 'good' ? { revokedAt } : {}),
+    ...(detail ? { detail } : {}),
+  });
+  if (!caId) return { now, atSigning: judged('unknown', 'not issued by a CA of this platform') };
+  if (!at)
+    return { now, atSigning: judged('unknown', 'no signing time: no time-stamp, signingTime or record') };
+  if (at.time < cert.notBefore)
+    return { now, atSigning: judged('not-yet-valid', 'signed before the certificate was valid') };
+  if (at.time > cert.notAfter)
+    return { now, atSigning: judged('expired', 'signed after the certificate expired') };
+  if (status === 'good') return { now, atSigning: judged('good') };
+  if (status === 'unknown')
+    return { now, atSigning: judged('unknown', 'the CA does not know this certificate') };
+  if (info.revokedAt && info.revokedAt > at.time)
+    return { now, atSigning: judged('good', `good when signed; ${status} since ${revokedAt}`) };
+  return {
+    now,
+    atSigning: judged(
+      status,
+      info.revokedAt ? `${status} since ${revokedAt}, before it was signed` : `${status} (time unknown)`,
+    ),
+  };
+}
+
+function timestampAspect(ts: TimeStampVerifyResult): NonNullable<VerifyResult['timestamp']> {
+  return {
+    ok: ts.valid,
+    ...(ts.genTime ? { time: ts.genTime.toISOString() } : {}),
+    ...(ts.serial !== undefined ? { serial: ts.serial.toString(16) } : {}),
+    ...(ts.tsaName ? { tsa: ts.tsaName } : ts.tsaCertificate ? { tsa: ts.tsaCertificate.subjectText } : {}),
+    ...(ts.valid ? {} : { detail: ts.errors.join('; ') }),
+  };
+}
+
+/** The signing time by precedence: a valid time-stamp, the signingTime attribute, our record. */
+function signingTimeOf(
+  ts: TimeStampVerifyResult | undefined,
+  signingTime: Date | undefined,
+  opts: VerifyOptions,
+): { time: Date; source: SigningTimeSource } | undefined {
+  if (ts?.valid && ts.genTime) return { time: ts.genTime, source: 'timestamp' };
+  if (signingTime) return { time: signingTime, source: 'signingTime' };
+  if (opts.recordTime) return { time: opts.recordTime, source: 'record' };
+  return undefined;
 }
 
 /** Verifies a P1 or P7 signature against our roots; never throws for an invalid signature (only for unreadable input). */
-export async function verifyDocument(req: VerifyRequest, deps: VerifyDeps): Promise<VerifyResult> {
+export async function verifyDocument(
+  req: VerifyRequest,
+  deps: VerifyDeps,
+  opts: VerifyOptions = {},
+): Promise<VerifyResult> {
   const sigBytes = decodeBase64(req.signature, 'signature', 'SIGN_SIGNATURE_INVALID');
   const data = req.data === undefined ? undefined : decodeBase64(req.data, 'data');
   const at = deps.clock.now();
-  if (req.certificate !== undefined)
-    return verifyP1(sigBytes, data, readCertificate(req.certificate), at, deps);
+  if (req.certificate !== undefined) {
+    const token =
+      req.token === undefined ? undefined : decodeBase64(req.token, 'token', 'SIGN_SIGNATURE_INVALID');
+    return verifyP1(sigBytes, data, readCertificate(req.certificate), token, at, deps, opts);
+  }
+  if (req.token !== undefined)
+    throw new DomainError('SIGN_DATA_INVALID', 'token goes with a P1 signature; a P7 carries its own');
 
   let cms: ParsedCms;
   try {
@@ -473,12 +701,16 @@ export async function verifyDocument(req: VerifyRequest, deps: VerifyDeps): Prom
   const checks: Check[] = [...(s?.checks ?? [])];
   const errors = [...r.errors];
   const cert = s?.certificate;
-  const certificateStatus = cert
-    ? await statusOf(cert, s?.chain?.path ?? [], deps)
-    : { ok: false, status: 'unknown' as const, detail: 'no signer certificate' };
+  const ts = s?.timestamp;
+  const statuses = cert
+    ? await statusOf(cert, s?.chain?.path ?? [], deps, signingTimeOf(ts, s?.signingTime, opts))
+    : {
+        now: { ok: false, status: 'unknown' as const, detail: 'no signer certificate' },
+        atSigning: { ok: false, status: 'unknown' as const, detail: 'no signer certificate' },
+      };
+  const certificateStatus = statuses.now;
   if (!certificateStatus.ok)
     errors.push(`certificate status: ${certificateStatus.detail ?? certificateStatus.status}`);
-  const ts = s?.timestamp;
   return {
     valid: r.valid && certificateStatus.ok,
     format: 'p7',
@@ -492,15 +724,8 @@ export async function verifyDocument(req: VerifyRequest, deps: VerifyDeps): Prom
       ? { ok: s.chain.valid, ...(s.chain.valid ? {} : { detail: s.chain.errors.join('; ') }) }
       : { ok: false, detail: 'no signer certificate' },
     certificateStatus,
-    ...(ts
-      ? {
-          timestamp: {
-            ok: ts.valid,
-            ...(ts.genTime ? { time: ts.genTime.toISOString() } : {}),
-            ...(ts.valid ? {} : { detail: ts.errors.join('; ') }),
-          },
-        }
-      : {}),
+    statusAtSigning: statuses.atSigning,
+    ...(ts ? { timestamp: timestampAspect(ts) } : {}),
     checks,
     errors,
   };
@@ -526,8 +751,10 @@ async function verifyP1(
   signature: Uint8Array,
   data: Uint8Array | undefined,
   cert: ParsedCertificate,
+  token: Uint8Array | undefined,
   at: Date,
   deps: VerifyDeps,
+  opts: VerifyOptions,
 ): Promise<VerifyResult> {
   if (!data)
     throw new DomainError('SIGN_DATA_INVALID', 'a P1 signature is verified against the data: give data');
@@ -538,7 +765,15 @@ async function verifyP1(
     intermediates: deps.intermediates,
     at,
   });
-  const certificateStatus = await statusOf(cert, chain.path, deps);
+  const ts = token
+    ? verifyTimeStampToken(token, {
+        data: signature,
+        anchors: deps.anchors,
+        certificates: deps.intermediates,
+      })
+    : undefined;
+  const statuses = await statusOf(cert, chain.path, deps, signingTimeOf(ts, undefined, opts));
+  const certificateStatus = statuses.now;
   const checks: Check[] = [
     {
       check: 'signature',
@@ -553,15 +788,18 @@ async function verifyP1(
     ...(certificateStatus.ok
       ? []
       : [`certificate status: ${certificateStatus.detail ?? certificateStatus.status}`]),
+    ...(ts && !ts.valid ? [`time-stamp: ${ts.errors.join('; ')}`] : []),
   ];
   return {
-    valid: ok && chain.valid && certificateStatus.ok,
+    valid: ok && chain.valid && certificateStatus.ok && (ts?.valid ?? true),
     format: 'p1',
     signer: signerOf(cert),
     signature: ok ? { ok } : { ok, detail: 'does not verify' },
     dataIntegrity: ok ? { ok } : { ok, detail: 'the signature does not cover this data' },
     chain: { ok: chain.valid, ...(chain.valid ? {} : { detail: chain.errors.join('; ') }) },
     certificateStatus,
+    statusAtSigning: statuses.atSigning,
+    ...(ts ? { timestamp: timestampAspect(ts) } : {}),
     checks,
     errors,
   };

@@ -113,10 +113,14 @@ export class AuditLog {
 
   /**
    * Walks the whole chain in seq order, `batchSize` rows at a time (keyset pagination, so memory stays
-   * flat however long the log), and stops at the first break.
+   * flat however long the log), and stops at the first break. With `upTo`, only the events 1…upTo (the
+   * chain up to one event, e.g. a signature record's, for its evidence).
    */
-  async verify(options: { batchSize?: number } = {}): Promise<AuditVerification> {
+  async verify(options: { batchSize?: number; upTo?: number } = {}): Promise<AuditVerification> {
     const batchSize = options.batchSize ?? 1000;
+    const upTo = options.upTo;
+    if (upTo !== undefined && (!Number.isSafeInteger(upTo) || upTo < 1))
+      throw new RangeError('upTo must be a positive integer');
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new RangeError('batchSize must be a positive integer');
     let expectedSeq = 1;
@@ -124,13 +128,9 @@ export class AuditLog {
     let checked = 0;
     let after = 0;
     for (;;) {
-      const rows = await this.#database.db
-        .selectFrom('audit_events')
-        .selectAll()
-        .where('seq', '>', after)
-        .orderBy('seq')
-        .limit(batchSize)
-        .execute();
+      let query = this.#database.db.selectFrom('audit_events').selectAll().where('seq', '>', after);
+      if (upTo !== undefined) query = query.where('seq', '<=', upTo);
+      const rows = await query.orderBy('seq').limit(batchSize).execute();
       for (const row of rows) {
         checked++;
         const event = readRow(row);
@@ -150,6 +150,24 @@ export class AuditLog {
       after = Number(rows[rows.length - 1]!.seq);
     }
     return { ok: true, checked, ...(checked > 0 ? { head: { seq: expectedSeq - 1, hash: prevHash } } : {}) };
+  }
+
+  /** The events about `target` (oldest first, at most `limit`), optionally of one action. */
+  async byTarget(
+    target: string,
+    options: { action?: string; limit?: number } = {},
+  ): Promise<ChainedAuditEvent[]> {
+    let query = this.#database.db.selectFrom('audit_events').selectAll().where('target', '=', target);
+    if (options.action !== undefined) query = query.where('action', '=', options.action);
+    const rows = await query
+      .orderBy('seq')
+      .limit(options.limit ?? 100)
+      .execute();
+    return rows.map((row) => {
+      const event = readRow(row);
+      if ('reason' in event) throw new RangeError(event.message);
+      return event;
+    });
   }
 
   /** Events in seq order from `fromSeq` (inclusive), at most `limit` — for the auditor's view and exports. */

@@ -70,6 +70,8 @@ export {
   type SignAuthorisationRow,
   type SignatureRow,
   type SignatureSearch,
+  type SignatureIntentJson,
+  type SignatureOriginalRow,
 } from './repositories/signing.js';
 export {
   SignJobRepository,

@@ -750,6 +750,64 @@ function appCredentials(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * 0009: what a signature record must prove years later (电子签名法 §13): the client IP the server saw, the
+ * signer's intent (JSON: method pin | authorisation with its grant | usbkey), and the position (seq, hash)
+ * of the record's audit event in the hash chain — written with the record in one transaction. The signed
+ * originals, sealed (SM4-GCM, bound to the record id), live in their own append-only table so the records
+ * stay lean. Indexes on audit_events.target and applications' certificate let evidence find how a
+ * signer's identity was reviewed (the enrolment or issuance event, the approved application).
+ */
+function signatureEvidence(dialect: DialectName): Migration {
+  const bin = bytes(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('signatures').addColumn('client_ip', 'text').execute();
+      await db.schema.alterTable('signatures').addColumn('intent', 'text').execute();
+      await db.schema.alterTable('signatures').addColumn('audit_seq', 'bigint').execute();
+      await db.schema.alterTable('signatures').addColumn('audit_hash', 'text').execute();
+      await db.schema
+        .createTable('signature_originals')
+        .addColumn('signature_id', 'text', (c) => c.primaryKey().references('signatures.id'))
+        .addColumn('size', 'integer', (c) => c.notNull())
+        .addColumn('sealed', bin, (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addCheckConstraint('signature_originals_size_ck', sql`size >= 0`)
+        .execute();
+      await db.schema.createIndex('audit_events_target_ix').on('audit_events').column('target').execute();
+      await db.schema
+        .createIndex('applications_cert_ix')
+        .on('applications')
+        .columns(['cert_ca_id', 'cert_serial'])
+        .execute();
+      if (dialect === 'sqlite') {
+        for (const op of ['update', 'delete']) {
+          await sql
+            .raw(
+              `create trigger signature_originals_no_${op} before ${op} on signature_originals ` +
+                `begin select raise(abort, 'signature_originals is append-only'); end`,
+            )
+            .execute(db);
+        }
+      } else {
+        await sql
+          .raw(
+            `create trigger signature_originals_append_only before update or delete on signature_originals ` +
+              `for each row execute function medsign_signatures_append_only()`,
+          )
+          .execute(db);
+      }
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropIndex('applications_cert_ix').execute();
+      await db.schema.dropIndex('audit_events_target_ix').execute();
+      await db.schema.dropTable('signature_originals').execute();
+      for (const column of ['audit_hash', 'audit_seq', 'intent', 'client_ip'])
+        await db.schema.alterTable('signatures').dropColumn(column).execute();
+    },
+  };
+}
+
 /** The migrations of this package version, by name, for Kysely's Migrator. */
 export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -761,6 +819,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0006_crls': crls(dialect),
     '0007_signing': signing(dialect),
     '0008_sign_jobs': signJobs(dialect),
+    '0009_signature_evidence': signatureEvidence(dialect),
     '0010_app_credentials': appCredentials(dialect),
   };
 }

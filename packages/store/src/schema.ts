@@ -238,6 +238,22 @@ export interface SignaturesTable {
   idempotency_key: string | null;
   request_hash: string | null;
   created_at: IsoText;
+  /** 0009: the client IP the server saw. */
+  client_ip: string | null;
+  /** 0009: the signer's intent, JSON (method pin | authorisation … | usbkey). */
+  intent: string | null;
+  /** 0009: seq and hash of the record's audit event (written in the same transaction). */
+  audit_seq: number | null;
+  audit_hash: string | null;
+}
+
+/** `signature_originals` (0009): a signed original, sealed with SM4-GCM bound to its record id; append-only. */
+export interface SignatureOriginalsTable {
+  signature_id: string;
+  /** Bytes of the original (before sealing). */
+  size: number;
+  sealed: Uint8Array;
+  created_at: IsoText;
 }
 
 /** `sign_app_credentials`: an application's retired secret during a rotation grace, and its mTLS certificates (0010). */
@@ -360,6 +376,7 @@ export interface Schema {
   sign_authorisations: SignAuthorisationsTable;
   signatures: SignaturesTable;
   sign_app_credentials: SignAppCredentialsTable;
+  signature_originals: SignatureOriginalsTable;
   tsa_tokens: TsaTokensTable;
   crls: CrlsTable;
   sign_jobs: SignJobsTable;

@@ -179,8 +179,11 @@ for (const dialect of dialects) {
       });
       assert.equal(await insert(first), true);
       assert.equal(await insert(signature('app_2', s, { idempotencyKey: 'k1' })), false);
-      assert.deepEqual(await store.signing.findSignatureByIdempotencyKey('app_2', 'k1'), first);
-      assert.deepEqual(await store.signing.getSignature(first.id), first);
+      // Read back, a record carries its audit event's position in the chain (written with it).
+      const stored = await store.signing.getSignature(first.id);
+      const event = (await store.audit.byTarget(first.id))[0]!;
+      assert.deepEqual(stored, { ...first, audit: { seq: event.seq, hash: event.hash } });
+      assert.deepEqual(await store.signing.findSignatureByIdempotencyKey('app_2', 'k1'), stored);
       for (let i = 0; i < 3; i++)
         await insert(
           signature('app_2', s, {
@@ -209,6 +212,65 @@ for (const dialect of dialects) {
       );
       await assert.rejects(tdb.raw(`update signatures set digest = 'x'`), /append-only/);
       await assert.rejects(tdb.raw(`delete from signatures`), /append-only/);
+    });
+
+    test('evidence: client IP, intent and audit position; sealed originals in the same transaction', async () => {
+      await store.signing.insertApp(app('app_e'));
+      const s = signer('D00E');
+      await store.signing.insertSigner(s);
+      const intent = {
+        method: 'authorisation',
+        authorisationId: 'a-1',
+        grantedAt: t0.toISOString(),
+        expiresAt: t0.toISOString(),
+        apps: ['app_e'],
+        grantedVia: 'app_e',
+      };
+      const records = [0, 1, 2].map(() => signature('app_e', s, { clientIp: '10.1.2.3', intent }));
+      const sealed = new Uint8Array(randomBytes(64));
+      // One group transaction for all three; each record gets its own event's seq and hash.
+      await Promise.all(
+        records.map((r, i) =>
+          store.signing.insertSignature(
+            r,
+            { actor: 'app:app_e', action: 'sign.signature', target: r.id },
+            i === 1 ? { size: 48, sealed } : undefined,
+          ),
+        ),
+      );
+      const seqs = new Set<number>();
+      for (const r of records) {
+        const got = (await store.signing.getSignature(r.id))!;
+        assert.equal(got.clientIp, '10.1.2.3');
+        assert.deepEqual(got.intent, intent);
+        const [event] = await store.audit.byTarget(r.id, { action: 'sign.signature' });
+        assert.deepEqual(got.audit, { seq: event!.seq, hash: event!.hash });
+        seqs.add(got.audit!.seq);
+        const upTo = await store.audit.verify({ upTo: got.audit!.seq });
+        assert.equal(upTo.ok, true);
+        assert.deepEqual(upTo.head, got.audit);
+      }
+      assert.equal(seqs.size, 3);
+      const original = await store.signing.getOriginal(records[1]!.id);
+      assert.equal(original?.size, 48);
+      assert.deepEqual(original?.sealed, sealed);
+      assert.equal(await store.signing.getOriginal(records[0]!.id), undefined);
+      // A duplicate idempotency key writes neither record, event nor original.
+      const dup = signature('app_e', s, { idempotencyKey: 'e1' });
+      assert.equal(await insert(dup), true);
+      const again = signature('app_e', s, { idempotencyKey: 'e1' });
+      assert.equal(
+        await store.signing.insertSignature(
+          again,
+          { actor: 'app:app_e', action: 'sign.signature', target: again.id },
+          { size: 1, sealed },
+        ),
+        false,
+      );
+      assert.equal(await store.signing.getOriginal(again.id), undefined);
+      assert.deepEqual(await store.audit.byTarget(again.id), []);
+      await assert.rejects(tdb.raw(`update signature_originals set size = 1`), /append-only/);
+      await assert.rejects(tdb.raw(`delete from signature_originals`), /append-only/);
     });
   });
 }

@@ -42,6 +42,26 @@ export function runMedsignCliText(args: string[], input?: Uint8Array | string): 
   return { ...r, stdout: r.stdout.toString('utf8') };
 }
 
+/**
+ * `medsign ARGS` without blocking the event loop (for tests whose server runs in the same process);
+ * stdout as UTF-8 text.
+ */
+export function runMedsignCliAsync(args: string[]): Promise<CliRun<string>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, cliArgs(args), {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin.end();
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** A running `medsign start` child process. */
 export type MedsignServerProcess = {
   child: ChildProcessWithoutNullStreams;

@@ -22,6 +22,11 @@ import {
   DEFAULT_DOCUMENT_TYPES,
   IDEMPOTENCY_HEADER,
   RateLimitedError,
+  readOriginal,
+  buildEvidence,
+  recordPremadeSignature,
+  type PremadeRequest,
+  type SignResult,
   signDocument,
   SIGNATURE_FORMATS,
   verifyDocument,
@@ -32,6 +37,7 @@ import {
   type VerifyRequest,
 } from '@medsign/sign';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { evidenceReportDocument } from '../evidence-report.js';
 import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
 import { xlsxStream } from '../xlsx.js';
@@ -180,6 +186,114 @@ function header(request: FastifyRequest, name: string): string | undefined {
 
 type SearchQuery = RecordFilterQuery & { limit: number; offset: number };
 
+/** The verify result's status at the signing time (also in evidence). */
+export const statusAtSigningSchema = {
+  type: 'object',
+  description:
+    "the certificate's status when it signed: at the time-stamp's genTime, else the CMS signingTime, else our record's time; against the CA's revocation time",
+  properties: {
+    ok: { type: 'boolean' },
+    status: { type: 'string', enum: ['good', 'revoked', 'hold', 'unknown', 'expired', 'not-yet-valid'] },
+    time: { type: 'string', format: 'date-time' },
+    timeSource: { type: 'string', enum: ['timestamp', 'signingTime', 'record'] },
+    revokedAt: { type: 'string', format: 'date-time' },
+    detail: { type: 'string' },
+  },
+} as const;
+
+/** The answer of /sign and of recording a pre-made signature. */
+const signResponseSchema = {
+  type: 'object',
+  required: ['id', 'signature', 'certificate'],
+  properties: {
+    id: { type: 'string', description: 'signature record id' },
+    format: { type: 'string' },
+    signature: { type: 'string', description: 'base64' },
+    certificate: { type: 'string', description: "the signer's certificate, PEM" },
+    certSerial: { type: 'string' },
+    token: {
+      type: ['string', 'null'],
+      description: 'base64 TimeStampToken (also inside a P7 signature)',
+    },
+    digestAlgorithm: { type: 'string' },
+    digest: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+function signResponse(result: SignResult) {
+  const r = result.record;
+  return {
+    id: r.id,
+    format: r.format,
+    signature: Buffer.from(r.signature).toString('base64'),
+    certificate: encodePem('CERTIFICATE', result.certificate.der),
+    certSerial: r.certSerial,
+    token: r.token ? Buffer.from(r.token).toString('base64') : null,
+    digestAlgorithm: r.digestAlgorithm,
+    digest: r.digest,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+/** One statement of the evidence: its own facts besides `ok` (documented in docs/integration/evidence.md). */
+const statementSchema = {
+  type: 'object',
+  required: ['statement', 'label', 'ok'],
+  additionalProperties: true,
+  properties: {
+    statement: { type: 'string' },
+    label: { type: 'string' },
+    ok: { type: ['boolean', 'null'], description: 'null: not checked (no original)' },
+  },
+} as const;
+
+/** The evidence JSON (medsign-evidence/v1). */
+const evidenceSchema = {
+  type: 'object',
+  required: [
+    'schema',
+    'reportId',
+    'generatedAt',
+    'signatureId',
+    'ok',
+    'record',
+    'identity',
+    'intent',
+    'signatureIntact',
+    'originalIntact',
+    'timestamp',
+    'verification',
+  ],
+  properties: {
+    schema: { type: 'string', enum: ['medsign-evidence/v1'] },
+    reportId: { type: 'string' },
+    generatedAt: { type: 'string', format: 'date-time' },
+    signatureId: { type: 'string' },
+    ok: { type: 'boolean', description: 'all four statements hold (an unchecked original does not fail)' },
+    record: { type: 'object', additionalProperties: true },
+    identity: { ...statementSchema, description: '真实身份 real identity' },
+    intent: { ...statementSchema, description: '真实意愿 real intent' },
+    signatureIntact: { ...statementSchema, description: '签名未改 signature unaltered' },
+    originalIntact: { ...statementSchema, description: '原文未改 original unaltered' },
+    timestamp: {
+      type: ['object', 'null'],
+      additionalProperties: true,
+      description: 'the signature time-stamp, null when there is none',
+    },
+    verification: {
+      type: 'object',
+      properties: { id: { type: 'string' }, url: { type: ['string', 'null'] } },
+    },
+  },
+} as const;
+
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 64 } },
+} as const;
+
 /**
  * `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/verify/report`, `/api/v1/signatures*`
  * (role `sign`).
@@ -320,27 +434,15 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
               },
               timestamp: { type: 'boolean', description: 'add an RFC 3161 signature time-stamp' },
               metadata: metadataSchema,
+              storeOriginal: {
+                type: 'boolean',
+                description:
+                  'keep the data sealed (SM4-GCM) with the record, for preview and evidence (default: the server setting sign.storeOriginals); not with digest',
+              },
             },
           },
           response: {
-            200: {
-              type: 'object',
-              required: ['id', 'signature', 'certificate'],
-              properties: {
-                id: { type: 'string', description: 'signature record id' },
-                format: { type: 'string' },
-                signature: { type: 'string', description: 'base64' },
-                certificate: { type: 'string', description: "the signer's certificate, PEM" },
-                certSerial: { type: 'string' },
-                token: {
-                  type: ['string', 'null'],
-                  description: 'base64 TimeStampToken (also inside a P7 signature)',
-                },
-                digestAlgorithm: { type: 'string' },
-                digest: { type: 'string' },
-                createdAt: { type: 'string', format: 'date-time' },
-              },
-            },
+            200: signResponseSchema,
             ...errors,
           },
         },
@@ -351,6 +453,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           request.body,
           {
             appId: appOf(request).id,
+            clientIp: request.ip,
             ...(key
               ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
               : {}),
@@ -360,17 +463,79 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         const r = result.record;
         if (result.replayed) reply.header('idempotent-replayed', 'true');
         request.log.info({ signature: r.id, format: r.format, replayed: result.replayed }, 'signed');
-        return {
-          id: r.id,
-          format: r.format,
-          signature: Buffer.from(r.signature).toString('base64'),
-          certificate: encodePem('CERTIFICATE', result.certificate.der),
-          certSerial: r.certSerial,
-          token: r.token ? Buffer.from(r.token).toString('base64') : null,
-          digestAlgorithm: r.digestAlgorithm,
-          digest: r.digest,
-          createdAt: r.createdAt.toISOString(),
-        };
+        return signResponse(result);
+      },
+    );
+
+    app.post<{ Body: PremadeRequest }>(
+      '/signatures',
+      {
+        config: { operation: 'sign' },
+        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) * 2 + 64 * 1024,
+        schema: {
+          tags: ['signing'],
+          summary: 'Record a pre-made signature (made on the client with a USB key) after checking it',
+          description:
+            "The signature must verify over the data with the certificate; the certificate must chain to a CA of this platform, be valid and good now, and have been issued to the named signer. It is then recorded like a server-made signature (intent `usbkey`), optionally time-stamped. A bad or forged signature is SIGN_PREMADE_SIGNATURE_INVALID, a foreign certificate SIGN_PREMADE_CERT_UNTRUSTED, another signer's SIGN_PREMADE_SIGNER_MISMATCH; nothing is recorded then. Send `Idempotency-Key` to make retries safe.",
+          security: hmacSecurity,
+          headers: {
+            type: 'object',
+            properties: { 'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } },
+          },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['signer', 'format', 'signature'],
+            properties: {
+              signer: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 32,
+                description: "the signer's employee number",
+              },
+              format: { type: 'string', enum: [...SIGNATURE_FORMATS] },
+              data: {
+                type: 'string',
+                description: 'the signed data, base64 (a p7-attached signature may carry it instead)',
+              },
+              signature: {
+                type: 'string',
+                minLength: 1,
+                description:
+                  'base64: the P1 signature (SM2 DER or r‖s, RSA, ECDSA DER), or the CMS SignedData',
+              },
+              certificate: {
+                type: 'string',
+                description: 'the signer certificate, PEM or base64 DER (P1: required)',
+              },
+              timestamp: { type: 'boolean', description: 'add an RFC 3161 signature time-stamp' },
+              metadata: metadataSchema,
+              storeOriginal: { type: 'boolean', description: 'keep the data sealed with the record' },
+            },
+          },
+          response: { 200: signResponseSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const key = header(request, IDEMPOTENCY_HEADER);
+        const result = await recordPremadeSignature(
+          request.body,
+          {
+            appId: appOf(request).id,
+            clientIp: request.ip,
+            ...(key
+              ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
+              : {}),
+          },
+          sign.deps,
+          sign.verify,
+        );
+        if (result.replayed) reply.header('idempotent-replayed', 'true');
+        request.log.info(
+          { signature: result.record.id, format: result.record.format, replayed: result.replayed },
+          'pre-made signature recorded',
+        );
+        return signResponse(result);
       },
     );
 
@@ -471,6 +636,11 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                 type: 'string',
                 description: 'P1 only: the signer certificate, PEM or base64 DER',
               },
+              token: {
+                type: 'string',
+                description:
+                  'P1 only: base64 RFC 3161 TimeStampToken over the signature value (a P7 carries its own)',
+              },
             },
           },
           response: {
@@ -483,6 +653,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                 'dataIntegrity',
                 'chain',
                 'certificateStatus',
+                'statusAtSigning',
                 'errors',
               ],
               properties: {
@@ -503,17 +674,23 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                 chain: aspect,
                 certificateStatus: {
                   type: 'object',
+                  description: "the certificate's status at our CA now",
                   properties: {
                     ok: { type: 'boolean' },
-                    status: { type: 'string' },
+                    status: { type: 'string', enum: ['good', 'revoked', 'hold', 'unknown'] },
+                    revokedAt: { type: 'string', format: 'date-time' },
+                    reason: { type: 'string' },
                     detail: { type: 'string' },
                   },
                 },
+                statusAtSigning: statusAtSigningSchema,
                 timestamp: {
                   type: 'object',
                   properties: {
                     ok: { type: 'boolean' },
                     time: { type: 'string' },
+                    serial: { type: 'string', description: 'hex' },
+                    tsa: { type: 'string' },
                     detail: { type: 'string' },
                   },
                 },
@@ -657,6 +834,157 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
       },
     );
 
+    const baseUrlOf = (request: FastifyRequest) =>
+      services.config.sign.publicUrl ?? `${request.protocol}://${request.host}`;
+    const evidenceRoute = {
+      tags: ['signing'],
+      security: hmacSecurity,
+      params: idParams,
+      response: { 200: evidenceSchema, ...errors },
+    };
+    app.get<{ Params: { id: string } }>(
+      '/signatures/:id/evidence.json',
+      {
+        config: { operation: 'read' },
+        schema: {
+          ...evidenceRoute,
+          summary:
+            'The evidence of a signature (电子签名法 §13): real identity, real intent, signature unaltered, original unaltered, time-stamp',
+          description:
+            'Machine-readable (schema medsign-evidence/v1). 原文未改 is checked against the stored original, if any (POST with `data` to check a copy you hold). Every report is audited (sign.evidence).',
+        },
+      },
+      async (request) =>
+        buildEvidence(
+          request.params.id,
+          { actor: `app:${appOf(request).id}`, baseUrl: baseUrlOf(request) },
+          sign.evidence,
+        ),
+    );
+    app.post<{ Params: { id: string }; Body: { data: string } }>(
+      '/signatures/:id/evidence',
+      {
+        config: { operation: 'read' },
+        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) + 64 * 1024,
+        schema: {
+          ...evidenceRoute,
+          summary: 'The evidence of a signature, with 原文未改 checked against an original you supply',
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['data'],
+            properties: { data: { type: 'string', description: 'the original, base64' } },
+          },
+        },
+      },
+      async (request) =>
+        buildEvidence(
+          request.params.id,
+          { actor: `app:${appOf(request).id}`, baseUrl: baseUrlOf(request), data: request.body.data },
+          sign.evidence,
+        ),
+    );
+
+    app.get<{ Params: { id: string }; Querystring: { signatureAlgorithm?: 'ecdsa' | 'sm2' } }>(
+      '/signatures/:id/evidence.pdf',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          security: hmacSecurity,
+          params: idParams,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              signatureAlgorithm: {
+                type: 'string',
+                enum: ['ecdsa', 'sm2'],
+                default: 'ecdsa',
+                description:
+                  'the report key: ECDSA P-256 (PDF readers verify it) or SM2 (GM relying parties; pdfsig lists but cannot verify it)',
+              },
+            },
+          },
+          summary:
+            'The evidence report of a signature as a signed PDF (Chinese with English labels, evidence.json embedded)',
+          description:
+            'The evidence of /evidence.json rendered as a report with a QR code of the verify-online link, signed with the platform’s report key (PAdES, listed by pdfsig) and time-stamped by the in-process TSA. The report id is in the X-Medsign-Report-Id header.',
+          response: {
+            200: binaryResponse('application/pdf', 'signed PDF evidence report'),
+            ...errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const evidence = await buildEvidence(
+          request.params.id,
+          { actor: `app:${appOf(request).id}`, baseUrl: baseUrlOf(request) },
+          sign.evidence,
+        );
+        const algorithm = request.query.signatureAlgorithm ?? 'ecdsa';
+        const signer = await services.reports.signer(algorithm);
+        const pdf = await services.reports.signedReport(
+          evidenceReportDocument(evidence, {
+            organization: services.config.organization,
+            reportSigner: {
+              subject: signer.certificate.subjectText,
+              serial: signer.certificate.serialNumber,
+            },
+          }),
+          { algorithm },
+        );
+        return reply
+          .type('application/pdf')
+          .header('x-medsign-report-id', evidence.reportId)
+          .header('content-disposition', `inline; filename="evidence-${evidence.signatureId}.pdf"`)
+          .send(Buffer.from(pdf));
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/signatures/:id/original',
+      {
+        config: { operation: 'read' },
+        schema: {
+          tags: ['signing'],
+          summary: 'The stored original of a signature record (for preview); every read is audited',
+          description:
+            'Only records signed with `storeOriginal` (or under the server default sign.storeOriginals) have one: SIGN_ORIGINAL_NOT_STORED otherwise.',
+          security: hmacSecurity,
+          params: idParams,
+          response: {
+            200: {
+              type: 'object',
+              required: ['id', 'size', 'data', 'digestAlgorithm', 'digest', 'digestMatches'],
+              properties: {
+                id: { type: 'string' },
+                size: { type: 'integer', description: 'bytes' },
+                data: { type: 'string', description: 'the original, base64' },
+                digestAlgorithm: { type: 'string', enum: ['sm3', 'sha256'] },
+                digest: { type: 'string', description: 'the signed digest (hex)' },
+                digestMatches: {
+                  type: 'boolean',
+                  description: "the original's digest equals the signed digest",
+                },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      async (request) => {
+        const o = await readOriginal(request.params.id, `app:${appOf(request).id}`, sign.deps);
+        return {
+          id: o.record.id,
+          size: o.data.length,
+          data: Buffer.from(o.data).toString('base64'),
+          digestAlgorithm: o.record.digestAlgorithm,
+          digest: o.record.digest,
+          digestMatches: o.digestMatches,
+        };
+      },
+    );
     // Sign jobs (routes/sign-jobs.ts): inside this plugin, so the same authentication and metrics apply.
     await app.register(signJobRoutes(services));
   };

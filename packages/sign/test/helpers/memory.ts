@@ -14,6 +14,8 @@ import type {
   AppRecord,
   AuditEvent,
   CertificateStatus,
+  IssuedCertificate,
+  SealedOriginal,
   SignatureQuery,
   SignatureRecord,
   SignerRecord,
@@ -95,15 +97,21 @@ export class MemorySignStore implements SignStore {
   }
   /** The audit log the signature events go to with their records (makeWorld shares it with the AuditSink). */
   events: AuditEvent[] = [];
-  async insertSignature(r: SignatureRecord, event: AuditEvent) {
+  originals = new Map<string, SealedOriginal>();
+  async insertSignature(r: SignatureRecord, event: AuditEvent, original?: SealedOriginal) {
     if (
       r.idempotencyKey &&
       this.signatures.some((x) => x.appId === r.appId && x.idempotencyKey === r.idempotencyKey)
     )
       return false;
-    this.signatures.push(r);
     this.events.push(event);
+    // The memory "chain": seq is the event's position, the hash a stand-in.
+    this.signatures.push({ ...r, audit: { seq: this.events.length, hash: `h${this.events.length}` } });
+    if (original) this.originals.set(r.id, original);
     return true;
+  }
+  async getOriginal(id: string) {
+    return this.originals.get(id);
   }
   async getSignature(id: string) {
     return this.signatures.find((r) => r.id === id);
@@ -159,6 +167,8 @@ export type MemoryWorld = {
   events: AuditEvent[];
   statuses: Map<string, CertificateStatus>;
   keys: Map<string, PrivateKey>;
+  /** The CA's records of what it issued (serial → record), for pre-made signatures and evidence. */
+  issued: Map<string, IssuedCertificate>;
   setNow(d: Date): void;
 };
 
@@ -171,6 +181,7 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
   const events = store.events;
   const statuses = new Map<string, CertificateStatus>();
   const keys = new Map<string, PrivateKey>();
+  const issued = new Map<string, IssuedCertificate>();
   let now = new Date();
   const sealKey = randomBytes(16);
   const deps: MemoryWorld['deps'] = {
@@ -203,6 +214,11 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
           issuer: h.intermediate,
         });
         statuses.set(e.cert.serialNumber, 'good');
+        issued.set(e.cert.serialNumber, {
+          der: e.cert.der,
+          employeeNo: req.applicant.employeeNo,
+          status: 'good',
+        });
         return {
           certificate: ParsedCertificate.parse(e.cert.der),
           caId: 'test',
@@ -211,6 +227,12 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
       },
     },
     status: { status: async (_ca, serial) => statuses.get(serial) ?? 'unknown' },
+    certificates: {
+      async get(_ca, serial) {
+        const c = issued.get(serial);
+        return c && { ...c, status: statuses.get(serial) ?? c.status };
+      },
+    },
     pins: {
       async hash(pin) {
         const salt = randomBytes(16);
@@ -222,6 +244,26 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
           scryptSync(pin, Buffer.from(salt!, 'hex'), 32, fastScrypt),
           Buffer.from(hash!, 'hex'),
         );
+      },
+    },
+    originals: {
+      async seal(plain, context) {
+        const iv = randomBytes(12);
+        const ct = sm4Encrypt(plain, {
+          mode: 'gcm',
+          key: sealKey,
+          iv,
+          aad: new TextEncoder().encode(`o\0${context}`),
+        });
+        return new Uint8Array(Buffer.concat([iv, ct]));
+      },
+      async open(sealed, context) {
+        return sm4Decrypt(sealed.subarray(12), {
+          mode: 'gcm',
+          key: sealKey,
+          iv: sealed.subarray(0, 12),
+          aad: new TextEncoder().encode(`o\0${context}`),
+        });
       },
     },
     secrets: {
@@ -245,5 +287,5 @@ export async function makeWorld(type: KeyType = 'sm2'): Promise<MemoryWorld> {
       },
     },
   };
-  return { deps, h, events, statuses, keys, setNow: (d) => (now = d) };
+  return { deps, h, events, statuses, keys, issued, setNow: (d) => (now = d) };
 }

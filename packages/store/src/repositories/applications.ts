@@ -111,6 +111,17 @@ export class ApplicationRepository {
     return row && toApplication(row);
   }
 
+  /** The application a certificate was issued for, if it came through one. */
+  async findByCertificate(caId: string, serial: string): Promise<ApplicationRecord | undefined> {
+    const row = await this.#database.db
+      .selectFrom('applications')
+      .selectAll()
+      .where('cert_ca_id', '=', caId)
+      .where('cert_serial', '=', normalizeSerial(serial))
+      .executeTakeFirst();
+    return row && toApplication(row);
+  }
+
   /** The id of an open (pending or approved) application for this employee number and profile, if any. */
   async findOpen(employeeNo: string, profile: string): Promise<string | undefined> {
     const row = await this.#database.db

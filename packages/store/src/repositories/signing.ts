@@ -63,6 +63,23 @@ export interface SignatureRow {
   idempotencyKey: string | null;
   requestHash: string | null;
   createdAt: Date;
+  /** The client IP the server saw (absent on records made before 0009). */
+  clientIp?: string | null;
+  /** The signer's intent as a JSON object (method pin | authorisation … | usbkey). */
+  intent?: SignatureIntentJson | null;
+  /** Position of the record's audit event in the hash chain; set by insertSignature, read back. */
+  audit?: { seq: number; hash: string } | null;
+}
+
+/** A signer's intent as stored (JSON object; the signing core defines its shape). */
+export type SignatureIntentJson = { method: string } & { [key: string]: string | string[] };
+
+/** A signed original, sealed by the caller (SM4-GCM bound to the record id). */
+export interface SignatureOriginalRow {
+  signatureId: string;
+  size: number;
+  sealed: Uint8Array;
+  createdAt: Date;
 }
 
 /** Filters of {@link SigningRepository.searchSignatures}; `to` is exclusive. */
@@ -283,12 +300,19 @@ export class SigningRepository {
 
   /**
    * Inserts a record and appends its audit event in one group transaction (Database.groupWrite); resolves
-   * once both are committed. False when (appId, idempotencyKey) is taken: neither is written then (the
-   * group reruns its writes one by one, and this one fails alone).
+   * once both are committed. The event is appended first, so the record carries its position in the chain
+   * (audit_seq, audit_hash) at no extra round trip. With `original` (sealed by the caller), the signed
+   * original goes into signature_originals in the same transaction. False when (appId, idempotencyKey) is
+   * taken: nothing is written then (the group reruns its writes one by one, and this one fails alone).
    */
-  async insertSignature(r: SignatureRow, event: AuditEventInput): Promise<boolean> {
+  async insertSignature(
+    r: SignatureRow,
+    event: AuditEventInput,
+    original?: { size: number; sealed: Uint8Array },
+  ): Promise<boolean> {
     try {
       await this.#database.groupWrite(async (trx, scope) => {
+        const appended = await this.#audit.appendIn(trx, scope, event);
         await trx
           .insertInto('signatures')
           .values({
@@ -311,15 +335,45 @@ export class SigningRepository {
             idempotency_key: r.idempotencyKey,
             request_hash: r.requestHash,
             created_at: toIso(r.createdAt),
+            client_ip: r.clientIp ?? null,
+            intent: r.intent ? JSON.stringify(r.intent) : null,
+            audit_seq: appended.seq,
+            audit_hash: appended.hash,
           })
           .execute();
-        await this.#audit.appendIn(trx, scope, event);
+        if (original)
+          await trx
+            .insertInto('signature_originals')
+            .values({
+              signature_id: r.id,
+              size: original.size,
+              sealed: toDbBytes(original.sealed),
+              created_at: toIso(r.createdAt),
+            })
+            .execute();
       });
       return true;
     } catch (error) {
       if (isUniqueViolation(error) && r.idempotencyKey !== null) return false;
       throw error;
     }
+  }
+
+  /** The sealed original of a signature record, if it was stored. */
+  async getOriginal(signatureId: string): Promise<SignatureOriginalRow | undefined> {
+    const row = await this.#database.db
+      .selectFrom('signature_originals')
+      .selectAll()
+      .where('signature_id', '=', signatureId)
+      .executeTakeFirst();
+    return (
+      row && {
+        signatureId: row.signature_id,
+        size: Number(row.size),
+        sealed: fromDbBytes(row.sealed),
+        createdAt: fromIso(row.created_at),
+      }
+    );
   }
 
   async getSignature(id: string): Promise<SignatureRow | undefined> {
@@ -474,5 +528,10 @@ function toSignature(row: SignaturesTable): SignatureRow {
     idempotencyKey: row.idempotency_key,
     requestHash: row.request_hash,
     createdAt: fromIso(row.created_at),
+    ...(row.client_ip !== null ? { clientIp: row.client_ip } : {}),
+    ...(row.intent !== null ? { intent: JSON.parse(row.intent) as SignatureIntentJson } : {}),
+    ...(row.audit_seq !== null && row.audit_hash !== null
+      ? { audit: { seq: Number(row.audit_seq), hash: row.audit_hash } }
+      : {}),
   };
 }
