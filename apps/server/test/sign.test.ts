@@ -186,6 +186,14 @@ describe('signing API over HTTP', () => {
     assert.equal(found.items[0]!.id, p7.id);
     assert.ok((await client.signatures({ docType: 'prescription', department: '0101' })).total >= 2);
     assert.equal((await client.signatures({ from: new Date(Date.now() + 60_000).toISOString() })).total, 0);
+    // Fuzzy text: part of the visit reference, the signer's name, the document id (case-insensitive).
+    assert.ok((await client.signatures({ q: 'v4' })).items.some((r) => r.id === p7.id));
+    assert.ok((await client.signatures({ q: '张' })).total >= 2);
+    assert.equal((await client.signatures({ q: 'no-such-text' })).total, 0);
+    await assert.rejects(
+      client.signatures({ q: 'x'.repeat(65) }),
+      (e: MedsignApiError) => e.status === 400,
+    );
     await assert.rejects(
       client.signature('nope'),
       (e: MedsignApiError) => e.status === 404 && e.code === 'SIGN_SIGNATURE_NOT_FOUND',
@@ -199,7 +207,7 @@ describe('signing API over HTTP', () => {
       data: rx,
       metadata: { docType: 'lab-report', docId: '=HYPERLINK("x")' },
     });
-    const r = await client.exportSignatures({ docType: 'lab-report' });
+    const r = await client.exportSignatures({ docType: 'lab-report', q: 'hyperlink' });
     assert.match(r.headers.get('content-type') ?? '', /^text\/csv/);
     const bytes = Buffer.from(await r.arrayBuffer());
     assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM (Excel)');

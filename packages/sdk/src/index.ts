@@ -309,6 +309,8 @@ export type SignatureSearch = {
   app?: string;
   docType?: string;
   docId?: string;
+  /** Fuzzy text: part of the employee number, signer name, document id/type, visit reference or record id. */
+  q?: string;
   /** ISO-8601 date-times. */
   from?: string;
   to?: string;

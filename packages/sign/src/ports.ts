@@ -274,6 +274,8 @@ export type SignatureQuery = {
   appId?: string;
   docType?: string;
   docId?: string;
+  /** Case-insensitive substring of the employee number, signer name, document id/type, visit ref or record id. */
+  text?: string;
   /** createdAt ≥ from. */
   from?: Date;
   /** createdAt < to. */

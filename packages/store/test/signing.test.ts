@@ -214,6 +214,38 @@ for (const dialect of dialects) {
       await assert.rejects(tdb.raw(`delete from signatures`), /append-only/);
     });
 
+    test('signatures: fuzzy text search on employee number, signer name, document id/type, visit ref', async () => {
+      await store.signing.insertApp(app('app_q'));
+      const wang = { ...signer('QX-77'), name: '王晓明' };
+      const lee = { ...signer('QY-88'), name: 'Lee Ann' };
+      await store.signing.insertSigner(wang);
+      await store.signing.insertSigner(lee);
+      const a = signature('app_q', wang, {
+        metadata: { docType: 'nursing-note', docId: 'NN-2026_001', visitRef: 'VISIT-Alpha' },
+      });
+      const b = signature('app_q', lee, { metadata: { docType: 'prescription', docId: 'RX%9' } });
+      await insert(a);
+      await insert(b);
+      const ids = async (text: string) =>
+        (await store.signing.searchSignatures({ appId: 'app_q', text, limit: 10 })).items
+          .map((r) => r.id)
+          .sort();
+      assert.deepEqual(await ids('晓明'), [a.id], 'signer name (Chinese)');
+      assert.deepEqual(await ids('lee a'), [b.id], 'signer name, case-insensitive');
+      assert.deepEqual(await ids('qx-7'), [a.id], 'employee number, case-insensitive');
+      assert.deepEqual(await ids('2026_0'), [a.id], 'document id with an underscore taken literally');
+      assert.deepEqual(await ids('NN-2026%'), [], 'a percent sign is not a wildcard');
+      assert.deepEqual(await ids('rx%9'), [b.id], 'a literal percent sign matches');
+      assert.deepEqual(await ids('alpha'), [a.id], 'visit reference');
+      assert.deepEqual(await ids('NURSING'), [a.id], 'document type');
+      assert.deepEqual(await ids(b.id.slice(0, 13)), [b.id], 'record id');
+      assert.deepEqual(await ids('nobody'), []);
+      const streamed = [];
+      for await (const row of store.signing.iterateSignatures({ appId: 'app_q', text: 'lee' }))
+        streamed.push(row.id);
+      assert.deepEqual(streamed, [b.id], 'exports take the same filter');
+    });
+
     test('evidence: client IP, intent and audit position; sealed originals in the same transaction', async () => {
       await store.signing.insertApp(app('app_e'));
       const s = signer('D00E');

@@ -14,6 +14,7 @@ export type RecordFilterQuery = {
   app?: string;
   docType?: string;
   docId?: string;
+  q?: string;
   from?: string;
   to?: string;
 };
@@ -25,6 +26,13 @@ export const exportFilterProperties = {
   app: { type: 'string', maxLength: 64, description: 'application id' },
   docType: { type: 'string', maxLength: 128 },
   docId: { type: 'string', maxLength: 128 },
+  q: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 64,
+    description:
+      'fuzzy text: part of the employee number, the signer name, the document id or type, the visit reference or the record id (case-insensitive)',
+  },
   from: { type: 'string', format: 'date-time', description: 'created at or after' },
   to: { type: 'string', format: 'date-time', description: 'created before' },
 } as const;
@@ -47,6 +55,7 @@ export function recordFilter(q: RecordFilterQuery): Omit<SignatureSearch, 'limit
     ...(q.app !== undefined ? { appId: q.app } : {}),
     ...(q.docType !== undefined ? { docType: q.docType } : {}),
     ...(q.docId !== undefined ? { docId: q.docId } : {}),
+    ...(q.q !== undefined ? { text: q.q } : {}),
     ...(from ? { from } : {}),
     ...(to ? { to } : {}),
   };

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { fromDbBytes, fromIso, toDbBytes, toIso } from '../codec.js';
 import type { AuditEventInput, AuditLog } from '../audit.js';
 import { isUniqueViolation, type Database } from '../database.js';
@@ -89,6 +90,11 @@ export interface SignatureSearch {
   appId?: string;
   docType?: string;
   docId?: string;
+  /**
+   * Fuzzy text: a case-insensitive substring of the employee number, the signer's name, the document id or
+   * type, the patient-visit reference or the record id (LIKE wildcards in it are taken literally).
+   */
+  text?: string;
   from?: Date;
   to?: Date;
   limit: number;
@@ -402,6 +408,25 @@ export class SigningRepository {
     if (q.appId !== undefined) query = query.where('app_id', '=', q.appId);
     if (q.docType !== undefined) query = query.where('doc_type', '=', q.docType);
     if (q.docId !== undefined) query = query.where('doc_id', '=', q.docId);
+    if (q.text !== undefined && q.text !== '') {
+      const pattern = likePattern(q.text);
+      // A substring scan (no index serves '%…%'): narrow it with the other filters or a date range.
+      query = query.where((eb) =>
+        eb.or([
+          ...(['employee_no', 'doc_id', 'doc_type', 'visit_ref', 'id'] as const).map(
+            (column) => sql<boolean>`lower(${sql.ref(column)}) like ${pattern} escape '!'`,
+          ),
+          eb(
+            'employee_no',
+            'in',
+            eb
+              .selectFrom('signers')
+              .select('signers.employee_no')
+              .where(sql<boolean>`lower(${sql.ref('signers.name')}) like ${pattern} escape '!'`),
+          ),
+        ]),
+      );
+    }
     if (q.from !== undefined) query = query.where('created_at', '>=', toIso(q.from));
     if (q.to !== undefined) query = query.where('created_at', '<', toIso(q.to));
     return query;
@@ -457,6 +482,11 @@ export class SigningRepository {
       .execute();
     return { total: Number(count.count), items: rows.map(toSignature) };
   }
+}
+
+/** `%text%` for a LIKE with escape character '!', lower-cased (the column side is lower-cased too). */
+function likePattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
 }
 
 function toApp(row: SignAppsTable): SignAppRecord {
