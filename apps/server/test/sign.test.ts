@@ -190,10 +190,7 @@ describe('signing API over HTTP', () => {
     assert.ok((await client.signatures({ q: 'v4' })).items.some((r) => r.id === p7.id));
     assert.ok((await client.signatures({ q: '张' })).total >= 2);
     assert.equal((await client.signatures({ q: 'no-such-text' })).total, 0);
-    await assert.rejects(
-      client.signatures({ q: 'x'.repeat(65) }),
-      (e: MedsignApiError) => e.status === 400,
-    );
+    await assert.rejects(client.signatures({ q: 'x'.repeat(65) }), (e: MedsignApiError) => e.status === 400);
     await assert.rejects(
       client.signature('nope'),
       (e: MedsignApiError) => e.status === 404 && e.code === 'SIGN_SIGNATURE_NOT_FOUND',
