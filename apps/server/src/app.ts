@@ -26,6 +26,7 @@ import { createMetrics, instrumentRequests, observabilityRoutes } from './routes
 import { OCSP_RESPONSE_TYPE, ocspRoutes } from './routes/ocsp.js';
 import { timeSourceRoutes } from './routes/time-source.js';
 import { hmacSecuritySchemes, signRoutes } from './routes/sign.js';
+import { verifyPageRoutes } from './routes/verify-page.js';
 import { signAdminRoutes } from './routes/sign-admin.js';
 import { signCors } from './routes/sign-cors.js';
 import { tsaRoutes } from './routes/tsa.js';
@@ -226,7 +227,10 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       { prefix: '/api/v1' },
     );
   }
-  if (roles.has('sign')) await app.register(signRoutes(services, metrics), { prefix: '/api/v1' });
+  if (roles.has('sign')) {
+    await app.register(signRoutes(services, metrics), { prefix: '/api/v1' });
+    await app.register(verifyPageRoutes(services));
+  }
   if (roles.has('crl')) await app.register(crlRoutes(services.crls, () => services.ca.clock.now()));
   if (roles.has('ocsp')) await app.register(ocspRoutes(services, metrics));
   if (roles.has('ca') || roles.has('crl') || roles.has('ocsp'))

@@ -152,7 +152,7 @@ describe('signature evidence over HTTP', () => {
     assert.equal(e.timestamp?.ok, true);
     assert.ok(e.timestamp?.time && e.timestamp.serial && e.timestamp.tsa);
     assert.equal(e.verification.id, signed.id);
-    assert.equal(e.verification.url, `${base}/api/v1/signatures/${signed.id}/evidence.json`);
+    assert.equal(e.verification.url, `${base}/verify/${signed.id}`);
     assert.equal((await services.store.audit.byTarget(signed.id, { action: 'sign.evidence' })).length, 1);
   });
 
@@ -266,6 +266,61 @@ describe('signature evidence over HTTP', () => {
     assert.equal(e.identity.statusNow.status, 'revoked');
     assert.equal(e.identity.statusAtSigning.ok, true);
     assert.equal(e.identity.ok, true);
+  });
+
+  test('verify online (the QR code): public page and JSON, masked name, no private facts, 404, rate limit', async () => {
+    const s = await client.sign({
+      signer: 'D001',
+      pin: '123456',
+      data: rx,
+      timestamp: true,
+      metadata: { docType: 'prescription', docId: 'RX-PUB', visitRef: 'VISIT-SECRET-9' },
+    });
+    const url = (await client.evidence(s.id)).verification.url!;
+    assert.equal(url, `${base}/verify/${s.id}`);
+    // No authentication headers: whoever holds the report may look.
+    const json = await fetch(url, { headers: { accept: 'application/json' } });
+    assert.equal(json.status, 200);
+    const v = (await json.json()) as Record<string, unknown> & { signer: { name: string } };
+    assert.equal(v.valid, true);
+    assert.equal(v.signatureUnaltered, true);
+    assert.equal(v.signer.name, '张*');
+    assert.deepEqual(v.certificateAtSigning, {
+      ok: true,
+      status: 'good',
+      time: (v.certificateAtSigning as { time: string }).time,
+      timeSource: 'timestamp',
+    });
+    const text = JSON.stringify(v);
+    for (const secret of ['VISIT-SECRET-9', '127.0.0.1', '张三', 'D001', 'RX-PUB'])
+      assert.ok(!text.includes(secret), `the public answer does not show ${secret}`);
+    const htmlAnswer = await fetch(url);
+    assert.match(htmlAnswer.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await htmlAnswer.text();
+    assert.match(html, /签名有效 The signature is valid/);
+    assert.ok(html.includes(s.id) && !html.includes('VISIT-SECRET-9') && !html.includes('张三'));
+    assert.ok(
+      (await services.store.audit.byTarget(s.id, { action: 'sign.evidence' })).some((e) =>
+        e.actor.startsWith('public:'),
+      ),
+      'public views are audited',
+    );
+    const missing = await fetch(`${base}/verify/00000000-0000-4000-8000-000000000000`);
+    assert.equal(missing.status, 404);
+    assert.match(await missing.text(), /No such signature record/);
+    const missingJson = await fetch(`${base}/verify/nope`, { headers: { accept: 'application/json' } });
+    assert.equal(missingJson.status, 404);
+    assert.equal(((await missingJson.json()) as { code: string }).code, 'SIGN_SIGNATURE_NOT_FOUND');
+    // 30 views a minute per address; the next one waits.
+    let limited: Response | undefined;
+    for (let i = 0; i < 40 && !limited; i++) {
+      const r = await fetch(`${base}/verify/nope`, { headers: { accept: 'application/json' } });
+      if (r.status === 429) limited = r;
+      else await r.arrayBuffer();
+    }
+    assert.ok(limited, 'rate limited');
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal(((await limited.json()) as { code: string }).code, 'VERIFY_PAGE_RATE_LIMITED');
   });
 
   test('USB key: an approved application’s certificate; pre-made P1 and P7 recorded, forged ones refused', async () => {

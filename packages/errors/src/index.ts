@@ -209,6 +209,11 @@ export const ERROR_CODES = {
       'The application sent more requests than its rate limit allows; retry after the Retry-After delay.',
   },
   APP_NOT_FOUND: { kind: 'notFound', meaning: 'No registered application has this id.' },
+  VERIFY_PAGE_RATE_LIMITED: {
+    kind: 'rateLimited',
+    meaning:
+      'Too many verify-online page views from this client address; retry after the Retry-After delay.',
+  },
   APP_CERT_NOT_ACCEPTED: {
     kind: 'unauthorized',
     meaning:

@@ -72,6 +72,11 @@ export type EvidenceOptions = {
   data?: string;
   /** The public base URL for the verify-online link (none: the link is null, the id remains). */
   baseUrl?: string;
+  /**
+   * A summary for the public verify-online page: the audit chain is not walked (its cost grows with the log)
+   * and a stored original is not opened — intent and original then read "not checked". Default false.
+   */
+  summary?: boolean;
 };
 
 type Fingerprinted = {
@@ -277,7 +282,7 @@ export async function buildEvidence(
   let sealedBroken = false;
   if (supplied) original = { data: supplied, source: 'supplied' };
   else {
-    const sealed = await deps.store.getOriginal(id);
+    const sealed = options.summary ? undefined : await deps.store.getOriginal(id);
     if (sealed && deps.originals) {
       try {
         original = { data: await openOriginal(id, sealed, deps.originals), source: 'stored' };
@@ -307,7 +312,7 @@ export async function buildEvidence(
         : { time: record.createdAt, source: 'record' };
 
   const identity = await identityStatement(record, cert, signer, signingTime, deps);
-  const intent = await intentStatement(record, app, deps);
+  const intent = await intentStatement(record, app, deps, options.summary === true);
   const signedDigest = (cms && messageDigestOf(cms)) ?? record.digest;
   const originalIntact = sealedBroken
     ? {
@@ -363,7 +368,7 @@ export async function buildEvidence(
     verification: {
       id: record.id,
       url: options.baseUrl
-        ? `${options.baseUrl.replace(/\/+$/, '')}/api/v1/signatures/${encodeURIComponent(record.id)}/evidence.json`
+        ? `${options.baseUrl.replace(/\/+$/, '')}/verify/${encodeURIComponent(record.id)}`
         : null,
     },
   };
@@ -536,6 +541,7 @@ async function intentStatement(
   record: SignatureRecord,
   app: AppRecord | undefined,
   deps: EvidenceDeps,
+  summary = false,
 ): Promise<Evidence['intent']> {
   const events = await deps.auditLog.byTarget(record.id, 'sign.signature');
   const event = record.audit ? events.find((e) => e.seq === record.audit!.seq) : events[0];
@@ -549,7 +555,8 @@ async function intentStatement(
   let chainVerified = false;
   let checked = 0;
   let detail: string | undefined;
-  if (position) {
+  if (position && summary) detail = 'the audit chain is not checked in a summary';
+  else if (position) {
     const v = await deps.auditLog.verifyUpTo(position.seq);
     chainVerified = v.ok && v.checked >= position.seq;
     checked = v.checked;

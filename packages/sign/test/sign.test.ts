@@ -858,7 +858,7 @@ describe('evidence (memory ports)', () => {
     assert.equal(e.signatureIntact.checkedOver, 'data');
     assert.equal(e.originalIntact.source, 'stored');
     assert.equal(e.timestamp, null);
-    assert.equal(e.verification.url, `https://sign.example/api/v1/signatures/${r.record.id}/evidence.json`);
+    assert.equal(e.verification.url, `https://sign.example/verify/${r.record.id}`);
     assert.equal(w.events.at(-1)!.action, 'sign.evidence');
     assert.equal(w.events.at(-1)!.detail!.reportId, e.reportId);
     // A supplied original that differs: the P1 signature does not cover it.
