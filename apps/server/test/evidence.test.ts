@@ -230,7 +230,9 @@ describe('signature evidence over HTTP', () => {
     const id = results.items[0]!.signatureId!;
     const record = (await services.store.signing.getSignature(id))!;
     assert.deepEqual(record.intent, { method: 'pin', job: job.id });
+    assert.equal(record.clientIp, '127.0.0.1', 'the address of the request that authorised the job');
     const e = await client.evidence(id, { data: '护理记录 1' });
+    assert.equal(e.intent.clientIp, '127.0.0.1');
     assert.equal(e.ok, true, JSON.stringify(e.intent, null, 1));
     assert.equal(e.intent.method, 'pin');
     const [authorised] = await services.store.audit.byTarget(job.id, { action: 'sign.job-authorise' });

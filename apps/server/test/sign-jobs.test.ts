@@ -331,6 +331,8 @@ describe('sign jobs over HTTP (SQLite)', () => {
       certificate: done.certificate!,
     });
     assert.ok(v.valid, v.errors.join('; '));
+    const record = await env.services.store.signing.getSignature(r.items[0]!.signatureId!);
+    assert.equal(record?.clientIp, '127.0.0.1', 'the authorise request’s address is on each record');
     await assert.rejects(
       env.client.authoriseSignJob(job.id, '123456'),
       (e: MedsignApiError) => e.status === 409 && e.code === 'SIGN_JOB_STATE',

@@ -117,6 +117,8 @@ export type SignJobRecord = {
   callbackUrl: string | null;
   /** How the signer's intent was shown: `pin`, `authorisation:<id>`; null while awaiting it. */
   intent: string | null;
+  /** The address of the request that showed the intent (create or authorise); each record carries it. */
+  clientIp: string | null;
   documentCount: number;
   totalBytes: number;
   idempotencyKey: string | null;
@@ -158,6 +160,7 @@ export type SignJobPatch = Partial<
     SignJobRecord,
     | 'state'
     | 'intent'
+    | 'clientIp'
     | 'authorisedAt'
     | 'completedAt'
     | 'webhookState'
@@ -344,7 +347,7 @@ function webhookFields(
  */
 export async function createSignJob(
   req: SignJobRequest,
-  ctx: { appId: string; idempotency?: { key: string; requestHash: string } },
+  ctx: { appId: string; idempotency?: { key: string; requestHash: string }; clientIp?: string },
   deps: SignJobDeps,
 ): Promise<{ job: SignJobRecord; replayed: boolean }> {
   if (ctx.idempotency) {
@@ -445,6 +448,7 @@ export async function createSignJob(
     metadata: req.metadata ?? {},
     callbackUrl,
     intent,
+    clientIp: intent ? (ctx.clientIp ?? null) : null,
     documentCount: payloads.length,
     totalBytes,
     idempotencyKey: ctx.idempotency?.key ?? null,
@@ -564,6 +568,7 @@ export async function authoriseSignJob(
   pin: string | undefined,
   appId: string,
   deps: SignJobDeps,
+  clientIp?: string,
 ): Promise<SignJobRecord> {
   const job = await getSignJob(id, appId, deps);
   if (job.state === 'expired') throw new DomainError('SIGN_JOB_EXPIRED');
@@ -584,7 +589,7 @@ export async function authoriseSignJob(
   const ok = await deps.jobs.updateJob(
     id,
     ['awaiting-authorisation'],
-    { state: 'signing', intent, authorisedAt: now, updatedAt: now },
+    { state: 'signing', intent, authorisedAt: now, updatedAt: now, clientIp: clientIp ?? null },
     [authoriseEvent(actor, job, intent)],
   );
   const after = (await deps.jobs.getJob(id))!;
@@ -712,6 +717,7 @@ async function signOne(job: SignJobRecord, d: SignJobDocumentRecord, deps: SignJ
         idempotency: { key: jobDocumentKey(job.id, d.businessId), requestHash },
         authorised: { intent: `job:${job.id}/${job.intent}` },
         job: { id: job.id, businessId: d.businessId },
+        ...(job.clientIp ? { clientIp: job.clientIp } : {}),
       },
       deps,
     );

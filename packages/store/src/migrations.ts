@@ -808,6 +808,22 @@ function signatureEvidence(dialect: DialectName): Migration {
   };
 }
 
+/**
+ * 0011: the client address of the request that showed a sign job's intent (the create request with a PIN or
+ * an authorisation, or the authorise request), so each document's record and evidence carry it like a single
+ * signature's.
+ */
+function signJobClientIp(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('sign_jobs').addColumn('client_ip', 'text').execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.alterTable('sign_jobs').dropColumn('client_ip').execute();
+    },
+  };
+}
+
 /** The migrations of this package version, by name, for Kysely's Migrator. */
 export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -821,6 +837,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0008_sign_jobs': signJobs(dialect),
     '0009_signature_evidence': signatureEvidence(dialect),
     '0010_app_credentials': appCredentials(dialect),
+    '0011_sign_job_client_ip': signJobClientIp(),
   };
 }
 

@@ -318,6 +318,8 @@ export interface SignJobsTable {
   metadata: string;
   callback_url: string | null;
   intent: string | null;
+  /** 0011: the address of the request that showed the signer's intent (create with PIN/authorisation, or authorise). */
+  client_ip: string | null;
   document_count: number;
   total_bytes: number;
   idempotency_key: string | null;

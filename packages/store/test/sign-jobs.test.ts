@@ -22,6 +22,7 @@ const job = (appId: string, signerId: string, over: Partial<SignJobRow> = {}): S
   metadata: { system: 'nursing' },
   callbackUrl: 'https://his.local/hook',
   intent: null,
+  clientIp: null,
   documentCount: 3,
   totalBytes: 300,
   idempotencyKey: null,

@@ -305,6 +305,7 @@ export function signJobRoutes(services: Services): FastifyPluginAsync {
           request.body,
           {
             appId: appId(request),
+            clientIp: request.ip,
             ...(key
               ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
               : {}),
@@ -436,7 +437,13 @@ export function signJobRoutes(services: Services): FastifyPluginAsync {
       },
       async (request) => {
         const { deps, scheduler: s } = jobs();
-        const job = await authoriseSignJob(request.params.id, request.body?.pin, appId(request), deps);
+        const job = await authoriseSignJob(
+          request.params.id,
+          request.body?.pin,
+          appId(request),
+          deps,
+          request.ip,
+        );
         s.enqueue(job.id);
         return view(job, deps);
       },

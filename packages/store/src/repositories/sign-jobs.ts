@@ -16,6 +16,7 @@ export interface SignJobRow {
   metadata: Record<string, string>;
   callbackUrl: string | null;
   intent: string | null;
+  clientIp: string | null;
   documentCount: number;
   totalBytes: number;
   idempotencyKey: string | null;
@@ -61,6 +62,7 @@ export type SignJobUpdate = Partial<
     SignJobRow,
     | 'state'
     | 'intent'
+    | 'clientIp'
     | 'authorisedAt'
     | 'completedAt'
     | 'webhookState'
@@ -109,6 +111,7 @@ export class SignJobRepository {
             metadata: JSON.stringify(job.metadata),
             callback_url: job.callbackUrl,
             intent: job.intent,
+            client_ip: job.clientIp,
             document_count: job.documentCount,
             total_bytes: job.totalBytes,
             idempotency_key: job.idempotencyKey,
@@ -184,6 +187,7 @@ export class SignJobRepository {
           updated_at: toIso(patch.updatedAt),
           ...(patch.state !== undefined ? { state: patch.state } : {}),
           ...(patch.intent !== undefined ? { intent: patch.intent } : {}),
+          ...(patch.clientIp !== undefined ? { client_ip: patch.clientIp } : {}),
           ...(patch.authorisedAt !== undefined ? { authorised_at: dateOrNull(patch.authorisedAt) } : {}),
           ...(patch.completedAt !== undefined ? { completed_at: dateOrNull(patch.completedAt) } : {}),
           ...webhookColumns(patch),
@@ -387,6 +391,7 @@ function toJob(row: SignJobsTable): SignJobRow {
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     callbackUrl: row.callback_url,
     intent: row.intent,
+    clientIp: row.client_ip,
     documentCount: Number(row.document_count),
     totalBytes: Number(row.total_bytes),
     idempotencyKey: row.idempotency_key,
