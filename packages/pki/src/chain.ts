@@ -97,6 +97,33 @@ function buildPaths(leaf: ParsedCertificate, opts: ChainOptions): ParsedCertific
   return out.sort((a, b) => a.length - b.length);
 }
 
+/**
+ * CA certificates whose signature has been seen to verify with an issuer's key: `issuer SPKI` + `certificate
+ * DER` (the exact bytes, base64) → true, a bounded LRU. Verifying an issuing CA's certificate under its root
+ * (and the root's self-signature) is a pure function of those bytes, so on a chain that comes back request
+ * after request it need not cost an SM2 verification each time. Only successes are remembered (a bad
+ * signature is checked, and fails, every time), and only above the leaf: a leaf's signature, and every
+ * certificate's validity, CA flags, key usage and path length, are checked on every call.
+ */
+const verifiedCaSignatures = new Map<string, true>();
+const VERIFIED_CA_SIGNATURE_CACHE_SIZE = 256;
+
+const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+
+function caSignatureVerifies(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  const id = `${b64(issuer.publicKeyInfo)}.${b64(cert.der)}`;
+  if (verifiedCaSignatures.has(id)) {
+    verifiedCaSignatures.delete(id);
+    verifiedCaSignatures.set(id, true);
+    return true;
+  }
+  if (!cert.verifySignature(issuer.publicKeyInfo)) return false;
+  if (verifiedCaSignatures.size >= VERIFIED_CA_SIGNATURE_CACHE_SIZE)
+    verifiedCaSignatures.delete(verifiedCaSignatures.keys().next().value!);
+  verifiedCaSignatures.set(id, true);
+  return true;
+}
+
 function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
   const at = opts.at ?? new Date();
   const checks = new Checks();
@@ -128,7 +155,8 @@ function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
       `unknown critical: ${unknownCritical.join(', ')}`,
     );
     if (issuer) {
-      const sigOk = cert.verifySignature(issuer.publicKeyInfo);
+      // The leaf's signature every time; a CA certificate's from the cache of verified ones.
+      const sigOk = i === 0 ? cert.verifySignature(issuer.publicKeyInfo) : caSignatureVerifies(cert, issuer);
       checks.add(
         'signature',
         sigOk,
@@ -164,7 +192,7 @@ function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
       expect(
         cert,
         'trust anchor self-signature',
-        cert.verifySignature(cert.publicKeyInfo),
+        i === 0 ? cert.verifySignature(cert.publicKeyInfo) : caSignatureVerifies(cert, cert),
         'self-signature does not verify',
       );
     }

@@ -406,7 +406,7 @@ export class ParsedCms {
     if (f[i]?.tag === 0xa0) {
       for (const c of childrenOf(take('certificates'))) {
         // CertificateChoices other than a plain Certificate (attribute certificates, other) are skipped.
-        if (c.tag === TAG.SEQUENCE) this.certificates.push(ParsedCertificate.parse(tlvBytes(c)));
+        if (c.tag === TAG.SEQUENCE) this.certificates.push(ParsedCertificate.parseShared(tlvBytes(c)));
       }
     }
     this.crls = [];
