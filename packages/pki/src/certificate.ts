@@ -275,12 +275,16 @@ export class ParsedCertificate {
     return this.asn.tbsCertificate.issuer;
   }
 
+  #subjectText: string | undefined;
+  #issuerText: string | undefined;
+  #algorithmsMatch: boolean | undefined;
+
   get subjectText(): string {
-    return formatName(this.subject);
+    return (this.#subjectText ??= formatName(this.subject));
   }
 
   get issuerText(): string {
-    return formatName(this.issuer);
+    return (this.#issuerText ??= formatName(this.issuer));
   }
 
   get notBefore(): Date {
@@ -302,7 +306,10 @@ export class ParsedCertificate {
 
   /** RFC 5280 §4.1.1.2: the outer signatureAlgorithm must equal TBSCertificate.signature. */
   get algorithmsMatch(): boolean {
-    return sameAlgorithmIdentifier(this.asn.signatureAlgorithm, this.asn.tbsCertificate.signature);
+    return (this.#algorithmsMatch ??= sameAlgorithmIdentifier(
+      this.asn.signatureAlgorithm,
+      this.asn.tbsCertificate.signature,
+    ));
   }
 
   get signatureValue(): Uint8Array {

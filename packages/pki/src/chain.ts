@@ -5,6 +5,7 @@
  * reported with a reason so a verifier can print why a chain failed; nothing here throws on bad input.
  */
 
+import type { Sm2SignerPool } from '@medsign/gm';
 import type { ParsedCertificate } from './certificate.js';
 import { Checks, type Check } from './checks.js';
 import { sameBytes } from './der-input.js';
@@ -124,7 +125,8 @@ function caSignatureVerifies(cert: ParsedCertificate, issuer: ParsedCertificate)
   return true;
 }
 
-function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
+/** `leafSignature`: the leaf's signature under path[1]'s key, when it was already checked (async). */
+function validatePath(path: ParsedCertificate[], opts: ChainOptions, leafSignature?: boolean): Checks {
   const at = opts.at ?? new Date();
   const checks = new Checks();
   const expect = (c: ParsedCertificate, check: string, ok: boolean, failure: string) =>
@@ -156,7 +158,10 @@ function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
     );
     if (issuer) {
       // The leaf's signature every time; a CA certificate's from the cache of verified ones.
-      const sigOk = i === 0 ? cert.verifySignature(issuer.publicKeyInfo) : caSignatureVerifies(cert, issuer);
+      const sigOk =
+        i === 0
+          ? (leafSignature ?? cert.verifySignature(issuer.publicKeyInfo))
+          : caSignatureVerifies(cert, issuer);
       checks.add(
         'signature',
         sigOk,
@@ -217,26 +222,55 @@ function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
  */
 export function verifyCertificateChain(leaf: ParsedCertificate, opts: ChainOptions): ChainResult {
   const paths = buildPaths(leaf, opts);
-  if (paths.length === 0) {
-    return {
-      valid: false,
-      path: [],
-      checks: [],
-      errors: [`${label(leaf)}: no path to a trust anchor (issuer ${leaf.issuerText})`],
-    };
-  }
+  if (paths.length === 0) return noPath(leaf);
   let first: ChainResult | undefined;
   for (const path of paths) {
-    let result: ChainResult;
-    try {
-      const checks = validatePath(path, opts);
-      result = { valid: checks.valid, path, checks: checks.list, errors: checks.errors };
-    } catch (e) {
-      // A malformed extension value (read lazily by the getters) fails the path instead of throwing.
-      result = { valid: false, path, checks: [], errors: [`path could not be evaluated: ${message(e)}`] };
-    }
+    const result = evaluatePath(path, opts);
     if (result.valid) return result;
     first ??= result;
   }
   return first!;
+}
+
+/**
+ * {@link verifyCertificateChain} with the leaf's signature checked on `sm2Pool`'s worker threads (another
+ * core) when one is given: the same paths, checks and outcome. Never rejects.
+ */
+export async function verifyCertificateChainAsync(
+  leaf: ParsedCertificate,
+  opts: ChainOptions & { sm2Pool?: Sm2SignerPool },
+): Promise<ChainResult> {
+  const paths = buildPaths(leaf, opts);
+  if (paths.length === 0) return noPath(leaf);
+  let first: ChainResult | undefined;
+  for (const path of paths) {
+    const issuer = path[1];
+    const leafSignature =
+      issuer && opts.sm2Pool
+        ? await leaf.verifySignatureAsync(issuer.publicKeyInfo, { sm2Pool: opts.sm2Pool }).catch(() => false)
+        : undefined;
+    const result = evaluatePath(path, opts, leafSignature);
+    if (result.valid) return result;
+    first ??= result;
+  }
+  return first!;
+}
+
+function noPath(leaf: ParsedCertificate): ChainResult {
+  return {
+    valid: false,
+    path: [],
+    checks: [],
+    errors: [`${label(leaf)}: no path to a trust anchor (issuer ${leaf.issuerText})`],
+  };
+}
+
+function evaluatePath(path: ParsedCertificate[], opts: ChainOptions, leafSignature?: boolean): ChainResult {
+  try {
+    const checks = validatePath(path, opts, leafSignature);
+    return { valid: checks.valid, path, checks: checks.list, errors: checks.errors };
+  } catch (e) {
+    // A malformed extension value (read lazily by the getters) fails the path instead of throwing.
+    return { valid: false, path, checks: [], errors: [`path could not be evaluated: ${message(e)}`] };
+  }
 }

@@ -9,7 +9,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@medsign/errors';
-import { bytesToHex, decodePemBlocks, hexToBytes } from '@medsign/gm';
+import { bytesToHex, decodePemBlocks, hexToBytes, type Sm2SignerPool } from '@medsign/gm';
 import {
   digest as hashData,
   ParsedCertificate,
@@ -17,7 +17,7 @@ import {
   signCms,
   timeStampTokenAttribute,
   verifyCertificateChain,
-  verifyCms,
+  verifyCmsAsync,
   verifySignature,
   verifyTimeStampToken,
   type Check,
@@ -560,6 +560,11 @@ export type VerifyDeps = {
   /** Our roots (trust anchors) and the issuing CAs below them. */
   anchors: readonly ParsedCertificate[];
   intermediates: readonly ParsedCertificate[];
+  /**
+   * When given, a P7's per-message SM2 verifications (the signer's signature, its certificate under the
+   * issuing CA) run on these worker threads — another core — side by side; the same checks and outcome.
+   */
+  sm2Pool?: Sm2SignerPool;
 };
 
 /** Reads a certificate given as PEM or base64 DER; SIGN_SIGNATURE_INVALID when it cannot be read. */
@@ -691,11 +696,12 @@ export async function verifyDocument(
       { cause: e },
     );
   }
-  const r = verifyCms(cms, {
+  const r = await verifyCmsAsync(cms, {
     ...(data ? { content: data } : {}),
     anchors: deps.anchors,
     extraCertificates: deps.intermediates,
     at,
+    ...(deps.sm2Pool ? { sm2Pool: deps.sm2Pool } : {}),
   });
   const s = r.signers[0];
   const checks: Check[] = [...(s?.checks ?? [])];
