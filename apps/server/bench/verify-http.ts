@@ -7,7 +7,8 @@
  *     request costs here before it does its own work, so the ceiling of the verify rate;
  *   - raw SM2 verify on all cores (one pool worker per core).
  * `node --conditions=medsign-source --import tsx apps/server/bench/verify-http.ts` (BENCH_SECONDS, default
- * 3; BENCH_CONNECTIONS, default 16). Prints a table, then one JSON line.
+ * 3; BENCH_CONNECTIONS, default 16; MEDSIGN_SIGNER_THREADS=0 for no SM2 worker). Prints a table, then one
+ * JSON line.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -33,7 +34,11 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
 const dir = tempDir('medsign-bench-verify-http-');
 await initDataDir({ dataDir: dir.path, env: {} });
-const services = await openServices(loadConfig({ dataDir: dir.path, env: {} }));
+// MEDSIGN_SIGNER_THREADS=0 verifies on the request thread (no SM2 worker pool), for comparison.
+const threads = process.env.MEDSIGN_SIGNER_THREADS;
+const services = await openServices(
+  loadConfig({ dataDir: dir.path, env: threads === undefined ? {} : { MEDSIGN_SIGNER_THREADS: threads } }),
+);
 const app = await buildApp(services, { logger: false });
 let verify = 0;
 let trivial = 0;
