@@ -16,9 +16,9 @@ import {
   ParsedCms,
   signCms,
   timeStampTokenAttribute,
-  verifyCertificateChain,
+  verifyCertificateChainAsync,
   verifyCmsAsync,
-  verifySignature,
+  verifySignatureAsync,
   verifyTimeStampToken,
   type Check,
   type TimeStampVerifyResult,
@@ -571,7 +571,7 @@ export type VerifyDeps = {
 export function readCertificate(text: string): ParsedCertificate {
   try {
     if (text.includes('-----BEGIN')) return ParsedCertificate.parse(text);
-    return ParsedCertificate.parse(decodeBase64(text, 'certificate', 'SIGN_SIGNATURE_INVALID'));
+    return ParsedCertificate.parseShared(decodeBase64(text, 'certificate', 'SIGN_SIGNATURE_INVALID'));
   } catch (e) {
     if (e instanceof DomainError) throw e;
     throw new DomainError(
@@ -765,12 +765,17 @@ async function verifyP1(
   if (!data)
     throw new DomainError('SIGN_DATA_INVALID', 'a P1 signature is verified against the data: give data');
   const alg = P1_ALGORITHM[cert.publicKey.family]!;
-  const ok = verifySignature(cert.publicKeyInfo, alg, data, signature);
-  const chain = verifyCertificateChain(cert, {
-    anchors: deps.anchors,
-    intermediates: deps.intermediates,
-    at,
-  });
+  // The signature and the leaf's certificate signature side by side on the SM2 workers, when there are any.
+  const pool = deps.sm2Pool ? { sm2Pool: deps.sm2Pool } : {};
+  const [ok, chain] = await Promise.all([
+    verifySignatureAsync(cert.publicKeyInfo, alg, data, signature, pool),
+    verifyCertificateChainAsync(cert, {
+      anchors: deps.anchors,
+      intermediates: deps.intermediates,
+      at,
+      ...pool,
+    }),
+  ]);
   const ts = token
     ? verifyTimeStampToken(token, {
         data: signature,
