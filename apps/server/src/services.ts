@@ -248,6 +248,7 @@ export async function openServices(
         keystore: ks,
         now,
         timeStamper: tsaTimeStamper(tsa),
+        ...(pool ? { sm2Pool: pool } : {}),
       }),
       crls,
       reports: openReports({

@@ -7,6 +7,7 @@
 
 import type { CaBackend, CaDeps } from '@medsign/ca';
 import type { KeyStore } from '@medsign/keystore';
+import type { Sm2SignerPool } from '@medsign/gm';
 import { verifyCertificateChain, type ParsedCertificate } from '@medsign/pki';
 import {
   RateLimiter,
@@ -144,6 +145,8 @@ export type SignServicesOptions = {
   now: () => Date;
   /** The TSA, once one is configured. */
   timeStamper?: TimeStamper;
+  /** SM2 worker threads: verification's per-message signatures run there (another core). */
+  sm2Pool?: Sm2SignerPool;
 };
 
 /** Builds the signing service's dependencies. */
@@ -223,6 +226,7 @@ export function buildSignServices(o: SignServicesOptions): SignServices {
     },
     anchors,
     intermediates,
+    ...(o.sm2Pool ? { sm2Pool: o.sm2Pool } : {}),
   };
   const evidence: EvidenceDeps = {
     clock,

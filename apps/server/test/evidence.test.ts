@@ -252,6 +252,11 @@ describe('signature evidence over HTTP', () => {
     );
     const s = await client.sign({ signer: 'D003', pin: '123456', data: rx, timestamp: true });
     const signer = (await services.store.signing.getSignerByEmployeeNo('D003'))!;
+    // Verified once while good (the chain and the certificates are cached then), then revoked: the status
+    // is read every time, so the next verification fails.
+    const before = await client.verify({ signature: s.signature, data: rx });
+    assert.equal(before.valid, true);
+    assert.equal(before.certificateStatus.status, 'good');
     await services.backend.revoke({
       caId: signer.caId,
       serial: signer.certSerial,
@@ -259,6 +264,7 @@ describe('signature evidence over HTTP', () => {
       actor: 'test',
     });
     const v = await client.verify({ signature: s.signature, data: rx });
+    assert.equal(v.valid, false);
     assert.equal(v.certificateStatus.status, 'revoked');
     assert.equal(v.certificateStatus.reason, 'keyCompromise');
     assert.ok(v.certificateStatus.revokedAt);

@@ -134,6 +134,9 @@ export async function issueCertificate(t: CertificateTemplate, signer: Signer): 
   return signTbsCertificate(buildTbsCertificate(t, signer.algorithm), signer);
 }
 
+const sharedCertificates = new Map<string, ParsedCertificate>();
+const SHARED_CERTIFICATE_CACHE_SIZE = 512;
+
 /** A parsed certificate. Raw encodings of the signed parts are kept for verification and matching. */
 export class ParsedCertificate {
   readonly der: Uint8Array;
@@ -224,6 +227,25 @@ export class ParsedCertificate {
   }
 
   /**
+   * {@link ParsedCertificate.parse} of DER, from a bounded LRU keyed by the exact DER bytes: the
+   * certificates embedded in CMS messages (a doctor's, the issuing CA's, the TSA's) come back request after
+   * request, and the generic ASN.1 parse costs more than an SM2 verification. A ParsedCertificate is
+   * immutable, so sharing one is safe; input that does not parse is never cached (it throws every time).
+   */
+  static parseShared(der: Uint8Array): ParsedCertificate {
+    const id = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+    let cert = sharedCertificates.get(id);
+    if (cert) sharedCertificates.delete(id);
+    else {
+      cert = new ParsedCertificate(new Uint8Array(der));
+      if (sharedCertificates.size >= SHARED_CERTIFICATE_CACHE_SIZE)
+        sharedCertificates.delete(sharedCertificates.keys().next().value!);
+    }
+    sharedCertificates.set(id, cert);
+    return cert;
+  }
+
+  /**
    * The certificate `der` whose TBSCertificate is byte for byte the one of `draft` (a CA's linted copy
    * signed by a throwaway key, then signed again by the CA key): the TBS is not parsed a second time — a
    * full parse is the most expensive step of an issuance after the signatures. The DER is walked as
@@ -253,12 +275,16 @@ export class ParsedCertificate {
     return this.asn.tbsCertificate.issuer;
   }
 
+  #subjectText: string | undefined;
+  #issuerText: string | undefined;
+  #algorithmsMatch: boolean | undefined;
+
   get subjectText(): string {
-    return formatName(this.subject);
+    return (this.#subjectText ??= formatName(this.subject));
   }
 
   get issuerText(): string {
-    return formatName(this.issuer);
+    return (this.#issuerText ??= formatName(this.issuer));
   }
 
   get notBefore(): Date {
@@ -280,7 +306,10 @@ export class ParsedCertificate {
 
   /** RFC 5280 §4.1.1.2: the outer signatureAlgorithm must equal TBSCertificate.signature. */
   get algorithmsMatch(): boolean {
-    return sameAlgorithmIdentifier(this.asn.signatureAlgorithm, this.asn.tbsCertificate.signature);
+    return (this.#algorithmsMatch ??= sameAlgorithmIdentifier(
+      this.asn.signatureAlgorithm,
+      this.asn.tbsCertificate.signature,
+    ));
   }
 
   get signatureValue(): Uint8Array {
@@ -291,29 +320,40 @@ export class ParsedCertificate {
     return this.extensions.find((e) => e.oid === id);
   }
 
+  /**
+   * Decoded extension values, read once per certificate (a shared certificate is checked on every request
+   * that carries it). Only successful reads are kept: a malformed value throws on every access. Callers get
+   * copies, so nobody can change what the next caller reads.
+   */
+  readonly #decoded = new Map<string, unknown>();
+
+  #decode<T>(id: string, read: (value: Uint8Array) => T): T | undefined {
+    if (this.#decoded.has(id)) return this.#decoded.get(id) as T | undefined;
+    const e = this.extension(id);
+    const value = e && read(e.value);
+    this.#decoded.set(id, value);
+    return value;
+  }
+
   get basicConstraints(): { ca: boolean; pathLength?: number } | undefined {
-    const e = this.extension(oid.id_ce_basicConstraints);
-    return e && readBasicConstraints(e.value);
+    const v = this.#decode(oid.id_ce_basicConstraints, readBasicConstraints);
+    return v && { ...v };
   }
 
   get keyUsage(): KeyUsageName[] | undefined {
-    const e = this.extension(oid.id_ce_keyUsage);
-    return e && readKeyUsage(e.value);
+    return this.#decode(oid.id_ce_keyUsage, readKeyUsage)?.slice();
   }
 
   get extKeyUsage(): string[] | undefined {
-    const e = this.extension(oid.id_ce_extKeyUsage);
-    return e && readExtKeyUsage(e.value);
+    return this.#decode(oid.id_ce_extKeyUsage, readExtKeyUsage)?.slice();
   }
 
   get subjectKeyIdentifier(): Uint8Array | undefined {
-    const e = this.extension(oid.id_ce_subjectKeyIdentifier);
-    return e && readSubjectKeyIdentifier(e.value);
+    return this.#decode(oid.id_ce_subjectKeyIdentifier, readSubjectKeyIdentifier)?.slice();
   }
 
   get authorityKeyIdentifier(): Uint8Array | undefined {
-    const e = this.extension(oid.id_ce_authorityKeyIdentifier);
-    return e && readAuthorityKeyIdentifier(e.value);
+    return this.#decode(oid.id_ce_authorityKeyIdentifier, readAuthorityKeyIdentifier)?.slice();
   }
 
   get subjectAltNames(): string[] {

@@ -5,6 +5,7 @@
  * reported with a reason so a verifier can print why a chain failed; nothing here throws on bad input.
  */
 
+import type { Sm2SignerPool } from '@medsign/gm';
 import type { ParsedCertificate } from './certificate.js';
 import { Checks, type Check } from './checks.js';
 import { sameBytes } from './der-input.js';
@@ -97,7 +98,35 @@ function buildPaths(leaf: ParsedCertificate, opts: ChainOptions): ParsedCertific
   return out.sort((a, b) => a.length - b.length);
 }
 
-function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
+/**
+ * CA certificates whose signature has been seen to verify with an issuer's key: `issuer SPKI` + `certificate
+ * DER` (the exact bytes, base64) → true, a bounded LRU. Verifying an issuing CA's certificate under its root
+ * (and the root's self-signature) is a pure function of those bytes, so on a chain that comes back request
+ * after request it need not cost an SM2 verification each time. Only successes are remembered (a bad
+ * signature is checked, and fails, every time), and only above the leaf: a leaf's signature, and every
+ * certificate's validity, CA flags, key usage and path length, are checked on every call.
+ */
+const verifiedCaSignatures = new Map<string, true>();
+const VERIFIED_CA_SIGNATURE_CACHE_SIZE = 256;
+
+const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+
+function caSignatureVerifies(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  const id = `${b64(issuer.publicKeyInfo)}.${b64(cert.der)}`;
+  if (verifiedCaSignatures.has(id)) {
+    verifiedCaSignatures.delete(id);
+    verifiedCaSignatures.set(id, true);
+    return true;
+  }
+  if (!cert.verifySignature(issuer.publicKeyInfo)) return false;
+  if (verifiedCaSignatures.size >= VERIFIED_CA_SIGNATURE_CACHE_SIZE)
+    verifiedCaSignatures.delete(verifiedCaSignatures.keys().next().value!);
+  verifiedCaSignatures.set(id, true);
+  return true;
+}
+
+/** `leafSignature`: the leaf's signature under path[1]'s key, when it was already checked (async). */
+function validatePath(path: ParsedCertificate[], opts: ChainOptions, leafSignature?: boolean): Checks {
   const at = opts.at ?? new Date();
   const checks = new Checks();
   const expect = (c: ParsedCertificate, check: string, ok: boolean, failure: string) =>
@@ -128,7 +157,11 @@ function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
       `unknown critical: ${unknownCritical.join(', ')}`,
     );
     if (issuer) {
-      const sigOk = cert.verifySignature(issuer.publicKeyInfo);
+      // The leaf's signature every time; a CA certificate's from the cache of verified ones.
+      const sigOk =
+        i === 0
+          ? (leafSignature ?? cert.verifySignature(issuer.publicKeyInfo))
+          : caSignatureVerifies(cert, issuer);
       checks.add(
         'signature',
         sigOk,
@@ -164,7 +197,7 @@ function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
       expect(
         cert,
         'trust anchor self-signature',
-        cert.verifySignature(cert.publicKeyInfo),
+        i === 0 ? cert.verifySignature(cert.publicKeyInfo) : caSignatureVerifies(cert, cert),
         'self-signature does not verify',
       );
     }
@@ -189,26 +222,55 @@ function validatePath(path: ParsedCertificate[], opts: ChainOptions): Checks {
  */
 export function verifyCertificateChain(leaf: ParsedCertificate, opts: ChainOptions): ChainResult {
   const paths = buildPaths(leaf, opts);
-  if (paths.length === 0) {
-    return {
-      valid: false,
-      path: [],
-      checks: [],
-      errors: [`${label(leaf)}: no path to a trust anchor (issuer ${leaf.issuerText})`],
-    };
-  }
+  if (paths.length === 0) return noPath(leaf);
   let first: ChainResult | undefined;
   for (const path of paths) {
-    let result: ChainResult;
-    try {
-      const checks = validatePath(path, opts);
-      result = { valid: checks.valid, path, checks: checks.list, errors: checks.errors };
-    } catch (e) {
-      // A malformed extension value (read lazily by the getters) fails the path instead of throwing.
-      result = { valid: false, path, checks: [], errors: [`path could not be evaluated: ${message(e)}`] };
-    }
+    const result = evaluatePath(path, opts);
     if (result.valid) return result;
     first ??= result;
   }
   return first!;
+}
+
+/**
+ * {@link verifyCertificateChain} with the leaf's signature checked on `sm2Pool`'s worker threads (another
+ * core) when one is given: the same paths, checks and outcome. Never rejects.
+ */
+export async function verifyCertificateChainAsync(
+  leaf: ParsedCertificate,
+  opts: ChainOptions & { sm2Pool?: Sm2SignerPool },
+): Promise<ChainResult> {
+  const paths = buildPaths(leaf, opts);
+  if (paths.length === 0) return noPath(leaf);
+  let first: ChainResult | undefined;
+  for (const path of paths) {
+    const issuer = path[1];
+    const leafSignature =
+      issuer && opts.sm2Pool
+        ? await leaf.verifySignatureAsync(issuer.publicKeyInfo, { sm2Pool: opts.sm2Pool }).catch(() => false)
+        : undefined;
+    const result = evaluatePath(path, opts, leafSignature);
+    if (result.valid) return result;
+    first ??= result;
+  }
+  return first!;
+}
+
+function noPath(leaf: ParsedCertificate): ChainResult {
+  return {
+    valid: false,
+    path: [],
+    checks: [],
+    errors: [`${label(leaf)}: no path to a trust anchor (issuer ${leaf.issuerText})`],
+  };
+}
+
+function evaluatePath(path: ParsedCertificate[], opts: ChainOptions, leafSignature?: boolean): ChainResult {
+  try {
+    const checks = validatePath(path, opts, leafSignature);
+    return { valid: checks.valid, path, checks: checks.list, errors: checks.errors };
+  } catch (e) {
+    // A malformed extension value (read lazily by the getters) fails the path instead of throwing.
+    return { valid: false, path, checks: [], errors: [`path could not be evaluated: ${message(e)}`] };
+  }
 }

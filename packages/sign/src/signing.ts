@@ -9,16 +9,16 @@
 
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@medsign/errors';
-import { bytesToHex, decodePemBlocks, hexToBytes } from '@medsign/gm';
+import { bytesToHex, decodePemBlocks, hexToBytes, type Sm2SignerPool } from '@medsign/gm';
 import {
   digest as hashData,
   ParsedCertificate,
   ParsedCms,
   signCms,
   timeStampTokenAttribute,
-  verifyCertificateChain,
-  verifyCms,
-  verifySignature,
+  verifyCertificateChainAsync,
+  verifyCmsAsync,
+  verifySignatureAsync,
   verifyTimeStampToken,
   type Check,
   type TimeStampVerifyResult,
@@ -560,13 +560,18 @@ export type VerifyDeps = {
   /** Our roots (trust anchors) and the issuing CAs below them. */
   anchors: readonly ParsedCertificate[];
   intermediates: readonly ParsedCertificate[];
+  /**
+   * When given, a P7's per-message SM2 verifications (the signer's signature, its certificate under the
+   * issuing CA) run on these worker threads — another core — side by side; the same checks and outcome.
+   */
+  sm2Pool?: Sm2SignerPool;
 };
 
 /** Reads a certificate given as PEM or base64 DER; SIGN_SIGNATURE_INVALID when it cannot be read. */
 export function readCertificate(text: string): ParsedCertificate {
   try {
     if (text.includes('-----BEGIN')) return ParsedCertificate.parse(text);
-    return ParsedCertificate.parse(decodeBase64(text, 'certificate', 'SIGN_SIGNATURE_INVALID'));
+    return ParsedCertificate.parseShared(decodeBase64(text, 'certificate', 'SIGN_SIGNATURE_INVALID'));
   } catch (e) {
     if (e instanceof DomainError) throw e;
     throw new DomainError(
@@ -691,11 +696,12 @@ export async function verifyDocument(
       { cause: e },
     );
   }
-  const r = verifyCms(cms, {
+  const r = await verifyCmsAsync(cms, {
     ...(data ? { content: data } : {}),
     anchors: deps.anchors,
     extraCertificates: deps.intermediates,
     at,
+    ...(deps.sm2Pool ? { sm2Pool: deps.sm2Pool } : {}),
   });
   const s = r.signers[0];
   const checks: Check[] = [...(s?.checks ?? [])];
@@ -759,12 +765,17 @@ async function verifyP1(
   if (!data)
     throw new DomainError('SIGN_DATA_INVALID', 'a P1 signature is verified against the data: give data');
   const alg = P1_ALGORITHM[cert.publicKey.family]!;
-  const ok = verifySignature(cert.publicKeyInfo, alg, data, signature);
-  const chain = verifyCertificateChain(cert, {
-    anchors: deps.anchors,
-    intermediates: deps.intermediates,
-    at,
-  });
+  // The signature and the leaf's certificate signature side by side on the SM2 workers, when there are any.
+  const pool = deps.sm2Pool ? { sm2Pool: deps.sm2Pool } : {};
+  const [ok, chain] = await Promise.all([
+    verifySignatureAsync(cert.publicKeyInfo, alg, data, signature, pool),
+    verifyCertificateChainAsync(cert, {
+      anchors: deps.anchors,
+      intermediates: deps.intermediates,
+      at,
+      ...pool,
+    }),
+  ]);
   const ts = token
     ? verifyTimeStampToken(token, {
         data: signature,
