@@ -107,7 +107,7 @@ export class SigningRepository {
   #lastNoncePurge = 0;
 
   readonly #audit: AuditLog;
-  /** The compiled nonce and signature inserts (statement-cache.ts). */
+  /** The compiled statements of the signing path (statement-cache.ts). */
   readonly #statements = new StatementCache();
 
   constructor(database: Database, audit: AuditLog) {
@@ -134,11 +134,12 @@ export class SigningRepository {
   }
 
   async getApp(id: string): Promise<SignAppRecord | undefined> {
-    const row = await this.#database.db
-      .selectFrom('sign_apps')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const db = this.#database.db;
+    const [row] = (
+      await this.#statements.run(db, 'sign_apps:by-id', [id], () =>
+        db.selectFrom('sign_apps').selectAll().where('id', '=', id),
+      )
+    ).rows;
     return row && toApp(row);
   }
 
@@ -211,11 +212,12 @@ export class SigningRepository {
   }
 
   async getSignerByEmployeeNo(employeeNo: string): Promise<SignerRow | undefined> {
-    const row = await this.#database.db
-      .selectFrom('signers')
-      .selectAll()
-      .where('employee_no', '=', employeeNo)
-      .executeTakeFirst();
+    const db = this.#database.db;
+    const [row] = (
+      await this.#statements.run(db, 'signers:by-employee-no', [employeeNo], () =>
+        db.selectFrom('signers').selectAll().where('employee_no', '=', employeeNo),
+      )
+    ).rows;
     return row && toSigner(row);
   }
 
@@ -282,13 +284,15 @@ export class SigningRepository {
 
   /** A signer's authorisations (revoked ones too), latest expiry first. */
   async listAuthorisations(signerId: string, limit: number): Promise<SignAuthorisationRow[]> {
-    const rows = await this.#database.db
-      .selectFrom('sign_authorisations')
-      .selectAll()
-      .where('signer_id', '=', signerId)
-      .orderBy('expires_at', 'desc')
-      .limit(limit)
-      .execute();
+    const db = this.#database.db;
+    const { rows } = await this.#statements.run(db, 'sign_authorisations:by-signer', [signerId, limit], () =>
+      db
+        .selectFrom('sign_authorisations')
+        .selectAll()
+        .where('signer_id', '=', signerId)
+        .orderBy('expires_at', 'desc')
+        .limit(limit),
+    );
     return rows.map(toAuthorisation);
   }
 
