@@ -38,7 +38,11 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
 const dir = tempDir('medsign-bench-sign-');
 await initDataDir({ dataDir: dir.path, env: {} });
-const services = await openServices(loadConfig({ dataDir: dir.path, env: {} }));
+// MEDSIGN_SIGNER_THREADS passes through (SM2 worker threads; default: cores − 1) so it can be compared.
+const threads = process.env.MEDSIGN_SIGNER_THREADS;
+const services = await openServices(
+  loadConfig({ dataDir: dir.path, env: threads === undefined ? {} : { MEDSIGN_SIGNER_THREADS: threads } }),
+);
 const app = await buildApp(services, { logger: false });
 type Run = { perSecond: number; p50: number; p99: number; errors: number };
 let max: Run;

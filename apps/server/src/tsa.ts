@@ -239,7 +239,8 @@ export function tsaTimeStamper(tsa: TsaService): TimeStamper {
           `the TSA unit ${tsa.defaultUnit} is not configured`,
         );
       const nonce = BigInt('0x' + randomBytes(8).toString('hex'));
-      const request = buildTimeStampReq({ hash: 'sm3', data: signatureValue, nonce, certReq: true });
+      const imprint = sm3(signatureValue);
+      const request = buildTimeStampReq({ hash: 'sm3', imprint, nonce, certReq: true });
       const outcome = await tsa.respondInGroup(unit, request, 'sign-service');
       const token = outcome.granted ? outcome.token : undefined;
       if (!token)
@@ -249,7 +250,7 @@ export function tsaTimeStamper(tsa: TsaService): TimeStamper {
         );
       // The TimeStamper contract: the token covers this value. The core copies the request's imprint into
       // TSTInfo; check its DER carries it (OCTET STRING of the SM3) without parsing the token's certificate.
-      if (!Buffer.from(token).includes(Buffer.concat([Buffer.from([0x04, 0x20]), sm3(signatureValue)])))
+      if (!Buffer.from(token).includes(Buffer.concat([Buffer.from([0x04, 0x20]), imprint])))
         throw new DomainError(
           'SIGN_TIMESTAMP_UNAVAILABLE',
           'the time-stamp authority answered a token that does not cover this signature value',

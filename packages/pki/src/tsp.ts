@@ -59,10 +59,20 @@ export type MessageImprint = {
   der: Uint8Array;
 };
 
+/** Per hash: its AlgorithmIdentifier's DER and its digest length (constant; encoded once, not per token). */
+const imprintParts = new Map<HashName, { algorithm: Uint8Array; length: number }>();
+
 function encodeImprint(hash: HashName, hashedMessage: Uint8Array): Uint8Array {
-  if (hashedMessage.length !== digest(hash, new Uint8Array()).length)
-    throw new RangeError(`hashedMessage must be a ${hash} value`);
-  return encodeSequence(encodeAlgorithm(hashAlgorithmIdentifier(hash)), encodeOctetString(hashedMessage));
+  let parts = imprintParts.get(hash);
+  if (!parts) {
+    parts = {
+      algorithm: encodeAlgorithm(hashAlgorithmIdentifier(hash)),
+      length: digest(hash, new Uint8Array()).length,
+    };
+    imprintParts.set(hash, parts);
+  }
+  if (hashedMessage.length !== parts.length) throw new RangeError(`hashedMessage must be a ${hash} value`);
+  return encodeSequence(parts.algorithm, encodeOctetString(hashedMessage));
 }
 
 function readImprint(tlv: Tlv | undefined, what: string): MessageImprint {

@@ -13,6 +13,7 @@ import { toIso } from './codec.js';
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import type { GroupScope } from './group-commit.js';
+import { StatementCache } from './statement-cache.js';
 import type { AuditEventsTable, Schema } from './schema.js';
 
 /** What a caller appends; seq, time and the chain links are assigned by {@link AuditLog.append}. */
@@ -58,6 +59,8 @@ export class AuditLog {
   readonly #now: () => Date;
   /** Per group transaction, the last event appended in it. */
   readonly #heads = new WeakMap<GroupScope, { seq: number; hash: string }>();
+  /** The compiled head query and event insert (statement-cache.ts). */
+  readonly #statements = new StatementCache();
 
   constructor(database: Database, options: AuditLogOptions = {}) {
     this.#database = database;
@@ -87,12 +90,11 @@ export class AuditLog {
     // holds the chain lock, so no other process appends in between).
     const head =
       this.#heads.get(scope) ??
-      (await trx
-        .selectFrom('audit_events')
-        .select(['seq', 'hash'])
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst());
+      (
+        await this.#statements.run(trx, 'audit_events:head', [1], () =>
+          trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1),
+        )
+      ).rows[0];
     const event: AuditEvent = {
       seq: head ? Number(head.seq) + 1 : 1,
       time: toIso(this.#now()),
@@ -103,10 +105,10 @@ export class AuditLog {
     };
     const prevHash = head ? head.hash : GENESIS_HASH;
     const hash = computeAuditHash(prevHash, event);
-    await trx
-      .insertInto('audit_events')
-      .values({ ...event, detail: input.detailText, prev_hash: prevHash, hash })
-      .execute();
+    const row = { ...event, detail: input.detailText, prev_hash: prevHash, hash };
+    await this.#statements.insert(trx, 'audit_events', '', row, () =>
+      trx.insertInto('audit_events').values(row),
+    );
     this.#heads.set(scope, { seq: event.seq, hash });
     return { ...event, prevHash, hash };
   }

@@ -4,6 +4,7 @@ import { fromDbBytes, fromIso, normalizeSerial, toDbBytes, toHex, toIso } from '
 import { isUniqueViolation, type Database } from '../database.js';
 import { StoreError } from '../errors.js';
 import type { CertificatesTable, Schema } from '../schema.js';
+import { StatementCache } from '../statement-cache.js';
 
 /** OCSP/CRL status of a certificate: `hold` is RFC 5280 certificateHold (suspended, may be resumed). */
 export type CertificateStatus = 'good' | 'revoked' | 'hold';
@@ -130,6 +131,8 @@ type Eb = ExpressionBuilder<Schema, 'certificates'>;
 /** The `certificates` table: insert, lookup, inventory search and statistics, status changes. */
 export class CertificateRepository {
   readonly #database: Database;
+  /** The compiled lookup by serial (statement-cache.ts). */
+  readonly #statements = new StatementCache();
 
   constructor(database: Database) {
     this.#database = database;
@@ -145,12 +148,14 @@ export class CertificateRepository {
 
   /** The certificate with this serial under this CA, or undefined. */
   async findBySerial(caId: string, serial: string | bigint): Promise<CertificateRecord | undefined> {
-    const row = await this.#database.db
-      .selectFrom('certificates')
-      .selectAll()
-      .where('ca_id', '=', caId)
-      .where('serial', '=', normalizeSerial(serial))
-      .executeTakeFirst();
+    // Looked up per signature and per verification (status now): its compiled SQL is kept.
+    const db = this.#database.db;
+    const n = normalizeSerial(serial);
+    const [row] = (
+      await this.#statements.run(db, 'certificates:by-serial', [caId, n], () =>
+        db.selectFrom('certificates').selectAll().where('ca_id', '=', caId).where('serial', '=', n),
+      )
+    ).rows;
     return row && toCertificate(row);
   }
 

@@ -3,6 +3,7 @@ import { fromDbBytes, fromIso, toDbBytes, toIso } from '../codec.js';
 import type { AuditEventInput, AuditLog } from '../audit.js';
 import { isUniqueViolation, type Database } from '../database.js';
 import type { SignAppsTable, SignAuthorisationsTable, SignaturesTable, SignersTable } from '../schema.js';
+import { StatementCache } from '../statement-cache.js';
 
 /** A registered application; `sealedSecret` is the secret as the server's SecretBox sealed it. */
 export interface SignAppRecord {
@@ -112,6 +113,8 @@ export class SigningRepository {
   #lastNoncePurge = 0;
 
   readonly #audit: AuditLog;
+  /** The compiled statements of the signing path (statement-cache.ts). */
+  readonly #statements = new StatementCache();
 
   constructor(database: Database, audit: AuditLog) {
     this.#database = database;
@@ -137,11 +140,12 @@ export class SigningRepository {
   }
 
   async getApp(id: string): Promise<SignAppRecord | undefined> {
-    const row = await this.#database.db
-      .selectFrom('sign_apps')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const db = this.#database.db;
+    const [row] = (
+      await this.#statements.run(db, 'sign_apps:by-id', [id], () =>
+        db.selectFrom('sign_apps').selectAll().where('id', '=', id),
+      )
+    ).rows;
     return row && toApp(row);
   }
 
@@ -165,13 +169,15 @@ export class SigningRepository {
     if (purge) this.#lastNoncePurge = now.getTime();
     const result = await this.#database.groupWrite(async (trx) => {
       if (purge) await trx.deleteFrom('sign_nonces').where('expires_at', '<=', toIso(now)).execute();
-      return trx
-        .insertInto('sign_nonces')
-        .values({ app_id: appId, nonce, expires_at: toIso(expiresAt) })
-        .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst();
+      const row = { app_id: appId, nonce, expires_at: toIso(expiresAt) };
+      return this.#statements.insert(trx, 'sign_nonces', ' on conflict do nothing', row, () =>
+        trx
+          .insertInto('sign_nonces')
+          .values(row)
+          .onConflict((oc) => oc.doNothing()),
+      );
     });
-    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+    return (result.numAffectedRows ?? 0n) > 0n;
   }
 
   async insertSigner(s: SignerRow): Promise<boolean> {
@@ -212,11 +218,12 @@ export class SigningRepository {
   }
 
   async getSignerByEmployeeNo(employeeNo: string): Promise<SignerRow | undefined> {
-    const row = await this.#database.db
-      .selectFrom('signers')
-      .selectAll()
-      .where('employee_no', '=', employeeNo)
-      .executeTakeFirst();
+    const db = this.#database.db;
+    const [row] = (
+      await this.#statements.run(db, 'signers:by-employee-no', [employeeNo], () =>
+        db.selectFrom('signers').selectAll().where('employee_no', '=', employeeNo),
+      )
+    ).rows;
     return row && toSigner(row);
   }
 
@@ -283,13 +290,15 @@ export class SigningRepository {
 
   /** A signer's authorisations (revoked ones too), latest expiry first. */
   async listAuthorisations(signerId: string, limit: number): Promise<SignAuthorisationRow[]> {
-    const rows = await this.#database.db
-      .selectFrom('sign_authorisations')
-      .selectAll()
-      .where('signer_id', '=', signerId)
-      .orderBy('expires_at', 'desc')
-      .limit(limit)
-      .execute();
+    const db = this.#database.db;
+    const { rows } = await this.#statements.run(db, 'sign_authorisations:by-signer', [signerId, limit], () =>
+      db
+        .selectFrom('sign_authorisations')
+        .selectAll()
+        .where('signer_id', '=', signerId)
+        .orderBy('expires_at', 'desc')
+        .limit(limit),
+    );
     return rows.map(toAuthorisation);
   }
 
@@ -319,34 +328,34 @@ export class SigningRepository {
     try {
       await this.#database.groupWrite(async (trx, scope) => {
         const appended = await this.#audit.appendIn(trx, scope, event);
-        await trx
-          .insertInto('signatures')
-          .values({
-            id: r.id,
-            app_id: r.appId,
-            signer_id: r.signerId,
-            employee_no: r.employeeNo,
-            department_code: r.metadata.departmentCode ?? null,
-            ca_id: r.caId,
-            cert_serial: r.certSerial,
-            format: r.format,
-            digest_algorithm: r.digestAlgorithm,
-            digest: r.digest,
-            signature: toDbBytes(r.signature),
-            token: r.token ? toDbBytes(r.token) : null,
-            system: r.metadata.system ?? null,
-            doc_type: r.metadata.docType ?? null,
-            doc_id: r.metadata.docId ?? null,
-            visit_ref: r.metadata.visitRef ?? null,
-            idempotency_key: r.idempotencyKey,
-            request_hash: r.requestHash,
-            created_at: toIso(r.createdAt),
-            client_ip: r.clientIp ?? null,
-            intent: r.intent ? JSON.stringify(r.intent) : null,
-            audit_seq: appended.seq,
-            audit_hash: appended.hash,
-          })
-          .execute();
+        const row = {
+          id: r.id,
+          app_id: r.appId,
+          signer_id: r.signerId,
+          employee_no: r.employeeNo,
+          department_code: r.metadata.departmentCode ?? null,
+          ca_id: r.caId,
+          cert_serial: r.certSerial,
+          format: r.format,
+          digest_algorithm: r.digestAlgorithm,
+          digest: r.digest,
+          signature: toDbBytes(r.signature),
+          token: r.token ? toDbBytes(r.token) : null,
+          system: r.metadata.system ?? null,
+          doc_type: r.metadata.docType ?? null,
+          doc_id: r.metadata.docId ?? null,
+          visit_ref: r.metadata.visitRef ?? null,
+          idempotency_key: r.idempotencyKey,
+          request_hash: r.requestHash,
+          created_at: toIso(r.createdAt),
+          client_ip: r.clientIp ?? null,
+          intent: r.intent ? JSON.stringify(r.intent) : null,
+          audit_seq: appended.seq,
+          audit_hash: appended.hash,
+        };
+        await this.#statements.insert(trx, 'signatures', '', row, () =>
+          trx.insertInto('signatures').values(row),
+        );
         if (original)
           await trx
             .insertInto('signature_originals')

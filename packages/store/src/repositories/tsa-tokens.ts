@@ -3,6 +3,7 @@ import { fromIso, normalizeSerial, toIso } from '../codec.js';
 import { SqliteArchiveWriter } from '../archive-writer.js';
 import type { Database } from '../database.js';
 import type { TsaTokensTable } from '../schema.js';
+import { StatementCache } from '../statement-cache.js';
 
 /** One archived time-stamp token (what the TSA keeps of it; the token itself is the requester's). */
 export type TsaTokenRecord = {
@@ -77,6 +78,9 @@ export class TsaTokenRepository {
   /** SQLite files: groups are written on a worker thread (see archive-writer.ts). */
   readonly #writer: SqliteArchiveWriter | undefined;
 
+  /** The compiled insert of archiveInGroup (statement-cache.ts). */
+  readonly #statements = new StatementCache();
+
   constructor(database: Database, options: TsaTokenRepositoryOptions = {}) {
     this.#database = database;
     if (database.dialect === 'sqlite' && database.file)
@@ -114,12 +118,18 @@ export class TsaTokenRepository {
       return Promise.reject(e);
     }
     return this.#database.groupWrite(async (trx) => {
-      const r = await trx
-        .insertInto('tsa_tokens')
-        .values(row)
-        .onConflict((oc) => oc.column('serial').doNothing())
-        .executeTakeFirst();
-      return (r.numInsertedOrUpdatedRows ?? 0n) > 0n ? 'stored' : 'duplicate';
+      const r = await this.#statements.insert(
+        trx,
+        'tsa_tokens',
+        ' on conflict (serial) do nothing',
+        row,
+        () =>
+          trx
+            .insertInto('tsa_tokens')
+            .values(row)
+            .onConflict((oc) => oc.column('serial').doNothing()),
+      );
+      return (r.numAffectedRows ?? 0n) > 0n ? 'stored' : 'duplicate';
     });
   }
 
