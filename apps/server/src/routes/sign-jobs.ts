@@ -6,14 +6,12 @@
  */
 
 import { DomainError } from '@medsign/errors';
-import { bytesToHex, encodePem, sm3 } from '@medsign/gm';
+import { encodePem } from '@medsign/gm';
 import {
   authoriseSignJob,
   cancelSignJob,
   createSignJob,
-  DEFAULT_DOCUMENT_TYPES,
   getSignJob,
-  IDEMPOTENCY_HEADER,
   SIGN_JOB_STATES,
   SIGNATURE_FORMATS,
   type SignJobDeps,
@@ -24,19 +22,21 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import { buildSignJobDeps, SignJobScheduler } from '../sign-jobs.js';
-import { problemRef } from './schemas.js';
-import { hmacSecurity } from './sign.js';
+import { hmacSecurity, idempotencyOf } from './sign.js';
+import {
+  docTypeProperty,
+  formatProperty,
+  idempotencyHeaders,
+  idParams,
+  metaField,
+  oidsProperty,
+  pinProperty,
+  signErrors,
+  signerProperty,
+  visitRefProperty,
+} from './sign-schemas.js';
 
-const errors = {
-  400: problemRef,
-  401: problemRef,
-  403: problemRef,
-  404: problemRef,
-  409: problemRef,
-  413: problemRef,
-  429: problemRef,
-  503: problemRef,
-};
+const errors = signErrors;
 
 /** Results listed inline in a job's answer; more through /results. */
 const INLINE_RESULTS = 100;
@@ -47,8 +47,6 @@ const schedulers = new WeakMap<Services, SignJobScheduler>();
 export function signJobScheduler(services: Services): SignJobScheduler | undefined {
   return schedulers.get(services);
 }
-
-const metaField = { type: 'string', maxLength: 128 } as const;
 
 const documentSchema = {
   type: 'object',
@@ -65,14 +63,10 @@ const documentSchema = {
     digest: { type: 'string', maxLength: 128, description: 'its digest, hex (p7-detached only)' },
     digestAlgorithm: { type: 'string', enum: ['sm3', 'sha256'] },
     system: metaField,
-    docType: {
-      type: 'string',
-      maxLength: 128,
-      description: `one of the configured document types (default: ${DEFAULT_DOCUMENT_TYPES.join(', ')})`,
-    },
+    docType: docTypeProperty,
     docId: metaField,
     departmentCode: metaField,
-    visitRef: { type: 'string', maxLength: 128, description: 'patient-visit reference, an opaque id' },
+    visitRef: visitRefProperty,
   },
 } as const;
 
@@ -148,17 +142,6 @@ const jobSchema = {
     },
   },
 } as const;
-
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', maxLength: 64 } },
-} as const;
-
-function header(request: FastifyRequest, name: string): string | undefined {
-  const v = request.headers[name];
-  return typeof v === 'string' ? v : undefined;
-}
 
 /** `/api/v1/sign-jobs*` (role `sign`; registered inside signRoutes). */
 export function signJobRoutes(services: Services): FastifyPluginAsync {
@@ -250,30 +233,18 @@ export function signJobRoutes(services: Services): FastifyPluginAsync {
           summary: 'Create a sign job: many documents keyed by business ids, authorised once',
           description: `Every document is checked first; a malformed one rejects the job (the error names its index and business id). With \`pin\`, or a live signing authorisation of the signer for this application, signing starts at once; otherwise the job awaits POST /sign-jobs/{id}/authorise until \`expiresAt\` (sign.jobExpiryMinutes). At most sign.maxJobDocuments documents and sign.maxJobBytes bytes of data (SIGN_JOB_TOO_LARGE). \`callbackUrl\` gets an HMAC-SM3 signed webhook when the job ends. Send \`Idempotency-Key\` to make retries safe.`,
           security: hmacSecurity,
-          headers: {
-            type: 'object',
-            properties: { 'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } },
-          },
+          headers: idempotencyHeaders,
           body: {
             type: 'object',
             additionalProperties: false,
             required: ['signer', 'documents'],
             properties: {
-              signer: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 32,
-                description: "the signer's employee number",
-              },
-              pin: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 64,
-                description:
-                  'the PIN: signs at once (leave out to use an authorisation, or to authorise later)',
-              },
-              format: { type: 'string', enum: [...SIGNATURE_FORMATS], default: 'p7-detached' },
-              oids: { type: 'string', enum: ['rfc5652', 'gm'] },
+              signer: signerProperty,
+              pin: pinProperty(
+                'the PIN: signs at once (leave out to use an authorisation, or to authorise later)',
+              ),
+              format: { ...formatProperty, default: 'p7-detached' },
+              oids: oidsProperty,
               timestamp: { type: 'boolean' },
               metadata: {
                 type: 'object',
@@ -300,15 +271,12 @@ export function signJobRoutes(services: Services): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { deps, scheduler: s } = jobs();
-        const key = header(request, IDEMPOTENCY_HEADER);
         const { job, replayed } = await createSignJob(
           request.body,
           {
             appId: appId(request),
             clientIp: request.ip,
-            ...(key
-              ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
-              : {}),
+            ...idempotencyOf(request),
           },
           deps,
         );

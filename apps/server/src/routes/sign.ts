@@ -19,7 +19,6 @@ import {
   type AuthorisationRecord,
   type GrantRequest,
   bodyDigest,
-  DEFAULT_DOCUMENT_TYPES,
   IDEMPOTENCY_HEADER,
   RateLimitedError,
   readOriginal,
@@ -42,7 +41,21 @@ import type { Services } from '../services.js';
 import type { Metrics } from './observability.js';
 import { xlsxStream } from '../xlsx.js';
 import { peerCertificate } from './mtls.js';
-import { binaryResponse, problemRef } from './schemas.js';
+import { binaryResponse } from './schemas.js';
+import {
+  base64BodyLimit,
+  docTypeProperty,
+  formatProperty,
+  idempotencyHeaders,
+  idParams,
+  metaField,
+  oidsProperty,
+  pinProperty,
+  signErrors,
+  signerProperty,
+  timestampProperty,
+  visitRefProperty,
+} from './sign-schemas.js';
 import { signJobRoutes } from './sign-jobs.js';
 import { registerVerifyReportRoute } from './verify-report.js';
 import {
@@ -73,16 +86,7 @@ declare module 'fastify' {
   }
 }
 
-const errors = {
-  400: problemRef,
-  401: problemRef,
-  403: problemRef,
-  404: problemRef,
-  409: problemRef,
-  413: problemRef,
-  429: problemRef,
-  503: problemRef,
-};
+const errors = signErrors;
 
 /** OpenAPI security requirement: the four HMAC headers. */
 export const hmacSecurity = [
@@ -117,19 +121,14 @@ const metadataSchema = {
   additionalProperties: false,
   description: 'Business metadata recorded with the signature (opaque ids only; no patient data).',
   properties: {
-    system: { type: 'string', maxLength: 128, description: 'the calling system, e.g. HIS' },
-    docType: {
-      type: 'string',
-      maxLength: 128,
-      description: `one of the configured document types (default: ${DEFAULT_DOCUMENT_TYPES.join(', ')})`,
-    },
-    docId: { type: 'string', maxLength: 128 },
+    system: { ...metaField, description: 'the calling system, e.g. HIS' },
+    docType: docTypeProperty,
+    docId: metaField,
     departmentCode: {
-      type: 'string',
-      maxLength: 128,
+      ...metaField,
       description: "the hospital system's department code (default: the signer's)",
     },
-    visitRef: { type: 'string', maxLength: 128, description: 'patient-visit reference, an opaque id' },
+    visitRef: visitRefProperty,
   },
 } as const;
 
@@ -179,9 +178,18 @@ function recordView(r: SignatureRecord) {
   };
 }
 
-function header(request: FastifyRequest, name: string): string | undefined {
+/** A request header sent once (undefined when absent or repeated). */
+export function header(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** The idempotency part of a creating request's context: its `Idempotency-Key` and the SM3 of its body. */
+export function idempotencyOf(request: FastifyRequest) {
+  const key = header(request, IDEMPOTENCY_HEADER);
+  return key
+    ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
+    : {};
 }
 
 type SearchQuery = RecordFilterQuery & { limit: number; offset: number };
@@ -288,12 +296,6 @@ const evidenceSchema = {
   },
 } as const;
 
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', maxLength: 64 } },
-} as const;
-
 /**
  * `/api/v1/sign`, `/api/v1/authorisations*`, `/api/v1/verify`, `/api/v1/verify/report`, `/api/v1/signatures*`
  * (role `sign`).
@@ -385,7 +387,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
       '/sign',
       {
         config: { operation: 'sign' },
-        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) + 64 * 1024,
+        bodyLimit: base64BodyLimit(services.config.sign.maxDataBytes),
         schema: {
           tags: ['signing'],
           summary:
@@ -393,28 +395,16 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           description:
             "The PIN is the signer's intent for this one request. Send `Idempotency-Key` to make retries safe: the same key with the same body answers the first signature; with another body it is SIGN_IDEMPOTENCY_CONFLICT.",
           security: hmacSecurity,
-          headers: {
-            type: 'object',
-            properties: { 'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } },
-          },
+          headers: idempotencyHeaders,
           body: {
             type: 'object',
             additionalProperties: false,
             required: ['signer'],
             properties: {
-              signer: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 32,
-                description: "the signer's employee number",
-              },
-              pin: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 64,
-                description:
-                  'the signer PIN; leave it out to sign under a live signing authorisation for this application',
-              },
+              signer: signerProperty,
+              pin: pinProperty(
+                'the signer PIN; leave it out to sign under a live signing authorisation for this application',
+              ),
               data: { type: 'string', description: 'the data, base64' },
               digest: {
                 type: 'string',
@@ -426,13 +416,9 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                 enum: ['sm3', 'sha256'],
                 description: 'of digest (default sm3)',
               },
-              format: { type: 'string', enum: [...SIGNATURE_FORMATS], default: 'p7-detached' },
-              oids: {
-                type: 'string',
-                enum: ['rfc5652', 'gm'],
-                description: 'CMS object identifiers (GM/T 0010: SM2 only)',
-              },
-              timestamp: { type: 'boolean', description: 'add an RFC 3161 signature time-stamp' },
+              format: { ...formatProperty, default: 'p7-detached' },
+              oids: { ...oidsProperty, description: 'CMS object identifiers (GM/T 0010: SM2 only)' },
+              timestamp: timestampProperty,
               metadata: metadataSchema,
               storeOriginal: {
                 type: 'boolean',
@@ -448,15 +434,12 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         },
       },
       async (request, reply) => {
-        const key = header(request, IDEMPOTENCY_HEADER);
         const result = await signDocument(
           request.body,
           {
             appId: appOf(request).id,
             clientIp: request.ip,
-            ...(key
-              ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
-              : {}),
+            ...idempotencyOf(request),
           },
           sign.deps,
         );
@@ -471,29 +454,21 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
       '/signatures',
       {
         config: { operation: 'sign' },
-        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) * 2 + 64 * 1024,
+        bodyLimit: base64BodyLimit(services.config.sign.maxDataBytes, 2),
         schema: {
           tags: ['signing'],
           summary: 'Record a pre-made signature (made on the client with a USB key) after checking it',
           description:
             "The signature must verify over the data with the certificate; the certificate must chain to a CA of this platform, be valid and good now, and have been issued to the named signer. It is then recorded like a server-made signature (intent `usbkey`), optionally time-stamped. A bad or forged signature is SIGN_PREMADE_SIGNATURE_INVALID, a foreign certificate SIGN_PREMADE_CERT_UNTRUSTED, another signer's SIGN_PREMADE_SIGNER_MISMATCH; nothing is recorded then. Send `Idempotency-Key` to make retries safe.",
           security: hmacSecurity,
-          headers: {
-            type: 'object',
-            properties: { 'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' } },
-          },
+          headers: idempotencyHeaders,
           body: {
             type: 'object',
             additionalProperties: false,
             required: ['signer', 'format', 'signature'],
             properties: {
-              signer: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 32,
-                description: "the signer's employee number",
-              },
-              format: { type: 'string', enum: [...SIGNATURE_FORMATS] },
+              signer: signerProperty,
+              format: formatProperty,
               data: {
                 type: 'string',
                 description: 'the signed data, base64 (a p7-attached signature may carry it instead)',
@@ -508,7 +483,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                 type: 'string',
                 description: 'the signer certificate, PEM or base64 DER (P1: required)',
               },
-              timestamp: { type: 'boolean', description: 'add an RFC 3161 signature time-stamp' },
+              timestamp: timestampProperty,
               metadata: metadataSchema,
               storeOriginal: { type: 'boolean', description: 'keep the data sealed with the record' },
             },
@@ -517,15 +492,12 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         },
       },
       async (request, reply) => {
-        const key = header(request, IDEMPOTENCY_HEADER);
         const result = await recordPremadeSignature(
           request.body,
           {
             appId: appOf(request).id,
             clientIp: request.ip,
-            ...(key
-              ? { idempotency: { key, requestHash: bytesToHex(sm3(request.rawBody ?? new Uint8Array())) } }
-              : {}),
+            ...idempotencyOf(request),
           },
           sign.deps,
           sign.verify,
@@ -597,7 +569,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           tags: ['signing'],
           summary: 'Revoke a signing authorisation that names the calling application',
           security: hmacSecurity,
-          params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+          params: idParams,
           response: { 200: authorisationSchema, ...errors },
         },
       },
@@ -616,7 +588,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
       '/verify',
       {
         config: { operation: 'verify' },
-        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) * 2 + 64 * 1024,
+        bodyLimit: base64BodyLimit(services.config.sign.maxDataBytes, 2),
         schema: {
           tags: ['signing'],
           summary: 'Verify a P1 signature (with its certificate) or a PKCS#7/CMS signature against our roots',
@@ -819,11 +791,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
           tags: ['signing'],
           summary: 'One signature record',
           security: hmacSecurity,
-          params: {
-            type: 'object',
-            required: ['id'],
-            properties: { id: { type: 'string', maxLength: 64 } },
-          },
+          params: idParams,
           response: { 200: recordSchema, ...errors },
         },
       },
@@ -865,7 +833,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
       '/signatures/:id/evidence',
       {
         config: { operation: 'read' },
-        bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) + 64 * 1024,
+        bodyLimit: base64BodyLimit(services.config.sign.maxDataBytes),
         schema: {
           ...evidenceRoute,
           summary: 'The evidence of a signature, with 原文未改 checked against an original you supply',

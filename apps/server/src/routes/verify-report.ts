@@ -16,7 +16,8 @@ import {
   verificationReportDocument,
   type VerificationReportJson,
 } from '../verification-report.js';
-import { binaryResponse, problemRef } from './schemas.js';
+import { binaryResponse } from './schemas.js';
+import { base64BodyLimit, problemResponses } from './sign-schemas.js';
 
 type VerifyReportBody = {
   artifact: string;
@@ -128,7 +129,7 @@ export function registerVerifyReportRoute(
     '/verify/report',
     {
       config: { operation: 'verify' },
-      bodyLimit: Math.ceil((services.config.sign.maxDataBytes * 4) / 3) * 2 + 64 * 1024,
+      bodyLimit: base64BodyLimit(services.config.sign.maxDataBytes, 2),
       schema: {
         tags: ['signing'],
         summary: 'Verify any artifact and answer a signed verification report (PDF, or the same JSON)',
@@ -165,12 +166,7 @@ export function registerVerifyReportRoute(
               'application/json': { schema: verificationReportSchema },
             },
           },
-          400: problemRef,
-          401: problemRef,
-          403: problemRef,
-          413: problemRef,
-          429: problemRef,
-          503: problemRef,
+          ...problemResponses(400, 401, 403, 413, 429, 503),
         },
       },
     },
