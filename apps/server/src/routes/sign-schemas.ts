@@ -29,6 +29,17 @@ export const idParams = {
   properties: { id: { type: 'string', maxLength: 64 } },
 } as const;
 
+/** One check of the verifier's trace (the verify answer's `checks`, the verification report's `result.checks`). */
+export const verifyCheckSchema = {
+  type: 'object',
+  properties: {
+    check: { type: 'string' },
+    ok: { type: 'boolean' },
+    detail: { type: 'string' },
+    subject: { type: 'string' },
+  },
+} as const;
+
 /** The signer's employee number in a request body. */
 export const signerProperty = {
   type: 'string',

@@ -54,6 +54,7 @@ import {
   signErrors,
   signerProperty,
   timestampProperty,
+  verifyCheckSchema,
   visitRefProperty,
 } from './sign-schemas.js';
 import { signJobRoutes } from './sign-jobs.js';
@@ -666,18 +667,7 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
                     detail: { type: 'string' },
                   },
                 },
-                checks: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      check: { type: 'string' },
-                      ok: { type: 'boolean' },
-                      detail: { type: 'string' },
-                      subject: { type: 'string' },
-                    },
-                  },
-                },
+                checks: { type: 'array', items: verifyCheckSchema },
                 errors: { type: 'array', items: { type: 'string' } },
               },
             },

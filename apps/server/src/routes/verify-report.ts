@@ -17,7 +17,7 @@ import {
   type VerificationReportJson,
 } from '../verification-report.js';
 import { binaryResponse } from './schemas.js';
-import { base64BodyLimit, problemResponses } from './sign-schemas.js';
+import { base64BodyLimit, problemResponses, verifyCheckSchema } from './sign-schemas.js';
 
 type VerifyReportBody = {
   artifact: string;
@@ -46,15 +46,6 @@ function trustedCertificates(services: Services): ParsedCertificate[] {
 const fieldSchema = {
   type: 'object',
   properties: { key: { type: 'string' }, value: { type: 'string' } },
-} as const;
-const checkSchema = {
-  type: 'object',
-  properties: {
-    check: { type: 'string' },
-    ok: { type: 'boolean' },
-    detail: { type: 'string' },
-    subject: { type: 'string' },
-  },
 } as const;
 const digestsSchema = {
   type: 'object',
@@ -104,7 +95,7 @@ export const verificationReportSchema = {
       properties: {
         valid: { type: 'boolean' },
         fields: { type: 'array', items: fieldSchema },
-        checks: { type: 'array', items: checkSchema },
+        checks: { type: 'array', items: verifyCheckSchema },
         errors: { type: 'array', items: { type: 'string' } },
       },
     },
