@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { DomainError } from '@medsign/errors';
 import { bytesToHex, sm3 } from '@medsign/gm';
 import {
+  type ArtifactKind,
   DecodeError,
   digest,
   verifyArtifact,
@@ -19,16 +20,7 @@ import {
 import { verifyPdfSignatures, type ReportDocument, type ReportRow } from '@medsign/report';
 
 /** What was verified: a verifier artifact kind, or `pdf` for a signed PDF. */
-export type VerifiedKind =
-  | 'certificate'
-  | 'certificate-chain'
-  | 'csr'
-  | 'crl'
-  | 'ocsp-response'
-  | 'cms'
-  | 'timestamp-response'
-  | 'timestamp-token'
-  | 'pdf';
+export type VerifiedKind = ArtifactKind | 'pdf';
 
 /** The machine-readable verification report (the JSON twin of the PDF; English keys and values). */
 export type VerificationReportJson = {
