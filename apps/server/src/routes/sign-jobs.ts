@@ -22,7 +22,7 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import { buildSignJobDeps, SignJobScheduler } from '../sign-jobs.js';
-import { hmacSecurity, idempotencyOf } from './sign.js';
+import { appOf, hmacSecurity, idempotencyOf } from './sign.js';
 import {
   docTypeProperty,
   formatProperty,
@@ -169,10 +169,7 @@ export function signJobRoutes(services: Services): FastifyPluginAsync {
       await scheduler?.stop();
     });
 
-    const appId = (request: FastifyRequest): string => {
-      if (!request.signApp) throw new DomainError('APP_AUTH_REQUIRED');
-      return request.signApp.id;
-    };
+    const appId = (request: FastifyRequest): string => appOf(request).id;
 
     async function view(job: SignJobRecord, deps: SignJobDeps) {
       const [counts, first, signer, attempts] = await Promise.all([

@@ -185,6 +185,12 @@ export function header(request: FastifyRequest, name: string): string | undefine
   return typeof v === 'string' ? v : undefined;
 }
 
+/** The application that signed the request (APP_AUTH_REQUIRED on a route without authentication). */
+export function appOf(request: FastifyRequest): AppView {
+  if (!request.signApp) throw new DomainError('APP_AUTH_REQUIRED');
+  return request.signApp;
+}
+
 /** The idempotency part of a creating request's context: its `Idempotency-Key` and the SM3 of its body. */
 export function idempotencyOf(request: FastifyRequest) {
   const key = header(request, IDEMPOTENCY_HEADER);
@@ -378,11 +384,6 @@ export function signRoutes(services: Services, metrics: Metrics): FastifyPluginA
         throw e;
       }
     });
-
-    const appOf = (request: FastifyRequest): AppView => {
-      if (!request.signApp) throw new DomainError('APP_AUTH_REQUIRED');
-      return request.signApp;
-    };
 
     app.post<{ Body: SignRequest }>(
       '/sign',
