@@ -18,32 +18,15 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import autocannon from 'autocannon';
-import {
-  AUTH_HEADERS,
-  bodyDigest,
-  createApp,
-  enrolSigner,
-  grantAuthorisation,
-  signRequest,
-} from '@medsign/sign';
-import { tempDir } from '@medsign/testkit';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { initDataDir } from '../src/init.js';
-import { openServices } from '../src/services.js';
 import { measureRawSign, measureRawVerify } from './raw-sign.js';
+import { openBenchServer } from './server.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
-const dir = tempDir('medsign-bench-sign-');
-await initDataDir({ dataDir: dir.path, env: {} });
 // MEDSIGN_SIGNER_THREADS passes through (SM2 worker threads; default: cores − 1) so it can be compared.
-const threads = process.env.MEDSIGN_SIGNER_THREADS;
-const services = await openServices(
-  loadConfig({ dataDir: dir.path, env: threads === undefined ? {} : { MEDSIGN_SIGNER_THREADS: threads } }),
-);
-const app = await buildApp(services, { logger: false });
+const server = await openBenchServer('medsign-bench-sign-');
+const { services } = server;
 type Run = { perSecond: number; p50: number; p99: number; errors: number };
 let max: Run;
 let tsMax: Run;
@@ -51,24 +34,7 @@ let tsHalf: Run;
 let withPin: Run;
 let verify: Run;
 try {
-  const { app: his, secret } = await createApp(
-    { name: 'bench HIS', systemType: 'HIS', rateLimit: 1_000_000 },
-    'bench',
-    services.sign.deps,
-  );
-  await enrolSigner(
-    { name: '张三', employeeNo: 'D001', departmentCode: '0101', pin: '123456' },
-    'bench',
-    services.sign.deps,
-  );
-  await grantAuthorisation(
-    { signer: 'D001', pin: '123456', durationMinutes: 600 },
-    his.id,
-    services.sign.deps,
-  );
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const { url, headersFor: signedHeaders } = await server.ready();
   const data = randomBytes(1024).toString('base64');
   const body = (o: { pin?: boolean; timestamp?: boolean } = {}) =>
     JSON.stringify({
@@ -79,24 +45,7 @@ try {
       ...(o.timestamp ? { timestamp: true } : {}),
       metadata: { docType: 'prescription', docId: 'RX-bench' },
     });
-  const headersFor = (path: string, payload: string) => {
-    const timestamp = Math.floor(Date.now() / 1000);
-    const nonce = randomBytes(18).toString('base64url');
-    return {
-      'content-type': 'application/json',
-      [AUTH_HEADERS.appId]: his.id,
-      [AUTH_HEADERS.timestamp]: String(timestamp),
-      [AUTH_HEADERS.nonce]: nonce,
-      [AUTH_HEADERS.signature]: signRequest(secret, {
-        method: 'POST',
-        path,
-        bodyDigest: bodyDigest(payload),
-        timestamp,
-        nonce,
-        appId: his.id,
-      }),
-    };
-  };
+  const headersFor = (path: string, payload: string) => signedHeaders('POST', path, payload);
   // Sanity: one request answers a time-stamped signature; it is also what the verify phase verifies.
   const check = await fetch(`${url}/api/v1/sign`, {
     method: 'POST',
@@ -160,9 +109,7 @@ try {
   withPin = await cannon(Math.max(0.5, seconds / 2), { payload: body({ pin: true }) });
   if (!(await services.store.audit.verify()).ok) throw new Error('audit chain broken after the run');
 } finally {
-  await app.close();
-  await services.close();
-  dir.cleanup();
+  await server.close();
 }
 
 const rawSign = await measureRawSign(seconds);

@@ -14,69 +14,19 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
-import {
-  AUTH_HEADERS,
-  bodyDigest,
-  createApp,
-  enrolSigner,
-  grantAuthorisation,
-  signRequest,
-} from '@medsign/sign';
-import { tempDir } from '@medsign/testkit';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { initDataDir } from '../src/init.js';
-import { openServices } from '../src/services.js';
 import { measureRawVerify } from './raw-sign.js';
+import { openBenchServer } from './server.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
-const dir = tempDir('medsign-bench-verify-http-');
-await initDataDir({ dataDir: dir.path, env: {} });
 // MEDSIGN_SIGNER_THREADS=0 verifies on the request thread (no SM2 worker pool), for comparison.
-const threads = process.env.MEDSIGN_SIGNER_THREADS;
-const services = await openServices(
-  loadConfig({ dataDir: dir.path, env: threads === undefined ? {} : { MEDSIGN_SIGNER_THREADS: threads } }),
-);
-const app = await buildApp(services, { logger: false });
+const server = await openBenchServer('medsign-bench-verify-http-');
 let verify = 0;
 let trivial = 0;
 let errors = 0;
 try {
-  const deps = services.sign.deps;
-  const { app: his, secret } = await createApp(
-    { name: 'bench HIS', systemType: 'HIS', rateLimit: 1_000_000 },
-    'bench',
-    deps,
-  );
-  await enrolSigner(
-    { name: '张三', employeeNo: 'D001', departmentCode: '0101', pin: '123456' },
-    'bench',
-    deps,
-  );
-  await grantAuthorisation({ signer: 'D001', pin: '123456', durationMinutes: 600 }, his.id, deps);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const headersFor = (method: string, path: string, payload: string | undefined) => {
-    const timestamp = Math.floor(Date.now() / 1000);
-    const nonce = randomBytes(18).toString('base64url');
-    return {
-      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-      [AUTH_HEADERS.appId]: his.id,
-      [AUTH_HEADERS.timestamp]: String(timestamp),
-      [AUTH_HEADERS.nonce]: nonce,
-      [AUTH_HEADERS.signature]: signRequest(secret, {
-        method,
-        path,
-        bodyDigest: bodyDigest(payload),
-        timestamp,
-        nonce,
-        appId: his.id,
-      }),
-    };
-  };
+  const { url, headersFor } = await server.ready();
   const data = randomBytes(1024).toString('base64');
   const signBody = JSON.stringify({
     signer: 'D001',
@@ -127,9 +77,7 @@ try {
   verify = await cannon('POST', '/api/v1/verify', verifyBody);
   trivial = await cannon('GET', readPath);
 } finally {
-  await app.close();
-  await services.close();
-  dir.cleanup();
+  await server.close();
 }
 const raw = await measureRawVerify(seconds);
 const cores = availableParallelism();
