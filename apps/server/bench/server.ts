@@ -18,7 +18,23 @@ import { tempDir } from '@medsign/testkit';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { initDataDir } from '../src/init.js';
-import { openServices } from '../src/services.js';
+import { openServices, type Services } from '../src/services.js';
+
+/** The bench application (no practical rate limit) and the signer D001 (PIN 123456), authorised for it for 10 hours. */
+export async function addBenchApp(deps: Services['sign']['deps']) {
+  const created = await createApp(
+    { name: 'bench HIS', systemType: 'HIS', rateLimit: 1_000_000 },
+    'bench',
+    deps,
+  );
+  await enrolSigner(
+    { name: '张三', employeeNo: 'D001', departmentCode: '0101', pin: '123456' },
+    'bench',
+    deps,
+  );
+  await grantAuthorisation({ signer: 'D001', pin: '123456', durationMinutes: 600 }, created.app.id, deps);
+  return created;
+}
 
 /** Opens the services and builds the app; `ready` then adds the application and the signer and listens. */
 export async function openBenchServer(prefix: string) {
@@ -31,18 +47,7 @@ export async function openBenchServer(prefix: string) {
   const app = await buildApp(services, { logger: false });
 
   async function ready() {
-    const deps = services.sign.deps;
-    const { app: his, secret } = await createApp(
-      { name: 'bench HIS', systemType: 'HIS', rateLimit: 1_000_000 },
-      'bench',
-      deps,
-    );
-    await enrolSigner(
-      { name: '张三', employeeNo: 'D001', departmentCode: '0101', pin: '123456' },
-      'bench',
-      deps,
-    );
-    await grantAuthorisation({ signer: 'D001', pin: '123456', durationMinutes: 600 }, his.id, deps);
+    const { app: his, secret } = await addBenchApp(services.sign.deps);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

@@ -5,11 +5,12 @@
  * and with 16 in flight.
  */
 import { randomBytes } from 'node:crypto';
-import { createApp, enrolSigner, grantAuthorisation, signDocument, verifyDocument } from '@medsign/sign';
+import { signDocument, verifyDocument } from '@medsign/sign';
 import { tempDir } from '@medsign/testkit';
 import { loadConfig } from '../src/config.js';
 import { initDataDir } from '../src/init.js';
 import { openServices } from '../src/services.js';
+import { addBenchApp } from './server.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const dir = tempDir('medsign-bench-verify-');
@@ -17,17 +18,7 @@ await initDataDir({ dataDir: dir.path, env: {} });
 const services = await openServices(loadConfig({ dataDir: dir.path, env: {} }));
 try {
   const deps = services.sign.deps;
-  const { app: his } = await createApp(
-    { name: 'bench HIS', systemType: 'HIS', rateLimit: 1_000_000 },
-    'bench',
-    deps,
-  );
-  await enrolSigner(
-    { name: '张三', employeeNo: 'D001', departmentCode: '0101', pin: '123456' },
-    'bench',
-    deps,
-  );
-  await grantAuthorisation({ signer: 'D001', pin: '123456', durationMinutes: 600 }, his.id, deps);
+  const { app: his } = await addBenchApp(deps);
   const data = randomBytes(1024).toString('base64');
   const signed = await signDocument(
     { signer: 'D001', data, format: 'p7-detached', metadata: { docType: 'prescription', docId: 'RX-bench' } },
