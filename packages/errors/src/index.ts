@@ -211,8 +211,7 @@ export const ERROR_CODES = {
   APP_NOT_FOUND: { kind: 'notFound', meaning: 'No registered application has this id.' },
   VERIFY_PAGE_RATE_LIMITED: {
     kind: 'rateLimited',
-    meaning:
-      'Too many verify-online page views from this client address; retry after the Retry-After delay.',
+    meaning: 'Too many verify-online page views from this client address; retry after the Retry-After delay.',
   },
   APP_CERT_NOT_ACCEPTED: {
     kind: 'unauthorized',
