@@ -7,8 +7,14 @@ import type { Applicant } from '@medsign/ca';
 
 /** Masks all but the edges of a personal value: 110101199001011234 → 110101********1234. */
 export function maskPersonal(value: string, keepStart: number, keepEnd: number): string {
-  if (value.length <= keepStart + keepEnd) return '*'.repeat(value.length);
-  return value.slice(0, keepStart) + '*'.repeat(value.length - keepStart - keepEnd) + value.slice(-keepEnd);
+  // Code points, not UTF-16 units (names may hold characters beyond the BMP); keepEnd 0 keeps nothing at the end.
+  const chars = [...value];
+  if (chars.length <= keepStart + keepEnd) return '*'.repeat(chars.length);
+  return (
+    chars.slice(0, keepStart).join('') +
+    '*'.repeat(chars.length - keepStart - keepEnd) +
+    chars.slice(chars.length - keepEnd).join('')
+  );
 }
 
 /** The applicant as a response may show it: ID number and phone masked. */

@@ -407,6 +407,8 @@ describe('helpers', () => {
   test('masking keeps only the edges', () => {
     assert.equal(maskPersonal('110101199003071234', 6, 4), '110101********1234');
     assert.equal(maskPersonal('123', 3, 4), '***');
+    assert.equal(maskPersonal('张三', 1, 0), '张*', 'keepEnd 0 keeps no tail');
+    assert.equal(maskPersonal('𠮷野家', 1, 1), '𠮷*家', 'code points, not UTF-16 units');
     assert.deepEqual(maskApplicant({ name: 'a', phone: '13812345678' }), { name: 'a', phone: '138****5678' });
   });
 

@@ -68,8 +68,6 @@ import {
   type RecordFilterQuery,
 } from './signature-export.js';
 
-export { csvCell };
-
 const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
 declare module 'fastify' {

@@ -11,6 +11,7 @@
 import { DomainError } from '@medsign/errors';
 import { buildEvidence, RateLimiter, type Evidence } from '@medsign/sign';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { maskPersonal } from '../masking.js';
 import type { Services } from '../services.js';
 
 /** Views per minute from one client address. */
@@ -33,12 +34,6 @@ export type PublicVerification = {
   checkedAt: string;
 };
 
-/** 张三 → 张*, Li Ming → L*******: the first character only. */
-function maskName(name: string): string {
-  const chars = [...name];
-  return chars.length <= 1 ? '*' : chars[0] + '*'.repeat(chars.length - 1);
-}
-
 export function publicVerification(e: Evidence): PublicVerification {
   const atSigning = e.identity.statusAtSigning;
   const signatureUnaltered = e.signatureIntact.ok;
@@ -53,7 +48,7 @@ export function publicVerification(e: Evidence): PublicVerification {
     valid,
     signedAt: e.record.createdAt,
     signer: {
-      name: e.identity.signer ? maskName(e.identity.signer.name) : null,
+      name: e.identity.signer ? maskPersonal(e.identity.signer.name, 1, 0) : null,
       certificateSerial: e.identity.certificate.serial,
       issuer: e.identity.certificate.issuer,
     },
